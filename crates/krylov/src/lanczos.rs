@@ -1,0 +1,261 @@
+//! Lanczos tridiagonalization with full reorthogonalization; Ritz values and vectors.
+//!
+//! `A Q_m = Q_m T_m + β_m q_{m+1} e_mᵀ`, with every new Lanczos vector re-orthogonalized
+//! against all previous ones by classical Gram–Schmidt, repeated once when the first pass
+//! cancels more than 30% of the norm ("twice is enough", Kahan–Parlett). This keeps `Q_m`
+//! orthonormal to working precision, so Ritz values carry no spurious copies.
+//!
+//! Cost: `m` mat-vecs plus `≈ 2 m² n` flops of reorthogonalization (memory-bandwidth bound:
+//! each step reads all previous vectors twice), memory `m n` f64. At `n = 32³`, `m = 1000`:
+//! 262 MB and a few tens of seconds on 2 cores.
+
+use crate::error::KrylovError;
+use rayon::prelude::*;
+use ritz_linalg::error::{check_finite, check_len};
+use ritz_linalg::{LinearOperator, vector};
+use serde::{Deserialize, Serialize};
+
+/// Parameters of [`lanczos`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LanczosParams {
+    /// Number of Lanczos steps `m` (size of the tridiagonal matrix), at most `n`.
+    pub steps: usize,
+    /// Stop early when `β_j ≤ breakdown_tol · max |T|` (an invariant subspace was found).
+    pub breakdown_tol: f64,
+}
+
+impl Default for LanczosParams {
+    fn default() -> Self {
+        Self {
+            steps: 100,
+            breakdown_tol: 1e-12,
+        }
+    }
+}
+
+/// Result of [`lanczos`]: the tridiagonal `T_m` and the orthonormal basis `Q_m`.
+#[derive(Debug, Clone)]
+pub struct LanczosResult {
+    n: usize,
+    /// Diagonal of `T_m`.
+    pub alpha: Vec<f64>,
+    /// Off-diagonal of `T_m` (`beta[j]` couples steps `j` and `j + 1`; length `m − 1`).
+    pub beta: Vec<f64>,
+    /// Lanczos vectors, each contiguous: vector `j` is `basis[j n .. (j + 1) n]`.
+    basis: Vec<f64>,
+    /// True if the iteration stopped early on an invariant subspace.
+    pub invariant_subspace: bool,
+    /// `β_m = ‖A q_m − α_m q_m − β_{m−1} q_{m−1}‖` after the last step (0 on breakdown).
+    pub final_beta: f64,
+}
+
+/// Ritz pairs: values ascending, vectors (unit norm) matching.
+#[derive(Debug, Clone)]
+pub struct RitzPairs {
+    /// Ritz values, ascending.
+    pub values: Vec<f64>,
+    /// Ritz vectors, `vectors[k]` for `values[k]`.
+    pub vectors: Vec<Vec<f64>>,
+    /// Residual bounds `‖A y − θ y‖ = |β_m s_{m,k}|` for each pair.
+    pub residual_bounds: Vec<f64>,
+}
+
+/// Runs `params.steps` Lanczos steps from `start` (projected onto the operator's range when it
+/// has a null space).
+///
+/// Errors: shape mismatch, NaN in `start`, a zero start vector, `steps` = 0 or > `n`,
+/// a NaN appearing in the iteration.
+pub fn lanczos(
+    a: &dyn LinearOperator,
+    start: &[f64],
+    params: &LanczosParams,
+) -> Result<LanczosResult, KrylovError> {
+    let n = a.nrows();
+    check_len("Lanczos start vector", n, start.len())?;
+    check_finite("Lanczos start vector", start)?;
+    if params.steps == 0 || params.steps > n {
+        return Err(KrylovError::InvalidParameter(format!(
+            "Lanczos steps must be in 1..={n}, got {}",
+            params.steps
+        )));
+    }
+    let ns = a.null_space();
+    let m = params.steps;
+    let mut basis = vec![0.0; m * n];
+    let mut q = start.to_vec();
+    if let Some(ns) = ns {
+        ns.project(&mut q);
+    }
+    let qn = vector::norm2(&q);
+    if qn == 0.0 {
+        return Err(KrylovError::InvalidParameter(
+            "Lanczos start vector is zero (after null-space projection)".into(),
+        ));
+    }
+    vector::scale(1.0 / qn, &mut q);
+    basis[..n].copy_from_slice(&q);
+    let mut alpha = Vec::with_capacity(m);
+    let mut beta = Vec::with_capacity(m);
+    let mut w = vec![0.0; n];
+    let mut h = vec![0.0; m];
+    let mut tmax = 0.0f64;
+    let mut invariant = false;
+    let mut final_beta = 0.0;
+    for j in 0..m {
+        let (done, rest) = basis.split_at_mut((j + 1) * n);
+        let qj = &done[j * n..];
+        a.apply(qj, &mut w);
+        if let Some(ns) = ns {
+            ns.project(&mut w);
+        }
+        let aj = vector::dot(&w, qj);
+        if !aj.is_finite() {
+            return Err(KrylovError::NonFiniteIterate {
+                what: "Lanczos α",
+                iteration: j,
+            });
+        }
+        alpha.push(aj);
+        tmax = tmax.max(aj.abs());
+        // Full reorthogonalization against q_0..q_j replaces the three-term subtraction
+        // (it removes the α_j q_j and β_{j-1} q_{j-1} components as well).
+        let done = &done[..(j + 1) * n];
+        let mut norm = vector::norm2(&w);
+        for _pass in 0..2 {
+            cgs_pass(done, n, &mut w, &mut h[..j + 1]);
+            let new_norm = vector::norm2(&w);
+            let enough = new_norm > 0.7 * norm;
+            norm = new_norm;
+            if enough {
+                break;
+            }
+        }
+        let bj = norm;
+        if !bj.is_finite() {
+            return Err(KrylovError::NonFiniteIterate {
+                what: "Lanczos β",
+                iteration: j,
+            });
+        }
+        tmax = tmax.max(bj);
+        if j + 1 == m {
+            final_beta = bj;
+            break;
+        }
+        if bj <= params.breakdown_tol * tmax {
+            invariant = true;
+            break;
+        }
+        beta.push(bj);
+        let next = &mut rest[..n];
+        for (d, s) in next.iter_mut().zip(&w) {
+            *d = s / bj;
+        }
+    }
+    let steps = alpha.len();
+    basis.truncate(steps * n);
+    Ok(LanczosResult {
+        n,
+        alpha,
+        beta,
+        basis,
+        invariant_subspace: invariant,
+        final_beta,
+    })
+}
+
+/// One classical Gram–Schmidt pass: `h = Qᵀ w; w -= Q h`, parallel over basis vectors for the
+/// projections and over chunks of `w` for the update.
+fn cgs_pass(q: &[f64], n: usize, w: &mut [f64], h: &mut [f64]) {
+    h.par_iter_mut()
+        .enumerate()
+        .for_each(|(i, hi)| *hi = vector::dot(&q[i * n..(i + 1) * n], w));
+    const CH: usize = 4096;
+    w.par_chunks_mut(CH).enumerate().for_each(|(c, wc)| {
+        let off = c * CH;
+        for (i, &hi) in h.iter().enumerate() {
+            let qi = &q[i * n + off..i * n + off + wc.len()];
+            for (a, b) in wc.iter_mut().zip(qi) {
+                *a -= hi * b;
+            }
+        }
+    });
+}
+
+impl LanczosResult {
+    /// Number of steps made (≤ the requested number).
+    pub fn steps(&self) -> usize {
+        self.alpha.len()
+    }
+    /// Lanczos vector `j`.
+    pub fn vector(&self, j: usize) -> &[f64] {
+        &self.basis[j * self.n..(j + 1) * self.n]
+    }
+
+    fn eigen(&self) -> Result<(Vec<f64>, faer::Mat<f64>), KrylovError> {
+        let m = self.steps();
+        let t = faer::Mat::from_fn(m, m, |i, j| {
+            if i == j {
+                self.alpha[i]
+            } else if i == j + 1 {
+                self.beta[j]
+            } else if j == i + 1 {
+                self.beta[i]
+            } else {
+                0.0
+            }
+        });
+        let evd = t.self_adjoint_eigen(faer::Side::Lower).map_err(|e| {
+            KrylovError::InvalidParameter(format!("tridiagonal eigensolver: {e:?}"))
+        })?;
+        let vals: Vec<f64> = (0..m).map(|k| evd.S()[k]).collect();
+        Ok((vals, evd.U().to_owned()))
+    }
+
+    /// Ritz values (eigenvalues of `T_m`), ascending. Cost: O(m³) dense (faer).
+    pub fn ritz_values(&self) -> Result<Vec<f64>, KrylovError> {
+        let (mut v, _) = self.eigen()?;
+        v.sort_by(|a, b| a.total_cmp(b));
+        Ok(v)
+    }
+
+    /// Ritz pairs for the Ritz values with the given indices into the ascending order
+    /// (e.g. `0..k` for the smallest k). Cost: O(m³ + n m · count).
+    pub fn ritz_pairs(
+        &self,
+        indices: impl IntoIterator<Item = usize>,
+    ) -> Result<RitzPairs, KrylovError> {
+        let (vals, u) = self.eigen()?;
+        let m = self.steps();
+        let mut order: Vec<usize> = (0..m).collect();
+        order.sort_by(|&a, &b| vals[a].total_cmp(&vals[b]));
+        let mut out = RitzPairs {
+            values: Vec::new(),
+            vectors: Vec::new(),
+            residual_bounds: Vec::new(),
+        };
+        for idx in indices {
+            let Some(&k) = order.get(idx) else {
+                return Err(KrylovError::InvalidParameter(format!(
+                    "Ritz index {idx} out of range 0..{m}"
+                )));
+            };
+            let mut y = vec![0.0; self.n];
+            y.par_chunks_mut(4096).enumerate().for_each(|(c, yc)| {
+                let off = c * 4096;
+                for j in 0..m {
+                    let s = u[(j, k)];
+                    let qj = &self.basis[j * self.n + off..j * self.n + off + yc.len()];
+                    for (a, b) in yc.iter_mut().zip(qj) {
+                        *a += s * b;
+                    }
+                }
+            });
+            out.values.push(vals[k]);
+            out.vectors.push(y);
+            out.residual_bounds
+                .push((self.final_beta * u[(m - 1, k)]).abs());
+        }
+        Ok(out)
+    }
+}

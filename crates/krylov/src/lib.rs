@@ -1,0 +1,31 @@
+//! `ritz-krylov`: iterative solvers for symmetric positive (semi-)definite systems.
+//!
+//! Every solver is a free function taking the operator, right-hand side, a mutable initial
+//! guess (overwritten by the solution), a parameters struct with `Default`, and a [`Monitor`]
+//! (an observer, separate from the stop test). Each returns a [`SolveInfo`]: iterations, the
+//! relative residual history and a [`StopReason`]. Non-convergence is a stop reason; bad input
+//! (shapes, NaN/Inf) and detected indefiniteness (`pᵀAp ≤ 0`) are [`KrylovError`]s.
+//!
+//! * [`cg()`]: conjugate gradients with fused kernels (10 vector passes + one mat-vec per step).
+//! * [`pcg()`]: preconditioned CG; the preconditioner must be an
+//!   [`SpdPreconditioner`](ritz_linalg::SpdPreconditioner).
+//! * [`fcd()`]: the flexible (truncated) conjugate-direction iteration of DCDM, for any — even
+//!   nonlinear — [`Preconditioner`](ritz_linalg::Preconditioner).
+//! * [`deflation`]: deflated PCG with a given basis (e.g. Ritz vectors).
+//! * [`lanczos`]: Lanczos with full reorthogonalization; Ritz values and vectors.
+//! * [`precond`]: Jacobi and CSR incomplete Cholesky IC(0) / MIC(0).
+//! * [`direct`]: sparse Cholesky (faer), the exact reference.
+
+pub mod cg;
+pub mod deflation;
+pub mod direct;
+pub mod error;
+pub mod fcd;
+pub mod lanczos;
+pub mod precond;
+pub mod solve;
+
+pub use cg::{cg, pcg};
+pub use error::KrylovError;
+pub use fcd::{FcdParams, fcd};
+pub use solve::{Monitor, SolveInfo, SolveParams, StopReason};

@@ -1,0 +1,343 @@
+//! Oracle tests: every iterative solver against faer's sparse Cholesky, Lanczos against
+//! faer's dense eigenvalues, grid and CSR incomplete Cholesky against each other.
+
+use ritz_krylov::deflation::{Deflation, deflated_pcg};
+use ritz_krylov::direct::SparseCholesky;
+use ritz_krylov::lanczos::{LanczosParams, lanczos};
+use ritz_krylov::precond::{IcOptions, IncompleteCholesky, Jacobi};
+use ritz_krylov::{FcdParams, KrylovError, SolveParams, StopReason, cg, fcd, pcg};
+use ritz_linalg::{CsrMatrix, DenseMatrix, LinearOperator, Preconditioner, vector};
+use ritz_pde::poisson::AssembledPoisson;
+use ritz_pde::{CellFlag, GridIc0, IcVariant, MacGrid, PoissonProblem, Walls};
+
+/// A 3D box, open at the top, with a spherical obstacle and a few air cells.
+fn obstacle_problem(n: usize, walls: Walls) -> PoissonProblem {
+    let mut g = MacGrid::new(&[n, n, n], walls).unwrap();
+    let c = n as f64 / 2.0;
+    let r2 = (n as f64 * 0.2).powi(2);
+    g.paint(CellFlag::Solid, |p| {
+        (p[0] - c).powi(2) + (p[1] - c).powi(2) + (p[2] - c * 0.8).powi(2) < r2
+    });
+    g.set(1, 1, n - 1, CellFlag::Air);
+    PoissonProblem::new(g).unwrap()
+}
+
+fn smooth_rhs(p: &PoissonProblem) -> Vec<f64> {
+    let mut b: Vec<f64> = (0..p.num_cells())
+        .map(|c| {
+            let [i, j, k] = p.grid().coords(c);
+            ((i as f64) * 0.3).sin() + ((j as f64) * 0.2 + (k as f64) * 0.1).cos()
+        })
+        .collect();
+    p.prepare_rhs(&mut b).unwrap();
+    b
+}
+
+fn rel_err(x: &[f64], y: &[f64]) -> f64 {
+    let mut d = x.to_vec();
+    vector::axpy(-1.0, y, &mut d);
+    vector::norm2(&d) / vector::norm2(y)
+}
+
+fn tight() -> SolveParams {
+    SolveParams {
+        rtol: 1e-11,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn every_solver_matches_sparse_cholesky() {
+    let p = obstacle_problem(12, Walls::closed());
+    let asm = AssembledPoisson::new(&p);
+    let bg = smooth_rhs(&p);
+    let b = p.to_compact(&bg).unwrap();
+    let exact = SparseCholesky::new(&asm.matrix, None)
+        .unwrap()
+        .solve(&b)
+        .unwrap();
+    let n = b.len();
+    let check = |name: &str, x: &[f64]| {
+        let e = rel_err(x, &exact);
+        assert!(e < 1e-8, "{name}: relative error {e:e}");
+    };
+    let mut x = vec![0.0; n];
+    cg(&asm, &b, &mut x, &tight(), &mut ()).unwrap();
+    check("cg", &x);
+    for (name, opts) in [("ic0", IcOptions::ic0()), ("mic0", IcOptions::mic0())] {
+        let ic = IncompleteCholesky::new(&asm.matrix, opts).unwrap();
+        let mut x = vec![0.0; n];
+        pcg(&asm, &ic, &b, &mut x, &tight(), &mut ()).unwrap();
+        check(name, &x);
+        let mut x = vec![0.0; n];
+        let fp = FcdParams {
+            solve: tight(),
+            ..Default::default()
+        };
+        fcd(&asm, &ic, &b, &mut x, &fp, &mut ()).unwrap();
+        check("fcd", &x);
+    }
+    let jac = Jacobi::new(&asm).unwrap();
+    let mut x = vec![0.0; n];
+    pcg(&asm, &jac, &b, &mut x, &tight(), &mut ()).unwrap();
+    check("jacobi", &x);
+    // Matrix-free grid layout with the grid IC(0).
+    let gic = GridIc0::new(&p, IcVariant::Ic0).unwrap();
+    let mut xg = vec![0.0; p.num_cells()];
+    pcg(&p, &gic, &bg, &mut xg, &tight(), &mut ()).unwrap();
+    check("grid ic0", &p.to_compact(&xg).unwrap());
+    // Deflated PCG with 8 Ritz vectors.
+    let lz = lanczos(
+        &asm,
+        &b,
+        &LanczosParams {
+            steps: 60,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let ritz = lz.ritz_pairs(0..8).unwrap();
+    let defl = Deflation::new(&asm, ritz.vectors).unwrap();
+    let mut x = vec![0.0; n];
+    deflated_pcg(&asm, &jac, &defl, &b, &mut x, &tight(), &mut ()).unwrap();
+    check("deflated", &x);
+}
+
+#[test]
+fn grid_and_csr_incomplete_cholesky_agree() {
+    for (dim, shape) in [(3, vec![9, 7, 6]), (2, vec![600, 5])] {
+        let mut g = MacGrid::new(&shape, Walls::open_top(dim)).unwrap();
+        g.paint(CellFlag::Solid, |p| {
+            (p[0] - 4.0).powi(2) + (p[1] - 3.0).powi(2) < 3.0
+        });
+        g.set(2, 0, 0, CellFlag::Air);
+        let p = PoissonProblem::new(g).unwrap();
+        let a = p.assemble();
+        for (gv, cv) in [
+            (IcVariant::Ic0, IcOptions::ic0()),
+            (IcVariant::mic0(), IcOptions::mic0()),
+        ] {
+            let grid = GridIc0::new(&p, gv).unwrap();
+            let csr = IncompleteCholesky::new(
+                &a,
+                IcOptions {
+                    block_rows: 5,
+                    ..cv
+                },
+            )
+            .unwrap();
+            let r: Vec<f64> = (0..p.num_fluid())
+                .map(|i| ((i * 7919) % 13) as f64 - 6.0)
+                .collect();
+            let mut zc = vec![0.0; r.len()];
+            csr.apply(&r, &mut zc);
+            let rg = p.to_grid(&r).unwrap();
+            let mut zg = vec![f64::NAN; rg.len()];
+            grid.apply(&rg, &mut zg);
+            let zg = p.to_compact(&zg).unwrap();
+            // The grid factor is stored in f32.
+            assert!(
+                rel_err(&zg, &zc) < 1e-6,
+                "{dim}D {gv:?}: {}",
+                rel_err(&zg, &zc)
+            );
+        }
+    }
+}
+
+#[test]
+fn preconditioners_are_symmetric() {
+    let p = obstacle_problem(10, Walls::open_top(3));
+    for v in [IcVariant::Ic0, IcVariant::mic0()] {
+        let m = GridIc0::new(&p, v).unwrap();
+        let mut x = vec![0.0; p.num_cells()];
+        let mut y = x.clone();
+        for (c, &f) in p.fluid_mask().iter().enumerate() {
+            if f == 1 {
+                x[c] = ((c * 31) % 17) as f64 - 8.0;
+                y[c] = ((c * 17) % 11) as f64 - 5.0;
+            }
+        }
+        let (mut mx, mut my) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+        m.apply(&x, &mut mx);
+        m.apply(&y, &mut my);
+        let (a, b) = (vector::dot(&mx, &y), vector::dot(&x, &my));
+        assert!((a - b).abs() < 1e-10 * a.abs().max(1.0));
+        assert!(vector::dot(&mx, &x) > 0.0);
+    }
+}
+
+#[test]
+fn incomplete_cholesky_beats_cg_and_mic_beats_ic() {
+    let p = obstacle_problem(24, Walls::open_top(3));
+    let b = smooth_rhs(&p);
+    let run = |m: Option<&GridIc0>| {
+        let mut x = vec![0.0; b.len()];
+        let params = SolveParams::default();
+        match m {
+            None => cg(&p, &b, &mut x, &params, &mut ()).unwrap().iterations,
+            Some(m) => pcg(&p, m, &b, &mut x, &params, &mut ()).unwrap().iterations,
+        }
+    };
+    let it_cg = run(None);
+    let it_ic = run(Some(&GridIc0::new(&p, IcVariant::Ic0).unwrap()));
+    let it_mic = run(Some(&GridIc0::new(&p, IcVariant::mic0()).unwrap()));
+    assert!(2 * it_ic <= it_cg, "IC(0) {it_ic} vs CG {it_cg}");
+    assert!(it_mic < it_ic, "MIC(0) {it_mic} vs IC(0) {it_ic}");
+}
+
+#[test]
+fn all_neumann_scenes_converge() {
+    let p = obstacle_problem(10, Walls::closed());
+    // Remove the air cell: the whole box is floating.
+    let mut g = p.grid().clone();
+    g.set(1, 1, 9, CellFlag::Fluid);
+    // Wall off a pocket: two floating regions.
+    for j in 0..10 {
+        for k in 0..10 {
+            g.set(2, j, k, CellFlag::Solid);
+        }
+    }
+    let p = PoissonProblem::new(g).unwrap();
+    assert_eq!(p.region_counts().1, 2);
+    let b = smooth_rhs(&p);
+    for solver in ["cg", "mic0", "fcd"] {
+        let mut x = vec![0.0; b.len()];
+        let info = match solver {
+            "cg" => cg(&p, &b, &mut x, &tight(), &mut ()),
+            "mic0" => pcg(
+                &p,
+                &GridIc0::new(&p, IcVariant::mic0()).unwrap(),
+                &b,
+                &mut x,
+                &tight(),
+                &mut (),
+            ),
+            _ => fcd(
+                &p,
+                &GridIc0::new(&p, IcVariant::Ic0).unwrap(),
+                &b,
+                &mut x,
+                &FcdParams {
+                    solve: tight(),
+                    ..Default::default()
+                },
+                &mut (),
+            ),
+        }
+        .unwrap();
+        assert_eq!(info.stop, StopReason::Converged, "{solver}");
+        let mut r = vec![0.0; b.len()];
+        ritz_linalg::operator::residual(&p, &b, &x, &mut r);
+        assert!(vector::norm2(&r) < 1e-9 * vector::norm2(&b), "{solver}");
+    }
+    // The reference direct solve pins one cell per floating region.
+    let asm = AssembledPoisson::new(&p);
+    let bc = p.to_compact(&b).unwrap();
+    let x = SparseCholesky::new(&asm.matrix, asm.null_space.as_ref())
+        .unwrap()
+        .solve(&bc)
+        .unwrap();
+    let mut xi = vec![0.0; bc.len()];
+    cg(&asm, &bc, &mut xi, &tight(), &mut ()).unwrap();
+    assert!(rel_err(&xi, &x) < 1e-8);
+}
+
+#[test]
+fn lanczos_extreme_ritz_values_match_dense_eigenvalues() {
+    let p = obstacle_problem(16, Walls::open_top(3));
+    let a = p.assemble();
+    let n = a.nrows();
+    let dense = DenseMatrix::from_operator(&a)
+        .symmetric_eigenvalues()
+        .unwrap();
+    let start: Vec<f64> = (0..n).map(|i| 1.0 + ((i * 7) % 5) as f64).collect();
+    let lz = lanczos(
+        &a,
+        &start,
+        &LanczosParams {
+            steps: 400,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let ritz = lz.ritz_values().unwrap();
+    for (got, want) in [
+        (ritz[0], dense[0]),
+        (ritz[1], dense[1]),
+        (ritz[ritz.len() - 1], dense[n - 1]),
+        (ritz[ritz.len() - 2], dense[n - 2]),
+    ] {
+        assert!(
+            ((got - want) / want).abs() < 1e-8,
+            "Ritz {got} vs eigenvalue {want}"
+        );
+    }
+    // Ritz vectors satisfy their residual bounds.
+    let pairs = lz.ritz_pairs([0, lz.steps() - 1]).unwrap();
+    for (k, y) in pairs.vectors.iter().enumerate() {
+        let mut ay = vec![0.0; n];
+        a.apply(y, &mut ay);
+        vector::axpy(-pairs.values[k], y, &mut ay);
+        assert!(vector::norm2(&ay) <= pairs.residual_bounds[k] * 1.01 + 1e-10);
+    }
+}
+
+#[test]
+fn fcd_is_invariant_to_preconditioner_scale_and_matches_pcg() {
+    struct Scaled<'a>(&'a GridIc0, f64);
+    impl Preconditioner for Scaled<'_> {
+        fn dim(&self) -> usize {
+            self.0.dim()
+        }
+        fn apply(&self, r: &[f64], z: &mut [f64]) {
+            self.0.apply(r, z);
+            vector::scale(self.1, z);
+        }
+    }
+    let p = obstacle_problem(16, Walls::open_top(3));
+    let b = smooth_rhs(&p);
+    let m = GridIc0::new(&p, IcVariant::Ic0).unwrap();
+    let fp = FcdParams::default();
+    let its: Vec<usize> = [1.0, 1e-3, 1e4]
+        .iter()
+        .map(|&s| {
+            let mut x = vec![0.0; b.len()];
+            fcd(&p, &Scaled(&m, s), &b, &mut x, &fp, &mut ())
+                .unwrap()
+                .iterations
+        })
+        .collect();
+    assert!(its.iter().all(|&i| i == its[0]), "{its:?}");
+    let mut x = vec![0.0; b.len()];
+    let it_pcg = pcg(&p, &m, &b, &mut x, &SolveParams::default(), &mut ())
+        .unwrap()
+        .iterations;
+    assert!(
+        its[0].abs_diff(it_pcg) <= 2,
+        "fcd {} vs pcg {it_pcg}",
+        its[0]
+    );
+}
+
+#[test]
+fn non_spd_matrix_gives_typed_errors() {
+    // Symmetric but indefinite.
+    let t = [
+        (0, 0, 2.0),
+        (1, 1, -1.0),
+        (2, 2, 3.0),
+        (0, 1, 0.5),
+        (1, 0, 0.5),
+    ];
+    let a = CsrMatrix::from_triplets(3, 3, &t).unwrap();
+    let b = [1.0, 1.0, 1.0];
+    let mut x = [0.0; 3];
+    assert!(matches!(
+        cg(&a, &b, &mut x, &SolveParams::default(), &mut ()),
+        Err(KrylovError::NotPositiveDefinite { .. })
+    ));
+    assert!(IncompleteCholesky::new(&a, IcOptions::ic0()).is_err());
+    assert!(SparseCholesky::new(&a, None).is_err());
+    assert!(Jacobi::new(&a).is_err());
+}

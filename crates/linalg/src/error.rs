@@ -1,0 +1,97 @@
+//! Error type of `ritz-linalg`.
+
+use thiserror::Error;
+
+/// Structural problems detected by linalg routines. Numerical non-convergence is never an error
+/// here; it is reported by the solvers as a stop reason.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum LinalgError {
+    /// Two sizes that must agree do not.
+    #[error("dimension mismatch in {what}: expected {expected}, found {found}")]
+    DimensionMismatch {
+        /// What was being checked (e.g. "right-hand side").
+        what: &'static str,
+        /// The size required.
+        expected: usize,
+        /// The size given.
+        found: usize,
+    },
+    /// An entry is NaN or infinite.
+    #[error("non-finite value in {what} at index {index}")]
+    NonFinite {
+        /// Which input held the value.
+        what: &'static str,
+        /// Position of the first offending entry.
+        index: usize,
+    },
+    /// A triplet or index lies outside the matrix.
+    #[error("index ({row}, {col}) out of bounds for a {nrows}×{ncols} matrix")]
+    IndexOutOfBounds {
+        /// Row index given.
+        row: usize,
+        /// Column index given.
+        col: usize,
+        /// Number of rows.
+        nrows: usize,
+        /// Number of columns.
+        ncols: usize,
+    },
+    /// The matrix was required to be square.
+    #[error("matrix must be square, got {nrows}×{ncols}")]
+    NotSquare {
+        /// Number of rows.
+        nrows: usize,
+        /// Number of columns.
+        ncols: usize,
+    },
+    /// The matrix was required to be symmetric.
+    #[error("matrix is not symmetric: A[{row},{col}] = {a} but A[{col},{row}] = {b}")]
+    NotSymmetric {
+        /// Row of the offending entry.
+        row: usize,
+        /// Column of the offending entry.
+        col: usize,
+        /// Value at (row, col).
+        a: f64,
+        /// Value at (col, row) (0 when structurally absent).
+        b: f64,
+    },
+    /// A matrix required to be symmetric positive definite is not (e.g. a non-positive diagonal
+    /// or pivot was met).
+    #[error("matrix is not symmetric positive definite: {reason}")]
+    NotSpd {
+        /// What revealed it.
+        reason: String,
+    },
+    /// A size does not fit the index type (CSR column indices are `u32`).
+    #[error("{what} = {value} exceeds the supported maximum {max}")]
+    TooLarge {
+        /// What is too large.
+        what: &'static str,
+        /// The size given.
+        value: usize,
+        /// The supported maximum.
+        max: usize,
+    },
+}
+
+/// Returns an error naming the first NaN/Inf entry of `v`, if any. Cost: one pass over `v`.
+pub fn check_finite(what: &'static str, v: &[f64]) -> Result<(), LinalgError> {
+    match v.iter().position(|x| !x.is_finite()) {
+        Some(index) => Err(LinalgError::NonFinite { what, index }),
+        None => Ok(()),
+    }
+}
+
+/// Returns an error unless `found == expected`.
+pub fn check_len(what: &'static str, expected: usize, found: usize) -> Result<(), LinalgError> {
+    if expected == found {
+        Ok(())
+    } else {
+        Err(LinalgError::DimensionMismatch {
+            what,
+            expected,
+            found,
+        })
+    }
+}

@@ -1,0 +1,32 @@
+//! `ritz-linalg`: the vocabulary every other ritz crate speaks.
+//!
+//! * [`LinearOperator`]: `y = A x` on `f64` slices, with an optional fused `xᵀA x` and an
+//!   optional [`NullSpace`] (singular but consistent systems, e.g. all-Neumann Poisson).
+//! * [`Preconditioner`]: any map `r ↦ z` (it may be nonlinear, e.g. a neural network), and the
+//!   marker [`SpdPreconditioner`] for linear, symmetric positive definite maps. Plain PCG only
+//!   accepts the latter; flexible methods accept any [`Preconditioner`].
+//! * [`vector`]: rayon-parallel, deterministic, fused BLAS-1 kernels (memory-bandwidth bound).
+//! * [`CsrMatrix`]: compressed sparse rows with a rayon-parallel mat-vec (faer's sparse × dense
+//!   product is single-threaded) and conversion to faer for direct factorizations.
+//! * [`io`]: MatrixMarket (coordinate, real/integer, general/symmetric) and `.npy` files.
+//!
+//! Errors are typed ([`LinalgError`], [`io::IoError`]); nothing here panics on user input, only
+//! on violated documented preconditions of the hot-loop kernels (slice lengths).
+
+pub mod csr;
+pub mod dense;
+pub mod error;
+pub mod io;
+pub mod nullspace;
+pub mod operator;
+pub mod precond;
+pub mod schedule;
+pub mod vector;
+
+pub use csr::CsrMatrix;
+pub use dense::DenseMatrix;
+pub use error::LinalgError;
+pub use io::IoError;
+pub use nullspace::{NullSpace, RegionNullSpace};
+pub use operator::LinearOperator;
+pub use precond::{IdentityPreconditioner, Preconditioner, SpdPreconditioner};

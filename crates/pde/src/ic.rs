@@ -1,0 +1,256 @@
+//! Incomplete Cholesky preconditioners specialized to the MAC-grid Poisson matrix.
+//!
+//! For the 7-point (5-point) stencil, IC(0) fill-in never meets the stencil pattern, so the
+//! factor is determined by one number per cell. Writing `A = L Lᵀ + R` with
+//! `L_cc = √e_c` and `L_cj = A_cj / √e_j`, and storing `d_c = 1 / e_c`:
+//!
+//! * IC(0):  `e_c = A_cc − Σ_{lower fluid j} 1/e_j`
+//! * MIC(0): `e_c = A_cc − Σ_j (1 + τ (u_j − 1)) / e_j`, where `u_j` counts the fluid upper
+//!   neighbours of `j`: the dropped fill is moved to the diagonal (row sums preserved for
+//!   `τ = 1`), with Bridson's safety `e_c ← A_cc` when `e_c < σ A_cc`.
+//!
+//! Applying `z = (L Lᵀ)⁻¹ r` then needs only `d`:
+//! forward `w_c = d_c (r_c + Σ_lower w_j)`, backward `z_c = w_c + d_c Σ_upper z_m`.
+//! `d` is stored in `f32` (the preconditioner stays exactly symmetric and positive definite; the
+//! sweeps read 4 bytes per cell instead of 8). Non-fluid cells have `d = 0`, so the sweeps need
+//! no flag tests. Each sweep is a wavefront over x-line segments run with
+//! [`BlockSchedule`](ritz_linalg::schedule::BlockSchedule); within a segment the recurrence is one
+//! fused multiply-add per cell.
+//!
+//! Cost: setup O(cells), serial; apply ≈ 5 vector passes (r, z twice, d twice as f32).
+
+use crate::error::PdeError;
+use crate::poisson::PoissonProblem;
+use ritz_linalg::schedule::{BlockSchedule, SharedSlice};
+use ritz_linalg::{Preconditioner, SpdPreconditioner};
+
+/// Which incomplete factorization.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum IcVariant {
+    /// Zero-fill incomplete Cholesky.
+    Ic0,
+    /// Modified IC(0) with relaxation `tau` (Bridson: 0.97) and safety `sigma` (0.25).
+    Mic0 {
+        /// Fraction of the dropped fill moved to the diagonal.
+        tau: f64,
+        /// Pivots below `sigma · A_cc` are replaced by `A_cc`.
+        sigma: f64,
+    },
+}
+
+impl IcVariant {
+    /// MIC(0) with the fluid-simulation defaults τ = 0.97, σ = 0.25.
+    pub fn mic0() -> Self {
+        Self::Mic0 {
+            tau: 0.97,
+            sigma: 0.25,
+        }
+    }
+}
+
+/// IC(0) / MIC(0) of a [`PoissonProblem`], acting on grid-layout vectors.
+#[derive(Debug, Clone)]
+pub struct GridIc0 {
+    dims: [usize; 3],
+    d: Vec<f32>,
+    seg: usize,
+    nseg: usize,
+    fwd: BlockSchedule,
+    bwd: BlockSchedule,
+    variant: IcVariant,
+}
+
+impl GridIc0 {
+    /// Factorizes. Errors with `NotSpd` if an IC(0) pivot is not positive (impossible for a
+    /// Poisson M-matrix except through rounding) or the parameters are out of range.
+    pub fn new(problem: &PoissonProblem, variant: IcVariant) -> Result<Self, PdeError> {
+        let grid = problem.grid();
+        let [nx, ny, nz] = grid.dims();
+        let fluid = problem.fluid_mask();
+        let diag = problem.diag_counts();
+        let st = grid.strides();
+        let dim = grid.dim();
+        let (tau, sigma) = match variant {
+            IcVariant::Ic0 => (0.0, 0.0),
+            IcVariant::Mic0 { tau, sigma } => {
+                if !(0.0..=1.0).contains(&tau) || !(0.0..1.0).contains(&sigma) {
+                    return Err(PdeError::Unsupported(format!(
+                        "MIC(0) needs 0 ≤ τ ≤ 1 and 0 ≤ σ < 1, got τ = {tau}, σ = {sigma}"
+                    )));
+                }
+                (tau, sigma)
+            }
+        };
+        let n = grid.len();
+        let mut e = vec![0.0f64; n];
+        let mut d = vec![0.0f32; n];
+        // Number of fluid upper neighbours of each cell.
+        let upper = |c: usize| -> f64 {
+            let co = grid.coords(c);
+            let ext = [nx, ny, nz];
+            (0..dim)
+                .filter(|&a| co[a] + 1 < ext[a] && fluid[c + st[a]] == 1)
+                .count() as f64
+        };
+        for c in 0..n {
+            if fluid[c] == 0 {
+                continue;
+            }
+            let acc = diag[c] as f64;
+            let co = grid.coords(c);
+            let mut ec = acc;
+            for a in 0..dim {
+                if co[a] > 0 {
+                    let j = c - st[a];
+                    if fluid[j] == 1 && e[j] > 0.0 {
+                        ec -= (1.0 + tau * (upper(j) - 1.0)) / e[j];
+                    }
+                }
+            }
+            if tau > 0.0 && ec < sigma * acc {
+                ec = acc;
+            }
+            if acc == 0.0 {
+                // A fluid cell walled in on every side: a one-cell floating region whose value
+                // the null-space projection determines. The preconditioner leaves it at 0.
+                continue;
+            }
+            if ec <= 0.0 || !ec.is_finite() {
+                return Err(ritz_linalg::LinalgError::NotSpd {
+                    reason: format!("IC(0) pivot {ec:e} at cell {c}"),
+                }
+                .into());
+            }
+            e[c] = ec;
+            d[c] = (1.0 / ec) as f32;
+        }
+        // Blocks: segments of x-lines. In 3D whole lines give ample wavefront parallelism; in
+        // 2D lines are cut into segments so that the wavefront pipelines along x too.
+        let nlines = ny * nz;
+        let nseg = if dim == 3 && nlines >= 64 {
+            1
+        } else {
+            (nx / 256).clamp(1, 16)
+        };
+        let seg = nx.div_ceil(nseg);
+        let fwd = BlockSchedule::forward(nseg * nlines, |b, deps| {
+            let (s, l) = (b % nseg, b / nseg);
+            let (j, k) = (l % ny, l / ny);
+            if s > 0 {
+                deps.push(b - 1);
+            }
+            if j > 0 {
+                deps.push(b - nseg);
+            }
+            if k > 0 {
+                deps.push(b - nseg * ny);
+            }
+        });
+        let bwd = fwd.reversed();
+        Ok(Self {
+            dims: [nx, ny, nz],
+            d,
+            seg,
+            nseg,
+            fwd,
+            bwd,
+            variant,
+        })
+    }
+
+    /// The factorization variant.
+    pub fn variant(&self) -> IcVariant {
+        self.variant
+    }
+
+    /// `(segment range within the line, line index, j, k)` of block `b`.
+    #[inline]
+    fn block(&self, b: usize) -> (std::ops::Range<usize>, usize, usize, usize) {
+        let [nx, ny, _] = self.dims;
+        let (s, l) = (b % self.nseg, b / self.nseg);
+        let lo = s * self.seg;
+        (lo..((s + 1) * self.seg).min(nx), l, l % ny, l / ny)
+    }
+}
+
+impl Preconditioner for GridIc0 {
+    fn dim(&self) -> usize {
+        self.d.len()
+    }
+
+    fn apply(&self, r: &[f64], z: &mut [f64]) {
+        assert_eq!(r.len(), self.d.len(), "IC apply: r length");
+        assert_eq!(z.len(), self.d.len(), "IC apply: z length");
+        let [nx, ny, nz] = self.dims;
+        let d = &self.d;
+        let zs = SharedSlice::new(z);
+        // Forward: w_c = d_c (r_c + w_{c-1} + w_{c-nx} + w_{c-nx ny}); w is stored in z.
+        self.fwd.run(|b| {
+            let (seg, l, j, k) = self.block(b);
+            let base = l * nx;
+            let cells = base + seg.start..base + seg.end;
+            // SAFETY: this block writes only its own cells; it reads cells of the blocks it
+            // depends on (x-predecessor segment, line j-1, line k-1), which are complete.
+            let w = unsafe { zs.slice_mut(cells.clone()) };
+            let (rr, dd) = (&r[cells.clone()], &d[cells.clone()]);
+            // t = r + (w from line j-1) + (w from line k-1), vectorized.
+            for (i, wi) in w.iter_mut().enumerate() {
+                *wi = rr[i];
+            }
+            if j > 0 {
+                let o = unsafe { zs.slice(cells.start - nx..cells.end - nx) };
+                w.iter_mut().zip(o).for_each(|(a, b)| *a += b);
+            }
+            if k > 0 {
+                let o = unsafe { zs.slice(cells.start - nx * ny..cells.end - nx * ny) };
+                w.iter_mut().zip(o).for_each(|(a, b)| *a += b);
+            }
+            let mut prev = if seg.start > 0 {
+                unsafe { zs.slice(cells.start - 1..cells.start)[0] }
+            } else {
+                0.0
+            };
+            for (wi, &di) in w.iter_mut().zip(dd) {
+                prev = di as f64 * (*wi + prev);
+                *wi = prev;
+            }
+        });
+        // Backward: z_c = w_c + d_c (z_{c+1} + z_{c+nx} + z_{c+nx ny}), in place.
+        self.bwd.run(|b| {
+            let (seg, l, j, k) = self.block(b);
+            let base = l * nx;
+            let cells = base + seg.start..base + seg.end;
+            let dd = &d[cells.clone()];
+            // SAFETY: as above, with the dependencies reversed (line j+1, line k+1 and the
+            // x-successor segment are final).
+            let w = unsafe { zs.slice_mut(cells.clone()) };
+            // Upper neighbours from lines j+1 and k+1, vectorized.
+            for (off, present) in [(nx, j + 1 < ny), (nx * ny, k + 1 < nz)] {
+                if present {
+                    let o = unsafe { zs.slice(cells.start + off..cells.end + off) };
+                    for ((wi, &di), oi) in w.iter_mut().zip(dd).zip(o) {
+                        *wi += di as f64 * oi;
+                    }
+                }
+            }
+            let mut next = if seg.end < nx {
+                unsafe { zs.slice(cells.end..cells.end + 1)[0] }
+            } else {
+                0.0
+            };
+            for (wi, &di) in w.iter_mut().zip(dd).rev() {
+                next = *wi + di as f64 * next;
+                *wi = next;
+            }
+        });
+    }
+
+    fn name(&self) -> String {
+        match self.variant {
+            IcVariant::Ic0 => "IC(0)".into(),
+            IcVariant::Mic0 { .. } => "MIC(0)".into(),
+        }
+    }
+}
+
+impl SpdPreconditioner for GridIc0 {}

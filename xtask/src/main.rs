@@ -1,0 +1,2 @@
+//! ritz developer tasks (being written).
+fn main() {}
