@@ -1,2 +1,122 @@
-//! ritz developer tasks (being written).
-fn main() {}
+//! `cargo xtask`: ritz's developer and benchmark tasks.
+//!
+//! * `cargo xtask bench` — runs solvers on problems (embedded default suite, a JSON config, one
+//!   built-in scene, a MatrixMarket matrix or an npy flag grid), prints a table, writes
+//!   `bench-out/bench.json` and convergence plots. See `docs/bench.md`.
+//! * `cargo xtask venv` — creates `.venv` with the Python peers (NumPy, SciPy).
+//! * `cargo xtask export` — writes a built-in problem as MatrixMarket + npy files.
+
+mod bench;
+mod peers;
+mod plot;
+mod problems;
+mod solvers;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "xtask", about = "ritz developer tasks")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+/// Where a single problem comes from (overrides the config's problem list).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ProblemArgs {
+    /// Built-in scene: plume, spheres, pillars, organic, closed.
+    #[arg(long)]
+    pub scene: Option<String>,
+    /// Grid dimension for --scene (2 or 3).
+    #[arg(long, default_value_t = 3)]
+    pub dim: usize,
+    /// Cells per axis for --scene.
+    #[arg(long, default_value_t = 64)]
+    pub n: usize,
+    /// Scene and right-hand-side seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Right-hand side for --scene / --flags: smooth, buoyancy, noise.
+    #[arg(long, default_value = "smooth")]
+    pub rhs: String,
+    /// External matrix (MatrixMarket, coordinate real, symmetric or general SPD).
+    #[arg(long)]
+    pub mtx: Option<PathBuf>,
+    /// External cell-flag grid (npy int8: 0 fluid, 1 solid, 2 air; 2D or 3D, C order).
+    #[arg(long)]
+    pub flags: Option<PathBuf>,
+    /// Right-hand side as npy: a vector for --mtx, a grid (same shape as the flags) for --flags.
+    /// Without it, --flags uses the generated --rhs kind.
+    #[arg(long)]
+    pub rhs_npy: Option<PathBuf>,
+    /// Domain walls for --flags: closed or open-top.
+    #[arg(long, default_value = "open-top")]
+    pub walls: String,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Benchmark solvers (default: the embedded suite, about a minute on 2 cores).
+    Bench {
+        #[command(flatten)]
+        problem: ProblemArgs,
+        /// JSON config file (see docs/bench.md); default: the embedded xtask/bench-default.json.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Comma-separated solvers (overrides the config's lists).
+        #[arg(long, value_delimiter = ',')]
+        solvers: Option<Vec<String>>,
+        /// Relative tolerance.
+        #[arg(long)]
+        tol: Option<f64>,
+        /// Iteration limit.
+        #[arg(long)]
+        max_iters: Option<usize>,
+        /// Output folder for bench.json and plots.
+        #[arg(long, default_value = "bench-out")]
+        out: PathBuf,
+        /// Also run the Python peers (SciPy CG) on the same exported problems (creates .venv).
+        #[arg(long)]
+        peers: bool,
+    },
+    /// Create .venv with the Python peers (NumPy, SciPy) from xtask/peers/requirements.txt.
+    Venv,
+    /// Write a problem's matrix (MatrixMarket), right-hand side and flags (npy).
+    Export {
+        #[command(flatten)]
+        problem: ProblemArgs,
+        /// Output folder.
+        #[arg(long, default_value = "export")]
+        out: PathBuf,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let res = match cli.cmd {
+        Cmd::Bench {
+            problem,
+            config,
+            solvers,
+            tol,
+            max_iters,
+            out,
+            peers,
+        } => bench::run(bench::BenchArgs {
+            problem,
+            config,
+            solvers,
+            tol,
+            max_iters,
+            out,
+            peers,
+        }),
+        Cmd::Venv => peers::ensure_venv().map(|p| println!("python peers ready: {}", p.display())),
+        Cmd::Export { problem, out } => problems::export(&problem, &out),
+    };
+    if let Err(e) = res {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}

@@ -23,6 +23,7 @@ use crate::error::PdeError;
 use crate::poisson::PoissonProblem;
 use ritz_linalg::schedule::{BlockSchedule, SharedSlice};
 use ritz_linalg::{Preconditioner, SpdPreconditioner};
+use std::ops::Range;
 
 /// Which incomplete factorization.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -55,6 +56,8 @@ pub struct GridIc0 {
     d: Vec<f32>,
     seg: usize,
     nseg: usize,
+    slab: usize,
+    nslab: usize,
     fwd: BlockSchedule,
     bwd: BlockSchedule,
     variant: IcVariant,
@@ -124,26 +127,31 @@ impl GridIc0 {
             e[c] = ec;
             d[c] = (1.0 / ec) as f32;
         }
-        // Blocks: segments of x-lines. In 3D whole lines give ample wavefront parallelism; in
-        // 2D lines are cut into segments so that the wavefront pipelines along x too.
-        let nlines = ny * nz;
-        let nseg = if dim == 3 && nlines >= 64 {
-            1
+        // Blocks: (x-segment s, y-slab t, plane k), each a run of whole or partial x-lines,
+        // contiguous in memory so that the sweeps stream. Block (s, t, k) depends on
+        // (s-1, t, k), (s, t-1, k) and (s, t, k-1): a wavefront over slabs and planes in 3D,
+        // over segments and rows in 2D.
+        let threads = rayon::current_num_threads().max(1);
+        let (nseg, nslab) = if dim == 3 {
+            (1, (2 * threads).min(ny).max(1))
         } else {
-            (nx / 256).clamp(1, 16)
+            ((nx / 256).clamp(1, 4 * threads), ny)
         };
         let seg = nx.div_ceil(nseg);
-        let fwd = BlockSchedule::forward(nseg * nlines, |b, deps| {
-            let (s, l) = (b % nseg, b / nseg);
-            let (j, k) = (l % ny, l / ny);
+        let slab = ny.div_ceil(nslab);
+        let nslab = ny.div_ceil(slab);
+        let fwd = BlockSchedule::forward(nseg * nslab * nz, |b, deps| {
+            let s = b % nseg;
+            let t = (b / nseg) % nslab;
+            let k = b / (nseg * nslab);
             if s > 0 {
                 deps.push(b - 1);
             }
-            if j > 0 {
+            if t > 0 {
                 deps.push(b - nseg);
             }
             if k > 0 {
-                deps.push(b - nseg * ny);
+                deps.push(b - nseg * nslab);
             }
         });
         let bwd = fwd.reversed();
@@ -152,6 +160,8 @@ impl GridIc0 {
             d,
             seg,
             nseg,
+            slab,
+            nslab,
             fwd,
             bwd,
             variant,
@@ -163,13 +173,18 @@ impl GridIc0 {
         self.variant
     }
 
-    /// `(segment range within the line, line index, j, k)` of block `b`.
+    /// `(x range, y range, k)` of block `b`.
     #[inline]
-    fn block(&self, b: usize) -> (std::ops::Range<usize>, usize, usize, usize) {
+    fn block(&self, b: usize) -> (Range<usize>, Range<usize>, usize) {
         let [nx, ny, _] = self.dims;
-        let (s, l) = (b % self.nseg, b / self.nseg);
-        let lo = s * self.seg;
-        (lo..((s + 1) * self.seg).min(nx), l, l % ny, l / ny)
+        let s = b % self.nseg;
+        let t = (b / self.nseg) % self.nslab;
+        let k = b / (self.nseg * self.nslab);
+        (
+            s * self.seg..((s + 1) * self.seg).min(nx),
+            t * self.slab..((t + 1) * self.slab).min(ny),
+            k,
+        )
     }
 }
 
@@ -186,61 +201,72 @@ impl Preconditioner for GridIc0 {
         let zs = SharedSlice::new(z);
         // Forward: w_c = d_c (r_c + w_{c-1} + w_{c-nx} + w_{c-nx ny}); w is stored in z.
         self.fwd.run(|b| {
-            let (seg, l, j, k) = self.block(b);
-            let base = l * nx;
-            let cells = base + seg.start..base + seg.end;
-            // SAFETY: this block writes only its own cells; it reads cells of the blocks it
-            // depends on (x-predecessor segment, line j-1, line k-1), which are complete.
-            let w = unsafe { zs.slice_mut(cells.clone()) };
-            let (rr, dd) = (&r[cells.clone()], &d[cells.clone()]);
-            // t = r + (w from line j-1) + (w from line k-1), vectorized.
-            for (i, wi) in w.iter_mut().enumerate() {
-                *wi = rr[i];
-            }
-            if j > 0 {
-                let o = unsafe { zs.slice(cells.start - nx..cells.end - nx) };
-                w.iter_mut().zip(o).for_each(|(a, b)| *a += b);
-            }
-            if k > 0 {
-                let o = unsafe { zs.slice(cells.start - nx * ny..cells.end - nx * ny) };
-                w.iter_mut().zip(o).for_each(|(a, b)| *a += b);
-            }
-            let mut prev = if seg.start > 0 {
-                unsafe { zs.slice(cells.start - 1..cells.start)[0] }
-            } else {
-                0.0
-            };
-            for (wi, &di) in w.iter_mut().zip(dd) {
-                prev = di as f64 * (*wi + prev);
-                *wi = prev;
+            let (seg, js, k) = self.block(b);
+            for j in js {
+                let l = j + ny * k;
+                let base = l * nx;
+                let cells = base + seg.start..base + seg.end;
+                // SAFETY: this block writes only its own cells; it reads cells of the blocks it
+                // depends on (x-predecessor segment, line j-1, line k-1), which are complete.
+                let w = unsafe { zs.slice_mut(cells.clone()) };
+                let (rr, dd) = (&r[cells.clone()], &d[cells.clone()]);
+                // t = r + (w from line j-1) + (w from line k-1), vectorized.
+                for (i, wi) in w.iter_mut().enumerate() {
+                    *wi = rr[i];
+                }
+                if j > 0 {
+                    let o = unsafe { zs.slice(cells.start - nx..cells.end - nx) };
+                    w.iter_mut().zip(o).for_each(|(a, b)| *a += b);
+                }
+                if k > 0 {
+                    let o = unsafe { zs.slice(cells.start - nx * ny..cells.end - nx * ny) };
+                    w.iter_mut().zip(o).for_each(|(a, b)| *a += b);
+                }
+                // a_c = d_c t_c (vectorized), then the recurrence w_c = a_c + d_c w_{c-1}: one
+                // fused multiply-add of latency per cell.
+                for (wi, &di) in w.iter_mut().zip(dd) {
+                    *wi *= di as f64;
+                }
+                let mut prev = if seg.start > 0 {
+                    unsafe { zs.slice(cells.start - 1..cells.start)[0] }
+                } else {
+                    0.0
+                };
+                for (wi, &di) in w.iter_mut().zip(dd) {
+                    prev = (di as f64).mul_add(prev, *wi);
+                    *wi = prev;
+                }
             }
         });
         // Backward: z_c = w_c + d_c (z_{c+1} + z_{c+nx} + z_{c+nx ny}), in place.
         self.bwd.run(|b| {
-            let (seg, l, j, k) = self.block(b);
-            let base = l * nx;
-            let cells = base + seg.start..base + seg.end;
-            let dd = &d[cells.clone()];
-            // SAFETY: as above, with the dependencies reversed (line j+1, line k+1 and the
-            // x-successor segment are final).
-            let w = unsafe { zs.slice_mut(cells.clone()) };
-            // Upper neighbours from lines j+1 and k+1, vectorized.
-            for (off, present) in [(nx, j + 1 < ny), (nx * ny, k + 1 < nz)] {
-                if present {
-                    let o = unsafe { zs.slice(cells.start + off..cells.end + off) };
-                    for ((wi, &di), oi) in w.iter_mut().zip(dd).zip(o) {
-                        *wi += di as f64 * oi;
+            let (seg, js, k) = self.block(b);
+            for j in js.rev() {
+                let l = j + ny * k;
+                let base = l * nx;
+                let cells = base + seg.start..base + seg.end;
+                let dd = &d[cells.clone()];
+                // SAFETY: as above, with the dependencies reversed (line j+1, line k+1 and the
+                // x-successor segment are final).
+                let w = unsafe { zs.slice_mut(cells.clone()) };
+                // Upper neighbours from lines j+1 and k+1, vectorized.
+                for (off, present) in [(nx, j + 1 < ny), (nx * ny, k + 1 < nz)] {
+                    if present {
+                        let o = unsafe { zs.slice(cells.start + off..cells.end + off) };
+                        for ((wi, &di), oi) in w.iter_mut().zip(dd).zip(o) {
+                            *wi += di as f64 * oi;
+                        }
                     }
                 }
-            }
-            let mut next = if seg.end < nx {
-                unsafe { zs.slice(cells.end..cells.end + 1)[0] }
-            } else {
-                0.0
-            };
-            for (wi, &di) in w.iter_mut().zip(dd).rev() {
-                next = *wi + di as f64 * next;
-                *wi = next;
+                let mut next = if seg.end < nx {
+                    unsafe { zs.slice(cells.end..cells.end + 1)[0] }
+                } else {
+                    0.0
+                };
+                for (wi, &di) in w.iter_mut().zip(dd).rev() {
+                    next = (di as f64).mul_add(next, *wi);
+                    *wi = next;
+                }
             }
         });
     }

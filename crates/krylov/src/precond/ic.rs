@@ -110,21 +110,26 @@ impl IncompleteCholesky {
         for i in 0..n {
             let (c, v) = a.row(i);
             let start = c.partition_point(|&j| (j as usize) < i);
-            if start >= c.len() || c[start] as usize != i || v[start].partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+            let has_diag = start < c.len() && c[start] as usize == i;
+            let dii = if has_diag { v[start] } else { 0.0 };
+            let row_is_zero = v.iter().all(|&x| x == 0.0);
+            // A zero row is a one-unknown null space (e.g. a fluid cell walled in by solids);
+            // otherwise a positive semi-definite matrix needs a positive diagonal.
+            if !(dii > 0.0 || row_is_zero) {
                 return Err(LinalgError::NotSpd {
-                    reason: format!(
-                        "diagonal entry of row {i} is missing or not positive ({})",
-                        if start < c.len() && c[start] as usize == i {
-                            v[start]
-                        } else {
-                            0.0
-                        }
-                    ),
+                    reason: format!("diagonal entry of row {i} is {dii}, but the row is not zero"),
                 });
             }
-            orig[i] = v[start];
-            col.extend_from_slice(&c[start..]);
-            val.extend_from_slice(&v[start..]);
+            orig[i] = dii;
+            if has_diag {
+                col.extend_from_slice(&c[start..]);
+                val.extend_from_slice(&v[start..]);
+            } else {
+                col.push(i as u32);
+                val.push(0.0);
+                col.extend_from_slice(&c[start..]);
+                val.extend_from_slice(&v[start..]);
+            }
             ptr.push(col.len());
         }
         let (tau, sigma) = (options.tau, options.sigma);
@@ -135,7 +140,7 @@ impl IncompleteCholesky {
             if tau > 0.0 && d < sigma * orig[j] {
                 d = orig[j];
             }
-            if d.abs() <= 1e-10 * orig[j] {
+            if d.abs() <= 1e-10 * orig[j] || orig[j] == 0.0 {
                 // Null pivot (singular matrix): decouple this row.
                 val[a0] = 1.0;
                 for e in a0 + 1..a1 {

@@ -1,0 +1,43 @@
+"""SciPy conjugate gradients on an exported ritz problem (peer / oracle for `cargo xtask bench`).
+
+Usage: scipy_cg.py A.mtx b.npy RTOL MAXITER  -> prints one JSON object on stdout.
+The stop test is SciPy's: ||r|| <= max(rtol * ||b||, atol) with atol = 0, as ritz's CG.
+"""
+import json
+import sys
+import time
+
+import numpy as np
+import scipy
+import scipy.io
+import scipy.sparse.linalg as sla
+
+
+def main():
+    mtx, rhs, rtol, maxiter = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+    t0 = time.perf_counter()
+    a = scipy.io.mmread(mtx).tocsr()
+    b = np.load(rhs).astype(np.float64).ravel()
+    load_s = time.perf_counter() - t0
+    iters = [0]
+
+    def count(_xk):
+        iters[0] += 1
+
+    t0 = time.perf_counter()
+    x, info = sla.cg(a, b, rtol=rtol, atol=0.0, maxiter=maxiter, callback=count)
+    solve_s = time.perf_counter() - t0
+    rel = float(np.linalg.norm(b - a @ x) / np.linalg.norm(b))
+    print(json.dumps({
+        "solver": "scipy-cg",
+        "scipy_version": scipy.__version__,
+        "iterations": iters[0],
+        "info": int(info),
+        "load_s": load_s,
+        "solve_s": solve_s,
+        "true_relative_residual": rel,
+    }))
+
+
+if __name__ == "__main__":
+    main()

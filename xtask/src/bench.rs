@@ -1,0 +1,296 @@
+//! `cargo xtask bench`: solvers × problems → table, `bench.json`, convergence plots.
+
+use crate::ProblemArgs;
+use crate::peers;
+use crate::plot;
+use crate::problems::{self, ProblemSpec};
+use crate::solvers::{self, SolveRecord};
+use indicatif::{ProgressBar, ProgressStyle};
+use ritz_krylov::SolveParams;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// The embedded default suite (about a minute on 2 cores).
+const DEFAULT_CONFIG: &str = include_str!("../bench-default.json");
+/// Solvers run on a problem whose config names none.
+const DEFAULT_SOLVERS: &[&str] = &["cg", "ic0", "mic0"];
+
+/// Arguments of `cargo xtask bench`.
+pub struct BenchArgs {
+    pub problem: ProblemArgs,
+    pub config: Option<PathBuf>,
+    pub solvers: Option<Vec<String>>,
+    pub tol: Option<f64>,
+    pub max_iters: Option<usize>,
+    pub out: PathBuf,
+    pub peers: bool,
+}
+
+/// A bench configuration file (schema in docs/bench.md).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Relative tolerance of every solve.
+    pub tolerance: f64,
+    /// Iteration limit of every solve.
+    pub max_iters: usize,
+    /// Problems, each with its solvers.
+    pub problems: Vec<ProblemSpec>,
+}
+
+#[derive(Serialize)]
+struct Machine {
+    threads: usize,
+    triad_bytes_per_s: f64,
+}
+
+#[derive(Serialize)]
+struct PeerRecord {
+    solver: String,
+    #[serde(flatten)]
+    result: peers::ScipyCg,
+}
+
+#[derive(Serialize)]
+struct ProblemReport {
+    name: String,
+    source: String,
+    unknowns: usize,
+    cells: Option<usize>,
+    build_s: f64,
+    solves: Vec<SolveRecord>,
+    peers: Vec<PeerRecord>,
+    errors: Vec<String>,
+    plot: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Report {
+    schema: &'static str,
+    machine: Machine,
+    tolerance: f64,
+    max_iters: usize,
+    problems: Vec<ProblemReport>,
+}
+
+/// Runs the bench.
+pub fn run(args: BenchArgs) -> Result<(), String> {
+    let mut config: Config = match &args.config {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?
+        }
+        None => serde_json::from_str(DEFAULT_CONFIG).expect("embedded bench config is valid"),
+    };
+    if let Some(spec) = ProblemSpec::from_args(&args.problem) {
+        config.problems = vec![spec];
+    }
+    if let Some(t) = args.tol {
+        config.tolerance = t;
+    }
+    if let Some(m) = args.max_iters {
+        config.max_iters = m;
+    }
+    let params = SolveParams {
+        rtol: config.tolerance,
+        atol: 0.0,
+        max_iters: config.max_iters,
+    };
+    params.validate().map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    let python = if args.peers {
+        Some(peers::ensure_venv()?)
+    } else {
+        None
+    };
+
+    let threads = rayon::current_num_threads();
+    let bw = ritz_linalg::vector::triad_bandwidth(1 << 24, 7);
+    println!(
+        "machine: {threads} threads, triad bandwidth {:.1} GB/s (one f64 pass over n entries = 8n / bandwidth)",
+        bw / 1e9
+    );
+    println!(
+        "tolerance ‖r‖ ≤ {:e}·‖b‖, at most {} iterations\n",
+        params.rtol, params.max_iters
+    );
+
+    let mut reports = Vec::new();
+    for spec in &config.problems {
+        let problem = match problems::load(spec) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Err(e);
+            }
+        };
+        println!(
+            "== {} — {} unknowns{} (built in {:.2} s)",
+            problem.name,
+            problem.unknowns(),
+            problem
+                .cells()
+                .map_or(String::new(), |c| format!(", {c} grid cells")),
+            problem.build_s
+        );
+        let names: Vec<String> = match (&args.solvers, spec.solvers()) {
+            (Some(s), _) => s.clone(),
+            (None, s) if !s.is_empty() => s.to_vec(),
+            _ => DEFAULT_SOLVERS.iter().map(|s| s.to_string()).collect(),
+        };
+        let mut solves = Vec::new();
+        let mut errors = Vec::new();
+        for name in &names {
+            let pb = ProgressBar::new(params.max_iters as u64);
+            pb.set_style(
+                ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos:>5} it  {msg}")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
+            pb.set_prefix(name.clone());
+            let mut monitor = |it: usize, rel: f64| {
+                pb.set_position(it as u64);
+                if it.is_multiple_of(8) {
+                    pb.set_message(format!("rel. residual {rel:.2e}"));
+                }
+            };
+            let res = solvers::run(&problem, name, &params, &mut monitor);
+            pb.finish_and_clear();
+            match res {
+                Ok(mut rec) => {
+                    // A direct solve has no iterations to compare with a vector pass.
+                    if rec.solver != "cholesky" {
+                        let pass = 8.0 * rec.vector_len as f64 / bw;
+                        rec.passes_per_iteration = rec.time_per_iteration_s / pass;
+                    }
+                    solves.push(rec);
+                }
+                Err(e) => {
+                    eprintln!("  {e}");
+                    errors.push(e);
+                }
+            }
+        }
+        let mut peer_records = Vec::new();
+        if let Some(py) = &python {
+            let dir = args.out.join("peers").join(&problem.name);
+            let (a, b) = problems::write_problem(&problem, &dir)?;
+            match peers::scipy_cg(py, &a, &b, params.rtol, params.max_iters) {
+                Ok(r) => peer_records.push(PeerRecord {
+                    solver: "scipy-cg".into(),
+                    result: r,
+                }),
+                Err(e) => {
+                    eprintln!("  {e}");
+                    errors.push(e);
+                }
+            }
+        }
+        print_table(&solves, &peer_records);
+        let plot_path = args.out.join(format!("{}-convergence.png", problem.name));
+        let series: Vec<plot::Series> = solves
+            .iter()
+            .filter(|s| s.solver != "cholesky")
+            .map(|s| plot::Series {
+                label: format!("{} ({} it)", s.solver, s.iterations),
+                values: &s.history,
+            })
+            .collect();
+        let plot = match plot::convergence(&plot_path, &problem.name, &series) {
+            Ok(()) => Some(plot_path.display().to_string()),
+            Err(e) => {
+                eprintln!("  {e}");
+                errors.push(e);
+                None
+            }
+        };
+        println!();
+        reports.push(ProblemReport {
+            name: problem.name.clone(),
+            source: problem.source.clone(),
+            unknowns: problem.unknowns(),
+            cells: problem.cells(),
+            build_s: problem.build_s,
+            solves,
+            peers: peer_records,
+            errors,
+            plot,
+        });
+    }
+    let report = Report {
+        schema: "ritz-bench/1",
+        machine: Machine {
+            threads,
+            triad_bytes_per_s: bw,
+        },
+        tolerance: params.rtol,
+        max_iters: params.max_iters,
+        problems: reports,
+    };
+    let path = args.out.join("bench.json");
+    let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!(
+        "wrote {} and convergence plots in {}",
+        path.display(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn print_table(solves: &[SolveRecord], peers: &[PeerRecord]) {
+    println!(
+        "  {:<10} {:>6} {:>9} {:>9} {:>9} {:>10} {:>10} {:>10} {:>8}",
+        "solver",
+        "iters",
+        "setup s",
+        "solve s",
+        "total s",
+        "rel.res",
+        "true res",
+        "ms/iter",
+        "passes"
+    );
+    for s in solves {
+        println!(
+            "  {:<10} {:>6} {:>9.3} {:>9.3} {:>9.3} {:>10.2e} {:>10.2e} {:>10.3} {:>8}",
+            s.solver,
+            s.iterations,
+            s.setup_s,
+            s.solve_s,
+            s.setup_s + s.solve_s,
+            s.relative_residual,
+            s.true_relative_residual,
+            s.time_per_iteration_s * 1e3,
+            if s.passes_per_iteration.is_finite() {
+                format!("{:.1}", s.passes_per_iteration)
+            } else {
+                "-".into()
+            }
+        );
+    }
+    for p in peers {
+        let r = &p.result;
+        println!(
+            "  {:<10} {:>6} {:>9.3} {:>9.3} {:>9.3} {:>10} {:>10.2e} {:>10.3} {:>8}",
+            p.solver,
+            r.iterations,
+            r.load_s,
+            r.solve_s,
+            r.load_s + r.solve_s,
+            "-",
+            r.true_relative_residual,
+            r.solve_s / r.iterations.max(1) as f64 * 1e3,
+            "-"
+        );
+        if let Some(cg) = solves.iter().find(|s| s.solver == "cg") {
+            let d = (cg.iterations as f64 - r.iterations as f64).abs() / r.iterations.max(1) as f64;
+            println!(
+                "  oracle: ritz cg {} vs scipy {} iterations ({:.2}% apart)",
+                cg.iterations,
+                r.iterations,
+                100.0 * d
+            );
+        }
+    }
+}

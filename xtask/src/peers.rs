@@ -1,0 +1,110 @@
+//! Python peers (SciPy) in a virtual environment the repo creates itself.
+//!
+//! `cargo xtask venv` (or `bench --peers`) runs `python3 -m venv .venv` and installs the pinned
+//! packages of `xtask/peers/requirements.txt` from PyPI. Nothing else is needed by hand.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Workspace root (xtask lives one level below it).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask has a parent folder")
+        .to_path_buf()
+}
+
+/// The venv's Python interpreter path.
+pub fn venv_python() -> PathBuf {
+    root().join(".venv").join("bin").join("python")
+}
+
+fn has_packages(py: &Path) -> bool {
+    Command::new(py)
+        .args(["-c", "import numpy, scipy"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// Creates `.venv` with the peers if it is missing or incomplete; returns its interpreter.
+pub fn ensure_venv() -> Result<PathBuf, String> {
+    let py = venv_python();
+    if py.exists() && has_packages(&py) {
+        return Ok(py);
+    }
+    let venv = root().join(".venv");
+    if !py.exists() {
+        eprintln!("creating {} ...", venv.display());
+        let st = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .map_err(|e| format!("python3 not available: {e}"))?;
+        if !st.success() {
+            return Err("python3 -m venv failed".into());
+        }
+    }
+    let req = root().join("xtask").join("peers").join("requirements.txt");
+    eprintln!("installing {} ...", req.display());
+    let st = Command::new(&py)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+        ])
+        .arg(&req)
+        .status()
+        .map_err(|e| format!("pip failed to start: {e}"))?;
+    if !st.success() || !has_packages(&py) {
+        return Err("pip install of the Python peers failed".into());
+    }
+    Ok(py)
+}
+
+/// SciPy CG's result on an exported problem.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct ScipyCg {
+    /// SciPy version.
+    pub scipy_version: String,
+    /// Iterations (callback count).
+    pub iterations: usize,
+    /// SciPy's info flag (0 = converged).
+    pub info: i64,
+    /// Seconds to read the files.
+    pub load_s: f64,
+    /// Seconds in `scipy.sparse.linalg.cg`.
+    pub solve_s: f64,
+    /// ‖b − A x‖/‖b‖.
+    pub true_relative_residual: f64,
+}
+
+/// Runs SciPy's CG on `A.mtx`, `b.npy`.
+pub fn scipy_cg(
+    py: &Path,
+    a: &Path,
+    b: &Path,
+    rtol: f64,
+    max_iters: usize,
+) -> Result<ScipyCg, String> {
+    let script = root().join("xtask").join("peers").join("scipy_cg.py");
+    let out = Command::new(py)
+        .arg(script)
+        .arg(a)
+        .arg(b)
+        .arg(format!("{rtol:e}"))
+        .arg(max_iters.to_string())
+        .output()
+        .map_err(|e| format!("scipy peer failed to start: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "scipy peer failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("scipy peer output: {e}"))
+}

@@ -1,0 +1,87 @@
+//! Convergence plots (PNG via plotters, text with the embedded DejaVu Sans font).
+
+use plotters::prelude::*;
+use std::path::Path;
+
+/// One curve: label and relative residuals per iteration.
+pub struct Series<'a> {
+    /// Legend label.
+    pub label: String,
+    /// y values (relative residual), x = index.
+    pub values: &'a [f64],
+}
+
+fn register_font() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // DejaVu Sans is a valid TrueType font; registration cannot fail for it.
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            dejavu::sans::regular(),
+        );
+    });
+}
+
+/// Writes a log-scale plot of relative residual vs iteration.
+pub fn convergence(path: &Path, title: &str, series: &[Series]) -> Result<(), String> {
+    register_font();
+    let e = |x: &dyn std::fmt::Display| format!("plot {}: {x}", path.display());
+    let root = BitMapBackend::new(path, (1000, 640)).into_drawing_area();
+    root.fill(&WHITE).map_err(|x| e(&x))?;
+    let max_it = series
+        .iter()
+        .map(|s| s.values.len())
+        .max()
+        .unwrap_or(1)
+        .max(2)
+        - 1;
+    let positive = |v: f64| v.is_finite() && v > 0.0;
+    let lo = series
+        .iter()
+        .flat_map(|s| s.values.iter().copied().filter(|&v| positive(v)))
+        .fold(f64::INFINITY, f64::min)
+        .clamp(1e-17, 1e-7);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 24))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(80)
+        .build_cartesian_2d(0usize..max_it, (lo..2.0f64).log_scale())
+        .map_err(|x| e(&x))?;
+    chart
+        .configure_mesh()
+        .x_desc("iteration")
+        .y_desc("relative residual ‖r‖/‖b‖")
+        .y_label_formatter(&|v| format!("{v:.0e}"))
+        .label_style(("sans-serif", 16))
+        .draw()
+        .map_err(|x| e(&x))?;
+    for (k, s) in series.iter().enumerate() {
+        let color = Palette99::pick(k).to_rgba();
+        let pts: Vec<(usize, f64)> = s
+            .values
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| positive(**v))
+            .map(|(i, &v)| (i, v))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(pts, color.stroke_width(2)))
+            .map_err(|x| e(&x))?
+            .label(s.label.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 16))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(|x| e(&x))?;
+    root.present().map_err(|x| e(&x))?;
+    Ok(())
+}
