@@ -24,6 +24,7 @@ pub struct BenchArgs {
     pub max_iters: Option<usize>,
     pub out: PathBuf,
     pub peers: bool,
+    pub repeat: usize,
 }
 
 /// A bench configuration file (schema in docs/bench.md).
@@ -141,35 +142,57 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         let mut solves = Vec::new();
         let mut errors = Vec::new();
         for name in &names {
-            let pb = ProgressBar::new(params.max_iters as u64);
-            pb.set_style(
-                ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos:>5} it  {msg}")
-                    .expect("valid template")
-                    .progress_chars("=> "),
-            );
-            pb.set_prefix(name.clone());
-            let mut monitor = |it: usize, rel: f64| {
-                pb.set_position(it as u64);
-                if it.is_multiple_of(8) {
-                    pb.set_message(format!("rel. residual {rel:.2e}"));
-                }
-            };
-            let res = solvers::run(&problem, name, &params, &mut monitor);
-            pb.finish_and_clear();
-            match res {
-                Ok(mut rec) => {
-                    // A direct solve has no iterations to compare with a vector pass.
-                    if rec.solver != "cholesky" {
-                        let pass = 8.0 * rec.vector_len as f64 / bw;
-                        rec.passes_per_iteration = rec.time_per_iteration_s / pass;
+            let mut runs = Vec::new();
+            for rep in 0..args.repeat.max(1) {
+                let pb = ProgressBar::new(params.max_iters as u64);
+                pb.set_style(
+                    ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos:>5} it  {msg}")
+                        .expect("valid template")
+                        .progress_chars("=> "),
+                );
+                pb.set_prefix(if args.repeat > 1 {
+                    format!("{name} #{}", rep + 1)
+                } else {
+                    name.clone()
+                });
+                let mut monitor = |it: usize, rel: f64| {
+                    pb.set_position(it as u64);
+                    if it.is_multiple_of(8) {
+                        pb.set_message(format!("rel. residual {rel:.2e}"));
                     }
-                    solves.push(rec);
-                }
-                Err(e) => {
-                    eprintln!("  {e}");
-                    errors.push(e);
+                };
+                let res = solvers::run(&problem, name, &params, &mut monitor);
+                pb.finish_and_clear();
+                match res {
+                    Ok(rec) => runs.push(rec),
+                    Err(e) => {
+                        eprintln!("  {e}");
+                        errors.push(e);
+                        break;
+                    }
                 }
             }
+            if runs.is_empty() {
+                continue;
+            }
+            let median = |f: &dyn Fn(&SolveRecord) -> f64| {
+                let mut v: Vec<f64> = runs.iter().map(f).collect();
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2]
+            };
+            let setup_s = median(&|r| r.setup_s);
+            let solve_s = median(&|r| r.solve_s);
+            let mut rec = runs.pop().expect("non-empty");
+            rec.setup_s = setup_s;
+            rec.solve_s = solve_s;
+            rec.repeats = args.repeat.max(1);
+            rec.time_per_iteration_s = solve_s / rec.iterations.max(1) as f64;
+            // A direct solve has no iterations to compare with a vector pass.
+            if rec.solver != "cholesky" {
+                let pass = 8.0 * rec.vector_len as f64 / bw;
+                rec.passes_per_iteration = rec.time_per_iteration_s / pass;
+            }
+            solves.push(rec);
         }
         let mut peer_records = Vec::new();
         if let Some(py) = &python {

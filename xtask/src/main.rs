@@ -76,6 +76,9 @@ enum Cmd {
         /// Output folder for bench.json and plots.
         #[arg(long, default_value = "bench-out")]
         out: PathBuf,
+        /// Run every solve this many times and report the median setup and solve times.
+        #[arg(long, default_value_t = 1)]
+        repeat: usize,
         /// Also run the Python peers (SciPy CG) on the same exported problems (creates .venv).
         #[arg(long)]
         peers: bool,
@@ -103,7 +106,9 @@ fn main() {
             max_iters,
             out,
             peers,
+            repeat,
         } => bench::run(bench::BenchArgs {
+            repeat,
             problem,
             config,
             solvers,

@@ -45,6 +45,8 @@ pub struct SolveRecord {
     pub stop: String,
     /// Length of the vectors the solver iterates on (grid cells or unknowns).
     pub vector_len: usize,
+    /// Number of runs; times are medians over them.
+    pub repeats: usize,
     /// solve_s / iterations.
     pub time_per_iteration_s: f64,
     /// Time per iteration over the time of one f64 pass over `vector_len` at triad bandwidth.
@@ -191,6 +193,7 @@ pub fn run(
         true_relative_residual: true_rel,
         stop: format!("{:?}", info.stop),
         vector_len: b.len(),
+        repeats: 1,
         time_per_iteration_s: solve_s / info.iterations.max(1) as f64,
         passes_per_iteration: f64::NAN,
         history,
