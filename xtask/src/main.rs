@@ -3,6 +3,7 @@
 //! * `cargo xtask bench` — runs solvers on problems (embedded default suite, a JSON config, one
 //!   built-in scene, a MatrixMarket matrix or an npy flag grid), prints a table, writes
 //!   `bench-out/bench.json` and convergence plots. See `docs/bench.md`.
+//! * `cargo xtask test` — all tests (creates the Python peers' venv first when it can).
 //! * `cargo xtask venv` — creates `.venv` with the Python peers (NumPy, SciPy).
 //! * `cargo xtask export` — writes a built-in problem as MatrixMarket + npy files.
 
@@ -83,6 +84,13 @@ enum Cmd {
         #[arg(long)]
         peers: bool,
     },
+    /// Run every test: creates the Python peers' venv when possible (the SciPy oracle test is
+    /// skipped without it), then `cargo test --workspace` with any extra arguments.
+    Test {
+        /// Extra arguments for cargo test.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Create .venv with the Python peers (NumPy, SciPy) from xtask/peers/requirements.txt.
     Venv,
     /// Write a problem's matrix (MatrixMarket), right-hand side and flags (npy).
@@ -117,11 +125,31 @@ fn main() {
             out,
             peers,
         }),
+        Cmd::Test { args } => run_tests(&args),
         Cmd::Venv => peers::ensure_venv().map(|p| println!("python peers ready: {}", p.display())),
         Cmd::Export { problem, out } => problems::export(&problem, &out),
     };
     if let Err(e) = res {
         eprintln!("error: {e}");
         std::process::exit(1);
+    }
+}
+
+/// `cargo xtask test`: peers first (best effort), then the workspace tests.
+fn run_tests(extra: &[String]) -> Result<(), String> {
+    if let Err(e) = peers::ensure_venv() {
+        eprintln!("warning: Python peers unavailable ({e}); the SciPy oracle test will be skipped");
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let st = std::process::Command::new(cargo)
+        .current_dir(peers::root())
+        .args(["test", "--workspace"])
+        .args(extra)
+        .status()
+        .map_err(|e| format!("cargo test failed to start: {e}"))?;
+    if st.success() {
+        Ok(())
+    } else {
+        Err(format!("cargo test failed ({st})"))
     }
 }

@@ -1,0 +1,210 @@
+//! End-to-end tests of `cargo xtask bench` / `export`: the SciPy oracle (skipped when the
+//! repo's Python venv is absent), typed errors for bad input files, and the JSON/plot output.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn xtask() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ritz-xtask-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "command failed:\n{text}");
+    text
+}
+
+fn run_err(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success(), "command unexpectedly succeeded");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn bench_writes_json_and_plot() {
+    let out = tmpdir("json");
+    run_ok(
+        xtask()
+            .args([
+                "bench",
+                "--scene",
+                "organic",
+                "--dim",
+                "2",
+                "--n",
+                "48",
+                "--solvers",
+            ])
+            .arg("cg,mic0,fcd-ic0,cholesky")
+            .arg("--out")
+            .arg(&out),
+    );
+    let j = json(&out.join("bench.json"));
+    assert_eq!(j["schema"], "ritz-bench/1");
+    let p = &j["problems"][0];
+    let solves = p["solves"].as_array().unwrap();
+    assert_eq!(solves.len(), 4);
+    for s in solves {
+        assert_eq!(s["stop"], "Converged", "{s}");
+        assert!(s["true_relative_residual"].as_f64().unwrap() < 1e-5);
+        assert!(!s["history"].as_array().unwrap().is_empty());
+    }
+    assert!(Path::new(p["plot"].as_str().unwrap()).exists());
+}
+
+#[test]
+fn scipy_cg_iterations_match_ours() {
+    let py = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    if !py.exists() {
+        eprintln!("skipped: no Python venv (create it with `cargo xtask venv`)");
+        return;
+    }
+    let out = tmpdir("scipy");
+    run_ok(
+        xtask()
+            .args([
+                "bench",
+                "--scene",
+                "spheres",
+                "--dim",
+                "3",
+                "--n",
+                "24",
+                "--solvers",
+                "cg",
+                "--peers",
+            ])
+            .arg("--out")
+            .arg(&out),
+    );
+    let j = json(&out.join("bench.json"));
+    let p = &j["problems"][0];
+    let ours = p["solves"][0]["iterations"].as_f64().unwrap();
+    let scipy = p["peers"][0]["iterations"].as_f64().unwrap();
+    assert!(
+        (ours - scipy).abs() <= 0.02 * scipy,
+        "ritz {ours} vs scipy {scipy}"
+    );
+}
+
+#[test]
+fn external_problems_round_trip_and_bad_files_are_clear_errors() {
+    let dir = tmpdir("files");
+    run_ok(
+        xtask()
+            .args([
+                "export", "--scene", "pillars", "--dim", "2", "--n", "32", "--out",
+            ])
+            .arg(&dir),
+    );
+    // MatrixMarket + npy rhs, and npy flags + npy grid rhs, solve to the tolerance.
+    let out = dir.join("bench");
+    run_ok(
+        xtask()
+            .args(["bench", "--solvers", "cg,ic0,mic0"])
+            .arg("--mtx")
+            .arg(dir.join("A.mtx"))
+            .arg("--rhs-npy")
+            .arg(dir.join("b.npy"))
+            .arg("--out")
+            .arg(&out),
+    );
+    let mtx_json = json(&out.join("bench.json"));
+    let mtx_iters = mtx_json["problems"][0]["solves"][0]["iterations"].clone();
+    let n = mtx_json["problems"][0]["unknowns"].as_u64().unwrap() as usize;
+    run_ok(
+        xtask()
+            .args(["bench", "--solvers", "cg", "--walls", "closed"])
+            .arg("--flags")
+            .arg(dir.join("flags.npy"))
+            .arg("--rhs-npy")
+            .arg(dir.join("b_grid.npy"))
+            .arg("--out")
+            .arg(&out),
+    );
+    let grid_iters =
+        json(&out.join("bench.json"))["problems"][0]["solves"][0]["iterations"].clone();
+    assert_eq!(
+        mtx_iters, grid_iters,
+        "same system through both file formats"
+    );
+
+    // Malformed MatrixMarket: the error names the line.
+    let bad = dir.join("bad.mtx");
+    std::fs::write(
+        &bad,
+        "%%MatrixMarket matrix coordinate real general\n2 2 2\n1 1 4.0\n2 x 1.0\n",
+    )
+    .unwrap();
+    let e = run_err(
+        xtask()
+            .args(["bench", "--mtx"])
+            .arg(&bad)
+            .arg("--out")
+            .arg(&out),
+    );
+    assert!(e.contains("line 4"), "{e}");
+    // A right-hand side over a grid of the wrong size.
+    let wrong = dir.join("wrong.npy");
+    ritz_linalg::io::npy::write_npy_f64(&wrong, &[5, 5], &[0.0; 25]).unwrap();
+    let e = run_err(
+        xtask()
+            .arg("bench")
+            .arg("--flags")
+            .arg(dir.join("flags.npy"))
+            .arg("--rhs-npy")
+            .arg(&wrong)
+            .arg("--out")
+            .arg(&out),
+    );
+    assert!(e.contains("does not match the flag grid"), "{e}");
+    // NaN in the right-hand side.
+    let nan = dir.join("nan.npy");
+    let mut v = vec![1.0; n];
+    v[3] = f64::NAN;
+    ritz_linalg::io::npy::write_npy_f64(&nan, &[n], &v).unwrap();
+    let e = run_err(
+        xtask()
+            .arg("bench")
+            .arg("--mtx")
+            .arg(dir.join("A.mtx"))
+            .arg("--rhs-npy")
+            .arg(&nan)
+            .arg("--out")
+            .arg(&out),
+    );
+    assert!(e.contains("non-finite") && e.contains("3"), "{e}");
+    // Flag codes outside {0, 1, 2}.
+    let flags = dir.join("badflags.npy");
+    ritz_linalg::io::npy::write_npy_i8(
+        &flags,
+        &[4, 4],
+        &[0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    )
+    .unwrap();
+    let e = run_err(
+        xtask()
+            .arg("bench")
+            .arg("--flags")
+            .arg(&flags)
+            .arg("--out")
+            .arg(&out),
+    );
+    assert!(e.contains("invalid cell flag 7"), "{e}");
+}
