@@ -40,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut x = vec![0.0; b.len()];
     let t = Instant::now();
     let mut monitor = |it: usize, rel: f64| {
-        if it % 20 == 0 {
+        if it.is_multiple_of(20) {
             println!("         fcd iteration {it:>3}: ‖r‖/‖b‖ = {rel:.2e}");
         }
     };
