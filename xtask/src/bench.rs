@@ -46,13 +46,6 @@ struct Machine {
 }
 
 #[derive(Serialize)]
-struct PeerRecord {
-    solver: String,
-    #[serde(flatten)]
-    result: peers::ScipyCg,
-}
-
-#[derive(Serialize)]
 struct ProblemReport {
     name: String,
     source: String,
@@ -60,7 +53,7 @@ struct ProblemReport {
     cells: Option<usize>,
     build_s: f64,
     solves: Vec<SolveRecord>,
-    peers: Vec<PeerRecord>,
+    peers: Vec<peers::PeerResult>,
     errors: Vec<String>,
     plot: Option<String>,
 }
@@ -198,14 +191,14 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         if let Some(py) = &python {
             let dir = args.out.join("peers").join(&problem.name);
             let (a, b) = problems::write_problem(&problem, &dir)?;
-            match peers::scipy_cg(py, &a, &b, params.rtol, params.max_iters) {
-                Ok(r) => peer_records.push(PeerRecord {
-                    solver: "scipy-cg".into(),
-                    result: r,
-                }),
-                Err(e) => {
-                    eprintln!("  {e}");
-                    errors.push(e);
+            for (name, script) in peers::PEERS {
+                eprintln!("  running peer {name} ...");
+                match peers::run_peer(py, script, &a, &b, params.rtol, params.max_iters) {
+                    Ok(r) => peer_records.push(r),
+                    Err(e) => {
+                        eprintln!("  {e}");
+                        errors.push(e);
+                    }
                 }
             }
         }
@@ -261,7 +254,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn print_table(solves: &[SolveRecord], peers: &[PeerRecord]) {
+fn print_table(solves: &[SolveRecord], peers: &[peers::PeerResult]) {
     println!(
         "  {:<10} {:>6} {:>9} {:>9} {:>9} {:>10} {:>10} {:>10} {:>8}",
         "solver",
@@ -292,27 +285,41 @@ fn print_table(solves: &[SolveRecord], peers: &[PeerRecord]) {
             }
         );
     }
-    for p in peers {
-        let r = &p.result;
+    for r in peers {
         println!(
             "  {:<10} {:>6} {:>9.3} {:>9.3} {:>9.3} {:>10} {:>10.2e} {:>10.3} {:>8}",
-            p.solver,
+            r.solver,
             r.iterations,
-            r.load_s,
+            r.setup_s,
             r.solve_s,
-            r.load_s + r.solve_s,
+            r.setup_s + r.solve_s,
             "-",
             r.true_relative_residual,
             r.solve_s / r.iterations.max(1) as f64 * 1e3,
             "-"
         );
-        if let Some(cg) = solves.iter().find(|s| s.solver == "cg") {
-            let d = (cg.iterations as f64 - r.iterations as f64).abs() / r.iterations.max(1) as f64;
+    }
+    if let (Some(cg), Some(sp)) = (
+        solves.iter().find(|s| s.solver == "cg"),
+        peers.iter().find(|p| p.solver == "scipy-cg"),
+    ) {
+        let d = (cg.iterations as f64 - sp.iterations as f64).abs() / sp.iterations.max(1) as f64;
+        println!(
+            "  oracle: ritz cg {} vs scipy cg {} iterations ({:.2}% apart)",
+            cg.iterations,
+            sp.iterations,
+            100.0 * d
+        );
+    }
+    if let Some(amg) = peers.iter().find(|p| p.solver == "pyamg-sa") {
+        let t = amg.setup_s + amg.solve_s;
+        for s in solves.iter().filter(|s| s.solver.starts_with("mgpcg")) {
             println!(
-                "  oracle: ritz cg {} vs scipy {} iterations ({:.2}% apart)",
-                cg.iterations,
-                r.iterations,
-                100.0 * d
+                "  {} total {:.3} s = {:.3} × PyAMG's {:.3} s (setup + solve)",
+                s.solver,
+                s.setup_s + s.solve_s,
+                (s.setup_s + s.solve_s) / t,
+                t
             );
         }
     }

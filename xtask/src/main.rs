@@ -5,6 +5,7 @@
 //!   `bench-out/bench.json` and convergence plots. See `docs/bench.md`.
 //! * `cargo xtask test` — all tests (creates the Python peers' venv first when it can).
 //! * `cargo xtask venv` — creates `.venv` with the Python peers (NumPy, SciPy).
+//! * `cargo xtask lanczos` — Lanczos timing and accuracy on a problem.
 //! * `cargo xtask export` — writes a built-in problem as MatrixMarket + npy files.
 
 mod bench;
@@ -12,6 +13,7 @@ mod peers;
 mod plot;
 mod problems;
 mod solvers;
+mod spectrum;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -91,6 +93,17 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Lanczos with full reorthogonalization on a problem: time, extreme Ritz values, orthogonality.
+    Lanczos {
+        #[command(flatten)]
+        problem: ProblemArgs,
+        /// Number of Lanczos steps.
+        #[arg(long, default_value_t = 1000)]
+        steps: usize,
+        /// Output folder for lanczos.json.
+        #[arg(long, default_value = "bench-out")]
+        out: PathBuf,
+    },
     /// Create .venv with the Python peers (NumPy, SciPy) from xtask/peers/requirements.txt.
     Venv,
     /// Write a problem's matrix (MatrixMarket), right-hand side and flags (npy).
@@ -126,6 +139,11 @@ fn main() {
             peers,
         }),
         Cmd::Test { args } => run_tests(&args),
+        Cmd::Lanczos {
+            problem,
+            steps,
+            out,
+        } => spectrum::run(&problem, steps, &out),
         Cmd::Venv => peers::ensure_venv().map(|p| println!("python peers ready: {}", p.display())),
         Cmd::Export { problem, out } => problems::export(&problem, &out),
     };

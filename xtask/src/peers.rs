@@ -22,7 +22,7 @@ pub fn venv_python() -> PathBuf {
 
 fn has_packages(py: &Path) -> bool {
     Command::new(py)
-        .args(["-c", "import numpy, scipy"])
+        .args(["-c", "import numpy, scipy, pyamg"])
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false)
@@ -66,45 +66,51 @@ pub fn ensure_venv() -> Result<PathBuf, String> {
     Ok(py)
 }
 
-/// SciPy CG's result on an exported problem.
+/// A Python peer's result on an exported problem (one JSON object printed by its script).
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
-pub struct ScipyCg {
-    /// SciPy version.
-    pub scipy_version: String,
-    /// Iterations (callback count).
+pub struct PeerResult {
+    /// Peer name (`scipy-cg`, `pyamg-sa`).
+    pub solver: String,
+    /// Package version.
+    pub version: String,
+    /// Iterations.
     pub iterations: usize,
-    /// SciPy's info flag (0 = converged).
-    pub info: i64,
     /// Seconds to read the files.
     pub load_s: f64,
-    /// Seconds in `scipy.sparse.linalg.cg`.
+    /// Seconds of setup (AMG hierarchy; 0 for CG).
+    pub setup_s: f64,
+    /// Seconds of the solve.
     pub solve_s: f64,
     /// ‖b − A x‖/‖b‖.
     pub true_relative_residual: f64,
 }
 
-/// Runs SciPy's CG on `A.mtx`, `b.npy`.
-pub fn scipy_cg(
+/// The peers `--peers` runs: (name, script).
+pub const PEERS: &[(&str, &str)] = &[("scipy-cg", "scipy_cg.py"), ("pyamg-sa", "pyamg_sa.py")];
+
+/// Runs peer `script` on `A.mtx`, `b.npy` with the same tolerance and iteration limit.
+pub fn run_peer(
     py: &Path,
+    script: &str,
     a: &Path,
     b: &Path,
     rtol: f64,
     max_iters: usize,
-) -> Result<ScipyCg, String> {
-    let script = root().join("xtask").join("peers").join("scipy_cg.py");
+) -> Result<PeerResult, String> {
+    let path = root().join("xtask").join("peers").join(script);
     let out = Command::new(py)
-        .arg(script)
+        .arg(path)
         .arg(a)
         .arg(b)
         .arg(format!("{rtol:e}"))
         .arg(max_iters.to_string())
         .output()
-        .map_err(|e| format!("scipy peer failed to start: {e}"))?;
+        .map_err(|e| format!("{script} failed to start: {e}"))?;
     if !out.status.success() {
         return Err(format!(
-            "scipy peer failed: {}",
+            "{script} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    serde_json::from_slice(&out.stdout).map_err(|e| format!("scipy peer output: {e}"))
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("{script} output: {e}"))
 }

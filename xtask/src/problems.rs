@@ -358,20 +358,20 @@ fn file_stem(p: &Path) -> String {
 /// Writes `A.mtx` (symmetric) and `b.npy` (compact) for any problem, plus `flags.npy` and
 /// `b_grid.npy` for grid problems. Returns the paths of A and b.
 pub fn write_problem(p: &Problem, out: &Path) -> Result<(PathBuf, PathBuf), String> {
-    std::fs::create_dir_all(out).map_err(err("create output folder"))?;
-    let asm = p.assembled();
-    let (a, b) = (asm.matrix, asm.b);
-    let ap = out.join("A.mtx");
-    let bp = out.join("b.npy");
-    mtx::write_matrix_market(&ap, a, mtx::MtxSymmetry::Symmetric).map_err(err("write A"))?;
-    npy::write_npy_f64(&bp, &[b.len()], b).map_err(err("write b"))?;
-    if let ProblemKind::Grid { problem, b, .. } = &p.kind {
-        let shape = problem.grid().npy_shape();
-        npy::write_npy_i8(out.join("flags.npy"), &shape, &problem.grid().codes())
-            .map_err(err("write flags"))?;
-        npy::write_npy_f64(out.join("b_grid.npy"), &shape, b).map_err(err("write b_grid"))?;
+    match &p.kind {
+        ProblemKind::Grid { problem, b, .. } => {
+            let paths = problem.export(b, out).map_err(err("export"))?;
+            Ok((paths.matrix, paths.rhs))
+        }
+        ProblemKind::Csr { a, b } => {
+            std::fs::create_dir_all(out).map_err(err("create output folder"))?;
+            let (ap, bp) = (out.join("A.mtx"), out.join("b.npy"));
+            mtx::write_matrix_market(&ap, a, mtx::MtxSymmetry::Symmetric)
+                .map_err(err("write A"))?;
+            npy::write_npy_f64(&bp, &[b.len()], b).map_err(err("write b"))?;
+            Ok((ap, bp))
+        }
     }
-    Ok((ap, bp))
 }
 
 /// `cargo xtask export`.

@@ -7,13 +7,23 @@ use ritz_krylov::lanczos::{LanczosParams, lanczos};
 use ritz_krylov::precond::{IcOptions, IncompleteCholesky, Jacobi};
 use ritz_krylov::{FcdParams, Monitor, SolveInfo, SolveParams, StopReason, cg, fcd, pcg};
 use ritz_linalg::{LinearOperator, Preconditioner, SpdPreconditioner, vector};
-use ritz_pde::{GridIc0, IcVariant};
+use ritz_pde::{GridIc0, GridMultigrid, IcVariant, MultigridParams, Precision};
 use serde::Serialize;
 use std::time::Instant;
 
 /// Solvers for grid problems (matrix-free grid layout unless suffixed `-csr`).
 pub const GRID_SOLVERS: &[&str] = &[
-    "cg", "jacobi", "ic0", "mic0", "fcd-ic0", "deflated", "cg-csr", "ic0-csr", "mic0-csr",
+    "cg",
+    "jacobi",
+    "ic0",
+    "mic0",
+    "mgpcg",
+    "mgpcg-f64",
+    "fcd-ic0",
+    "deflated",
+    "cg-csr",
+    "ic0-csr",
+    "mic0-csr",
     "cholesky",
 ];
 /// Solvers for matrix problems.
@@ -114,6 +124,19 @@ pub fn run(
             } else {
                 Method::Pcg(Box::new(m))
             }
+        }
+        ("mgpcg" | "mgpcg-f64", Some((p, _))) => {
+            let mp = MultigridParams {
+                precision: if base == "mgpcg" {
+                    Precision::F32
+                } else {
+                    Precision::F64
+                },
+                ..Default::default()
+            };
+            Method::Pcg(Box::new(
+                GridMultigrid::new(p, mp).map_err(|x| format!("{name}: {x}"))?,
+            ))
         }
         ("ic0" | "mic0" | "fcd-ic0", _) => {
             let o = if base == "mic0" {

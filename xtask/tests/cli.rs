@@ -96,7 +96,13 @@ fn scipy_cg_iterations_match_ours() {
     let j = json(&out.join("bench.json"));
     let p = &j["problems"][0];
     let ours = p["solves"][0]["iterations"].as_f64().unwrap();
-    let scipy = p["peers"][0]["iterations"].as_f64().unwrap();
+    let peer = p["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["solver"] == "scipy-cg")
+        .expect("scipy peer ran");
+    let scipy = peer["iterations"].as_f64().unwrap();
     assert!(
         (ours - scipy).abs() <= 0.02 * scipy,
         "ritz {ours} vs scipy {scipy}"

@@ -76,6 +76,53 @@ impl DenseMatrix {
     }
 }
 
+impl DenseMatrix {
+    /// The Moore–Penrose pseudo-inverse of a symmetric positive semi-definite matrix, from
+    /// faer's self-adjoint eigen decomposition: eigenvalues below `rtol · λ_max` are treated as
+    /// zero (the null space). Symmetric by construction. Cost: O(n³); for small coarse-grid
+    /// matrices.
+    ///
+    /// Errors: not square, non-finite entries, a negative eigenvalue below `−rtol · λ_max`
+    /// (the matrix is indefinite).
+    pub fn spsd_pseudo_inverse(&self, rtol: f64) -> Result<DenseMatrix, LinalgError> {
+        let n = self.nrows;
+        if n != self.ncols {
+            return Err(LinalgError::NotSquare {
+                nrows: n,
+                ncols: self.ncols,
+            });
+        }
+        check_finite("dense matrix", &self.data)?;
+        let evd = self
+            .to_faer()
+            .self_adjoint_eigen(faer::Side::Lower)
+            .map_err(|e| LinalgError::NotSpd {
+                reason: format!("eigen decomposition failed: {e:?}"),
+            })?;
+        let (s, u) = (evd.S(), evd.U());
+        let lmax = (0..n).map(|k| s[k].abs()).fold(0.0f64, f64::max);
+        let mut out = Self::zeros(n, n);
+        for k in 0..n {
+            let l = s[k];
+            if l < -rtol * lmax {
+                return Err(LinalgError::NotSpd {
+                    reason: format!("eigenvalue {l:e} < 0"),
+                });
+            }
+            if l <= rtol * lmax {
+                continue;
+            }
+            for i in 0..n {
+                let a = u[(i, k)] / l;
+                for j in 0..n {
+                    out.data[i * n + j] += a * u[(j, k)];
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
 impl LinearOperator for DenseMatrix {
     fn nrows(&self) -> usize {
         self.nrows

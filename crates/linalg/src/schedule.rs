@@ -177,6 +177,30 @@ impl<'a, T> SharedSlice<'a, T> {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+    /// Reads element `i`.
+    ///
+    /// # Safety
+    /// No thread may write element `i` concurrently.
+    #[inline(always)]
+    pub unsafe fn get(&self, i: usize) -> T
+    where
+        T: Copy,
+    {
+        debug_assert!(i < self.len);
+        // SAFETY: in bounds (checked in debug builds; callers iterate over valid cells);
+        // absence of concurrent writers is the caller's contract.
+        unsafe { self.ptr.add(i).read() }
+    }
+    /// Writes element `i`.
+    ///
+    /// # Safety
+    /// No other thread may access element `i` concurrently.
+    #[inline(always)]
+    pub unsafe fn set(&self, i: usize, v: T) {
+        debug_assert!(i < self.len);
+        // SAFETY: as for `get`, with exclusivity of element `i`.
+        unsafe { self.ptr.add(i).write(v) }
+    }
     /// A mutable view of `range`.
     ///
     /// # Safety

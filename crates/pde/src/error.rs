@@ -48,6 +48,9 @@ pub enum PdeError {
     /// A size constraint of a method is violated (e.g. divisibility for multigrid).
     #[error("{0}")]
     Unsupported(String),
+    /// File I/O (export / import).
+    #[error(transparent)]
+    Io(#[from] ritz_linalg::io::IoError),
     /// Error from linalg.
     #[error(transparent)]
     Linalg(#[from] ritz_linalg::LinalgError),

@@ -19,6 +19,7 @@
 pub mod error;
 pub mod grid;
 pub mod ic;
+pub mod multigrid;
 pub mod poisson;
 pub mod rhs;
 pub mod scenes;
@@ -26,5 +27,6 @@ pub mod scenes;
 pub use error::PdeError;
 pub use grid::{CellFlag, MacGrid, WallKind, Walls};
 pub use ic::{GridIc0, IcVariant};
-pub use poisson::PoissonProblem;
+pub use multigrid::{GridMultigrid, MultigridParams, Precision};
+pub use poisson::{ExportedPaths, PoissonProblem};
 pub use scenes::Scene;
