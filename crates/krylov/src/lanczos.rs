@@ -95,7 +95,7 @@ pub fn lanczos(
     vector::scale(1.0 / qn, &mut q);
     basis[..n].copy_from_slice(&q);
     let mut alpha = Vec::with_capacity(m);
-    let mut beta = Vec::with_capacity(m);
+    let mut beta: Vec<f64> = Vec::with_capacity(m);
     let mut w = vec![0.0; n];
     let mut h = vec![0.0; m];
     let mut tmax = 0.0f64;
@@ -117,8 +117,13 @@ pub fn lanczos(
         }
         alpha.push(aj);
         tmax = tmax.max(aj.abs());
-        // Full reorthogonalization against q_0..q_j replaces the three-term subtraction
-        // (it removes the α_j q_j and β_{j-1} q_{j-1} components as well).
+        // Three-term recurrence, then full reorthogonalization against q_0..q_j (a second
+        // pass only when the first one cancelled more than 30% of the norm).
+        vector::axpy(-aj, qj, &mut w);
+        if j > 0 {
+            let bprev: f64 = beta[j - 1];
+            vector::axpy(-bprev, &done[(j - 1) * n..j * n], &mut w);
+        }
         let done = &done[..(j + 1) * n];
         let mut norm = vector::norm2(&w);
         for _pass in 0..2 {

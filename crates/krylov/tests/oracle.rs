@@ -8,7 +8,10 @@ use ritz_krylov::precond::{IcOptions, IncompleteCholesky, Jacobi};
 use ritz_krylov::{FcdParams, KrylovError, SolveParams, StopReason, cg, fcd, pcg};
 use ritz_linalg::{CsrMatrix, DenseMatrix, LinearOperator, Preconditioner, vector};
 use ritz_pde::poisson::AssembledPoisson;
-use ritz_pde::{CellFlag, GridIc0, IcVariant, MacGrid, PoissonProblem, Walls};
+use ritz_pde::{
+    CellFlag, GridIc0, GridMultigrid, IcVariant, MacGrid, MultigridParams, PoissonProblem,
+    Precision, Scene, Walls,
+};
 
 /// A 3D box, open at the top, with a spherical obstacle and a few air cells.
 fn obstacle_problem(n: usize, walls: Walls) -> PoissonProblem {
@@ -340,4 +343,51 @@ fn non_spd_matrix_gives_typed_errors() {
     assert!(IncompleteCholesky::new(&a, IcOptions::ic0()).is_err());
     assert!(SparseCholesky::new(&a, None).is_err());
     assert!(Jacobi::new(&a).is_err());
+}
+
+#[test]
+fn mgpcg_converges_fast_on_air_solid_and_neumann_scenes() {
+    for dim in [2, 3] {
+        let n = if dim == 2 { 128 } else { 32 };
+        for scene in [
+            Scene::Spheres,
+            Scene::Pillars,
+            Scene::Closed,
+            Scene::Organic,
+        ] {
+            let p = PoissonProblem::new(scene.generate(dim, n, 5).unwrap()).unwrap();
+            let b = ritz_pde::rhs::RhsKind::SmoothDivergence.generate(&p, 5);
+            for precision in [Precision::F64, Precision::F32] {
+                let mg = GridMultigrid::new(
+                    &p,
+                    MultigridParams {
+                        precision,
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+                let mut x = vec![0.0; b.len()];
+                let params = SolveParams {
+                    rtol: 1e-8,
+                    ..Default::default()
+                };
+                let info = pcg(&p, &mg, &b, &mut x, &params, &mut ()).unwrap();
+                assert_eq!(info.stop, StopReason::Converged);
+                assert!(
+                    info.iterations <= 25,
+                    "{scene} {dim}D {precision:?}: {} iterations",
+                    info.iterations
+                );
+                let mut r = vec![0.0; b.len()];
+                ritz_linalg::operator::residual(&p, &b, &x, &mut r);
+                if let Some(ns) = p.null_space_grid() {
+                    ritz_linalg::NullSpace::project(ns, &mut r);
+                }
+                assert!(
+                    vector::norm2(&r) < 1e-7 * vector::norm2(&b),
+                    "{scene} {dim}D"
+                );
+            }
+        }
+    }
 }
