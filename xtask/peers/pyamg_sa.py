@@ -5,20 +5,16 @@ Usage: pyamg_sa.py A.mtx b.npy RTOL MAXITER  -> prints one JSON object on stdout
 PyAMG's stop test is ||r_k|| <= tol * ||r_0||; with x0 = 0 that is ritz's ||r|| <= tol * ||b||.
 """
 import json
-import sys
 import time
 
 import numpy as np
 import pyamg
-import scipy.io
+
+from exported import load_from_argv
 
 
 def main():
-    mtx, rhs, rtol, maxiter = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
-    t0 = time.perf_counter()
-    a = scipy.io.mmread(mtx).tocsr()
-    b = np.load(rhs).astype(np.float64).ravel()
-    load_s = time.perf_counter() - t0
+    a, b, rtol, maxiter, load_s = load_from_argv()
     t0 = time.perf_counter()
     ml = pyamg.smoothed_aggregation_solver(a, symmetry="symmetric")
     setup_s = time.perf_counter() - t0

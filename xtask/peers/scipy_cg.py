@@ -4,21 +4,17 @@ Usage: scipy_cg.py A.mtx b.npy RTOL MAXITER  -> prints one JSON object on stdout
 The stop test is SciPy's: ||r|| <= max(rtol * ||b||, atol) with atol = 0, as ritz's CG.
 """
 import json
-import sys
 import time
 
 import numpy as np
 import scipy
-import scipy.io
 import scipy.sparse.linalg as sla
+
+from exported import load_from_argv
 
 
 def main():
-    mtx, rhs, rtol, maxiter = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
-    t0 = time.perf_counter()
-    a = scipy.io.mmread(mtx).tocsr()
-    b = np.load(rhs).astype(np.float64).ravel()
-    load_s = time.perf_counter() - t0
+    a, b, rtol, maxiter, load_s = load_from_argv()
     iters = [0]
 
     def count(_xk):

@@ -5,10 +5,9 @@
 //! matrix-free stencil), `r -= αq, ‖r‖²` (3 passes) and `x += αp, p = r + βp` (5 passes) —
 //! 10 vector passes, the floor for CG with three-term-free updates.
 
+use crate::deflation::Deflation;
 use crate::error::KrylovError;
-use crate::solve::{
-    Monitor, SolveInfo, SolveParams, StopReason, check_system, finite, projected_rhs,
-};
+use crate::solve::{Monitor, SolveInfo, SolveParams, StopReason, curvature, finite, prepare};
 use ritz_linalg::{LinearOperator, Preconditioner, SpdPreconditioner, vector};
 
 /// Solves `A x = b` by conjugate gradients, starting from the given `x`.
@@ -27,69 +26,35 @@ pub fn cg(
     params: &SolveParams,
     monitor: &mut dyn Monitor,
 ) -> Result<SolveInfo, KrylovError> {
-    check_system(a, b, x, params)?;
-    let (bp, bnorm) = projected_rhs(a, b);
-    let b = bp.as_deref().unwrap_or(b);
-    let n = b.len();
-    if bnorm == 0.0 {
-        vector::fill(x, 0.0);
-        return Ok(zero_rhs(monitor));
-    }
-    let thr = params.threshold(bnorm);
+    let mut sys = match prepare(a, b, x, params, None, monitor) {
+        Ok(s) => s,
+        Err(done) => return done,
+    };
+    let n = x.len();
     let mut r = vec![0.0; n];
     let mut q = vec![0.0; n];
-    ritz_linalg::operator::residual(a, b, x, &mut r);
+    ritz_linalg::operator::residual(a, &sys.b, x, &mut r);
     let mut rr = finite("residual", vector::dot(&r, &r), 0)?;
-    let mut hist = vec![rr.sqrt() / bnorm];
-    monitor.observe(0, hist[0]);
     let mut p = r.clone();
-    let mut stop = StopReason::MaxIterations;
     let mut it = 0;
-    if rr.sqrt() <= thr {
+    let mut stop = StopReason::MaxIterations;
+    if sys.record(0, rr.sqrt(), monitor) {
         stop = StopReason::Converged;
-    } else {
-        while it < params.max_iters {
-            it += 1;
-            let pap = finite("pᵀAp", a.apply_dot(&p, &mut q), it)?;
-            if pap <= 0.0 {
-                return Err(KrylovError::NotPositiveDefinite {
-                    what: "operator",
-                    value: pap,
-                    iteration: it,
-                });
-            }
-            let alpha = rr / pap;
-            let rr_new = finite("residual", vector::axpy_norm2sq(-alpha, &q, &mut r), it)?;
-            let beta = rr_new / rr;
-            vector::cg_update_xp(alpha, beta, &r, x, &mut p);
-            rr = rr_new;
-            hist.push(rr.sqrt() / bnorm);
-            monitor.observe(it, rr.sqrt() / bnorm);
-            if rr.sqrt() <= thr {
-                stop = StopReason::Converged;
-                break;
-            }
+    }
+    while stop == StopReason::MaxIterations && it < params.max_iters {
+        it += 1;
+        let pap = curvature("pᵀAp", a.apply_dot(&p, &mut q), it)?;
+        let alpha = rr / pap;
+        let rr_new = finite("residual", vector::axpy_norm2sq(-alpha, &q, &mut r), it)?;
+        let beta = rr_new / rr;
+        // x += α p, then p = r + β p.
+        vector::cg_update_xp(alpha, beta, &r, x, &mut p);
+        rr = rr_new;
+        if sys.record(it, rr.sqrt(), monitor) {
+            stop = StopReason::Converged;
         }
     }
-    if let Some(ns) = a.null_space() {
-        ns.project(x);
-    }
-    Ok(SolveInfo {
-        iterations: it,
-        residual_history: hist,
-        stop,
-        rhs_norm: bnorm,
-    })
-}
-
-pub(crate) fn zero_rhs(monitor: &mut dyn Monitor) -> SolveInfo {
-    monitor.observe(0, 0.0);
-    SolveInfo {
-        iterations: 0,
-        residual_history: vec![0.0],
-        stop: StopReason::ZeroRhs,
-        rhs_norm: 0.0,
-    }
+    Ok(sys.finish(x, it, stop))
 }
 
 /// Solves `A x = b` by preconditioned conjugate gradients with an SPD preconditioner `M⁻¹`.
@@ -111,92 +76,67 @@ pub fn pcg<M: SpdPreconditioner + ?Sized>(
     params: &SolveParams,
     monitor: &mut dyn Monitor,
 ) -> Result<SolveInfo, KrylovError> {
-    pcg_dyn(a, &m, b, x, params, monitor)
+    pcg_impl(a, &m, None, b, x, params, monitor)
 }
 
-fn pcg_dyn(
+/// PCG, optionally deflated (see [`deflation`](crate::deflation)): with a deflation space `W`
+/// the initial guess is corrected by `W E⁻¹ Wᵀ r₀` and every direction is made A-orthogonal to
+/// `W`.
+pub(crate) fn pcg_impl(
     a: &dyn LinearOperator,
     m: &dyn Preconditioner,
+    defl: Option<&Deflation>,
     b: &[f64],
     x: &mut [f64],
     params: &SolveParams,
     monitor: &mut dyn Monitor,
 ) -> Result<SolveInfo, KrylovError> {
-    check_system(a, b, x, params)?;
-    ritz_linalg::error::check_len("preconditioner dimension", a.nrows(), m.dim())?;
-    let (bp, bnorm) = projected_rhs(a, b);
-    let b = bp.as_deref().unwrap_or(b);
-    let n = b.len();
-    if bnorm == 0.0 {
-        vector::fill(x, 0.0);
-        return Ok(zero_rhs(monitor));
-    }
-    let ns = a.null_space();
-    let thr = params.threshold(bnorm);
+    let mut sys = match prepare(a, b, x, params, Some(m.dim()), monitor) {
+        Ok(s) => s,
+        Err(done) => return done,
+    };
+    let n = x.len();
     let mut r = vec![0.0; n];
     let mut z = vec![0.0; n];
     let mut q = vec![0.0; n];
-    ritz_linalg::operator::residual(a, b, x, &mut r);
+    ritz_linalg::operator::residual(a, &sys.b, x, &mut r);
+    if let Some(d) = defl.filter(|d| !d.is_empty()) {
+        // x0 = x + W E⁻¹ Wᵀ r.
+        d.add_correction(false, &r, 1.0, x);
+        ritz_linalg::operator::residual(a, &sys.b, x, &mut r);
+    }
     let rnorm = finite("residual", vector::norm2(&r), 0)?;
-    let mut hist = vec![rnorm / bnorm];
-    monitor.observe(0, hist[0]);
-    let mut stop = StopReason::MaxIterations;
+    if sys.record(0, rnorm, monitor) {
+        return Ok(sys.finish(x, 0, StopReason::Converged));
+    }
+    let mut rz = sys.precondition(m, &r, &mut z, 0)?;
+    let mut p = z.clone();
+    if let Some(d) = defl {
+        d.add_correction(true, &z, -1.0, &mut p);
+    }
     let mut it = 0;
-    if rnorm <= thr {
-        stop = StopReason::Converged;
-    } else {
-        let precondition = |r: &[f64], z: &mut [f64], it: usize| -> Result<f64, KrylovError> {
-            m.apply(r, z);
-            if let Some(ns) = ns {
-                ns.project(z);
-            }
-            let rz = finite("rᵀz", vector::dot(r, z), it)?;
-            if rz <= 0.0 {
-                return Err(KrylovError::NotPositiveDefinite {
-                    what: "preconditioner",
-                    value: rz,
-                    iteration: it,
-                });
-            }
-            Ok(rz)
-        };
-        let mut rz = precondition(&r, &mut z, 0)?;
-        let mut p = z.clone();
-        while it < params.max_iters {
-            it += 1;
-            let pap = finite("pᵀAp", a.apply_dot(&p, &mut q), it)?;
-            if pap <= 0.0 {
-                return Err(KrylovError::NotPositiveDefinite {
-                    what: "operator",
-                    value: pap,
-                    iteration: it,
-                });
-            }
-            let alpha = rz / pap;
-            let rr = finite("residual", vector::axpy_norm2sq(-alpha, &q, &mut r), it)?;
-            hist.push(rr.sqrt() / bnorm);
-            monitor.observe(it, rr.sqrt() / bnorm);
-            if rr.sqrt() <= thr {
-                vector::axpy(alpha, &p, x);
-                stop = StopReason::Converged;
-                break;
-            }
-            let rz_new = precondition(&r, &mut z, it)?;
-            let beta = rz_new / rz;
-            rz = rz_new;
-            // x += α p, then p = z + β p.
-            vector::cg_update_xp(alpha, beta, &z, x, &mut p);
+    let mut stop = StopReason::MaxIterations;
+    while it < params.max_iters {
+        it += 1;
+        let pap = curvature("pᵀAp", a.apply_dot(&p, &mut q), it)?;
+        let alpha = rz / pap;
+        let rr = finite("residual", vector::axpy_norm2sq(-alpha, &q, &mut r), it)?;
+        if sys.record(it, rr.sqrt(), monitor) {
+            vector::axpy(alpha, &p, x);
+            stop = StopReason::Converged;
+            break;
+        }
+        let rz_new = sys.precondition(m, &r, &mut z, it)?;
+        let beta = rz_new / rz;
+        rz = rz_new;
+        // x += α p, then p = z + β p.
+        vector::cg_update_xp(alpha, beta, &z, x, &mut p);
+        if let Some(d) = defl {
+            // p ← p − W E⁻¹ (AW)ᵀ z (the β p part is already A-orthogonal to W).
+            d.add_correction(true, &z, -1.0, &mut p);
         }
     }
-    if let Some(ns) = ns {
-        ns.project(x);
-    }
-    Ok(SolveInfo {
-        iterations: it,
-        residual_history: hist,
-        stop,
-        rhs_norm: bnorm,
-    })
+    Ok(sys.finish(x, it, stop))
 }
 
 #[cfg(test)]

@@ -6,11 +6,8 @@
 //! A-orthogonal to `W`: `p ← z + βp − W E⁻¹ (AW)ᵀ z`. Convergence is governed by the effective
 //! condition number `λ_max / λ_{k+1}` when `W` spans the `k` lowest eigenvectors.
 
-use crate::cg::zero_rhs;
 use crate::error::KrylovError;
-use crate::solve::{
-    Monitor, SolveInfo, SolveParams, StopReason, check_system, finite, projected_rhs,
-};
+use crate::solve::{Monitor, SolveInfo, SolveParams};
 use faer::linalg::solvers::Solve;
 use ritz_linalg::{LinalgError, LinearOperator, SpdPreconditioner, vector};
 
@@ -57,7 +54,7 @@ impl Deflation {
 
     /// `dst ← dst + sign · W E⁻¹ Gᵀ src` with `G = AW` (`use_aw`) or `G = W`.
     /// Cost: `2k` vector kernels and a `k × k` triangular solve pair.
-    fn add_correction(&self, use_aw: bool, src: &[f64], sign: f64, dst: &mut [f64]) {
+    pub(crate) fn add_correction(&self, use_aw: bool, src: &[f64], sign: f64, dst: &mut [f64]) {
         let k = self.w.len();
         if k == 0 {
             return;
@@ -85,89 +82,8 @@ pub fn deflated_pcg<M: SpdPreconditioner + ?Sized>(
     params: &SolveParams,
     monitor: &mut dyn Monitor,
 ) -> Result<SolveInfo, KrylovError> {
-    check_system(a, b, x, params)?;
-    ritz_linalg::error::check_len("preconditioner dimension", a.nrows(), m.dim())?;
     if let Some(w0) = defl.w.first() {
         ritz_linalg::error::check_len("deflation vector", a.nrows(), w0.len())?;
     }
-    let (bp, bnorm) = projected_rhs(a, b);
-    let b = bp.as_deref().unwrap_or(b);
-    let n = b.len();
-    if bnorm == 0.0 {
-        vector::fill(x, 0.0);
-        return Ok(zero_rhs(monitor));
-    }
-    let ns = a.null_space();
-    let thr = params.threshold(bnorm);
-    let mut r = vec![0.0; n];
-    let mut z = vec![0.0; n];
-    let mut q = vec![0.0; n];
-    // x0 = x + W E⁻¹ Wᵀ r.
-    ritz_linalg::operator::residual(a, b, x, &mut r);
-    if !defl.is_empty() {
-        defl.add_correction(false, &r, 1.0, x);
-        ritz_linalg::operator::residual(a, b, x, &mut r);
-    }
-    let rnorm = finite("residual", vector::norm2(&r), 0)?;
-    let mut hist = vec![rnorm / bnorm];
-    monitor.observe(0, hist[0]);
-    let mut stop = StopReason::MaxIterations;
-    let mut it = 0;
-    if rnorm <= thr {
-        stop = StopReason::Converged;
-    } else {
-        let precondition = |r: &[f64], z: &mut [f64], it: usize| -> Result<f64, KrylovError> {
-            m.apply(r, z);
-            if let Some(ns) = ns {
-                ns.project(z);
-            }
-            let rz = finite("rᵀz", vector::dot(r, z), it)?;
-            if rz <= 0.0 {
-                return Err(KrylovError::NotPositiveDefinite {
-                    what: "preconditioner",
-                    value: rz,
-                    iteration: it,
-                });
-            }
-            Ok(rz)
-        };
-        let mut rz = precondition(&r, &mut z, 0)?;
-        let mut p = z.clone();
-        defl.add_correction(true, &z, -1.0, &mut p);
-        while it < params.max_iters {
-            it += 1;
-            let pap = finite("pᵀAp", a.apply_dot(&p, &mut q), it)?;
-            if pap <= 0.0 {
-                return Err(KrylovError::NotPositiveDefinite {
-                    what: "operator",
-                    value: pap,
-                    iteration: it,
-                });
-            }
-            let alpha = rz / pap;
-            vector::axpy(alpha, &p, x);
-            let rr = finite("residual", vector::axpy_norm2sq(-alpha, &q, &mut r), it)?;
-            hist.push(rr.sqrt() / bnorm);
-            monitor.observe(it, rr.sqrt() / bnorm);
-            if rr.sqrt() <= thr {
-                stop = StopReason::Converged;
-                break;
-            }
-            let rz_new = precondition(&r, &mut z, it)?;
-            let beta = rz_new / rz;
-            rz = rz_new;
-            vector::xpby(&z, beta, &mut p);
-            // p ← p − W E⁻¹ (AW)ᵀ z  (the β p part is already A-orthogonal to W).
-            defl.add_correction(true, &z, -1.0, &mut p);
-        }
-    }
-    if let Some(ns) = ns {
-        ns.project(x);
-    }
-    Ok(SolveInfo {
-        iterations: it,
-        residual_history: hist,
-        stop,
-        rhs_norm: bnorm,
-    })
+    crate::cg::pcg_impl(a, &m, Some(defl), b, x, params, monitor)
 }

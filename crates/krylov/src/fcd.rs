@@ -10,11 +10,8 @@
 //! nonlinear `M` it is flexible CG truncated to `k` directions (Notay's FCG, PETSc `fcg`).
 //! Every step minimizes the A-norm error over the new direction, so the A-norm error never grows.
 
-use crate::cg::zero_rhs;
 use crate::error::KrylovError;
-use crate::solve::{
-    Monitor, SolveInfo, SolveParams, StopReason, check_system, finite, projected_rhs,
-};
+use crate::solve::{Monitor, SolveInfo, SolveParams, StopReason, curvature, finite, prepare};
 use ritz_linalg::{LinearOperator, Preconditioner, vector};
 use serde::{Deserialize, Serialize};
 
@@ -61,17 +58,11 @@ pub fn fcd(
     monitor: &mut dyn Monitor,
 ) -> Result<SolveInfo, KrylovError> {
     let sp = &params.solve;
-    check_system(a, b, x, sp)?;
-    ritz_linalg::error::check_len("preconditioner dimension", a.nrows(), m.dim())?;
-    let (bp, bnorm) = projected_rhs(a, b);
-    let b = bp.as_deref().unwrap_or(b);
-    let n = b.len();
-    if bnorm == 0.0 {
-        vector::fill(x, 0.0);
-        return Ok(zero_rhs(monitor));
-    }
-    let ns = a.null_space();
-    let thr = sp.threshold(bnorm);
+    let mut sys = match prepare(a, b, x, sp, Some(m.dim()), monitor) {
+        Ok(s) => s,
+        Err(done) => return done,
+    };
+    let n = x.len();
     let k = params.k;
     let mut r = vec![0.0; n];
     let mut s = vec![0.0; n];
@@ -79,13 +70,11 @@ pub fn fcd(
     let mut dirs: Vec<(Vec<f64>, Vec<f64>, f64)> = (0..k + 1)
         .map(|_| (vec![0.0; n], vec![0.0; n], 0.0))
         .collect();
-    ritz_linalg::operator::residual(a, b, x, &mut r);
+    ritz_linalg::operator::residual(a, &sys.b, x, &mut r);
     let mut rnorm = finite("residual", vector::norm2(&r), 0)?;
-    let mut hist = vec![rnorm / bnorm];
-    monitor.observe(0, hist[0]);
     let mut stop = StopReason::MaxIterations;
     let mut it = 0;
-    if rnorm <= thr {
+    if sys.record(0, rnorm, monitor) {
         stop = StopReason::Converged;
     }
     while stop == StopReason::MaxIterations && it < sp.max_iters {
@@ -98,55 +87,36 @@ pub fn fcd(
         } else {
             m.apply(&r, &mut q);
         }
-        if let Some(i) = vector::first_non_finite(&q) {
-            let _ = i;
+        if vector::first_non_finite(&q).is_some() {
             return Err(KrylovError::NonFiniteIterate {
                 what: "preconditioner output",
                 iteration: it,
             });
         }
-        if let Some(ns) = ns {
+        if let Some(ns) = sys.null_space {
             ns.project(&mut q);
         }
         // A-orthogonalize against the previous min(k, it-1) directions (newest first).
         for back in 1..=k.min(it - 1) {
-            let j = (it - 1 - back) % (k + 1);
-            let (pj, apj, pjapj) = &dirs[j];
+            let (pj, apj, pjapj) = &dirs[(it - 1 - back) % (k + 1)];
             let c = vector::dot(&q, apj) / pjapj;
             vector::axpy(-c, pj, &mut q);
         }
-        let qaq = finite("qᵀAq", a.apply_dot(&q, &mut aq), it)?;
-        if qaq <= 0.0 {
-            return Err(KrylovError::NotPositiveDefinite {
-                what: "search direction",
-                value: qaq,
-                iteration: it,
-            });
-        }
+        let qaq = curvature("qᵀAq", a.apply_dot(&q, &mut aq), it)?;
         let alpha = vector::dot(&q, &r) / qaq;
         vector::axpy(alpha, &q, x);
         let recompute = params.true_residual_every > 0 && it % params.true_residual_every == 0;
         let rr = if recompute {
-            ritz_linalg::operator::residual(a, b, x, &mut r);
+            ritz_linalg::operator::residual(a, &sys.b, x, &mut r);
             vector::dot(&r, &r)
         } else {
             vector::axpy_norm2sq(-alpha, &aq, &mut r)
         };
         rnorm = finite("residual", rr.sqrt(), it)?;
         dirs[slot] = (q, aq, qaq);
-        hist.push(rnorm / bnorm);
-        monitor.observe(it, rnorm / bnorm);
-        if rnorm <= thr {
+        if sys.record(it, rnorm, monitor) {
             stop = StopReason::Converged;
         }
     }
-    if let Some(ns) = ns {
-        ns.project(x);
-    }
-    Ok(SolveInfo {
-        iterations: it,
-        residual_history: hist,
-        stop,
-        rhs_norm: bnorm,
-    })
+    Ok(sys.finish(x, it, stop))
 }

@@ -99,6 +99,128 @@ impl<F: FnMut(usize, f64)> Monitor for F {
     }
 }
 
+/// A validated system ready to iterate: the right-hand side projected onto the operator's
+/// range, its norm, the absolute stop threshold, and the residual history being recorded.
+pub(crate) struct Prepared<'a> {
+    /// Right-hand side (projected for singular operators).
+    pub b: std::borrow::Cow<'a, [f64]>,
+    /// Null space of the operator, if any.
+    pub null_space: Option<&'a dyn ritz_linalg::NullSpace>,
+    /// Absolute threshold for ‖r‖.
+    pub threshold: f64,
+    bnorm: f64,
+    history: Vec<f64>,
+}
+
+/// Validates the system (shapes, NaN/Inf in `b` and `x`, parameters, preconditioner size) and
+/// projects `b`. Returns `Err(Ok(info))` — an early, successful exit with `x = 0` — when
+/// `b` is zero.
+pub(crate) fn prepare<'a>(
+    a: &'a dyn LinearOperator,
+    b: &'a [f64],
+    x: &mut [f64],
+    params: &SolveParams,
+    precond_dim: Option<usize>,
+    monitor: &mut dyn Monitor,
+) -> Result<Prepared<'a>, Result<SolveInfo, KrylovError>> {
+    check_system(a, b, x, params).map_err(Err)?;
+    if let Some(d) = precond_dim {
+        check_len("preconditioner dimension", a.nrows(), d).map_err(|e| Err(e.into()))?;
+    }
+    let null_space = a.null_space();
+    let (b, bnorm) = match null_space {
+        Some(ns) => {
+            let mut bp = b.to_vec();
+            ns.project(&mut bp);
+            let n = vector::norm2(&bp);
+            (std::borrow::Cow::Owned(bp), n)
+        }
+        None => (std::borrow::Cow::Borrowed(b), vector::norm2(b)),
+    };
+    if bnorm == 0.0 {
+        vector::fill(x, 0.0);
+        monitor.observe(0, 0.0);
+        return Err(Ok(SolveInfo {
+            iterations: 0,
+            residual_history: vec![0.0],
+            stop: StopReason::ZeroRhs,
+            rhs_norm: 0.0,
+        }));
+    }
+    Ok(Prepared {
+        b,
+        null_space,
+        threshold: params.threshold(bnorm),
+        bnorm,
+        history: Vec::new(),
+    })
+}
+
+impl Prepared<'_> {
+    /// Records `‖r‖` for iteration `it`, tells the monitor, and returns whether the stop test
+    /// is met.
+    pub fn record(&mut self, it: usize, rnorm: f64, monitor: &mut dyn Monitor) -> bool {
+        let rel = rnorm / self.bnorm;
+        self.history.push(rel);
+        monitor.observe(it, rel);
+        rnorm <= self.threshold
+    }
+
+    /// Projects `x` onto the range (singular operators) and builds the result.
+    pub fn finish(self, x: &mut [f64], iterations: usize, stop: StopReason) -> SolveInfo {
+        if let Some(ns) = self.null_space {
+            ns.project(x);
+        }
+        SolveInfo {
+            iterations,
+            residual_history: self.history,
+            stop,
+            rhs_norm: self.bnorm,
+        }
+    }
+
+    /// `z ← M r`, projected onto the range; returns `rᵀz`, which must be positive for an SPD
+    /// preconditioner.
+    pub fn precondition(
+        &self,
+        m: &dyn ritz_linalg::Preconditioner,
+        r: &[f64],
+        z: &mut [f64],
+        it: usize,
+    ) -> Result<f64, KrylovError> {
+        m.apply(r, z);
+        if let Some(ns) = self.null_space {
+            ns.project(z);
+        }
+        let rz = finite("rᵀz", vector::dot(r, z), it)?;
+        if rz <= 0.0 {
+            return Err(KrylovError::NotPositiveDefinite {
+                what: "preconditioner",
+                value: rz,
+                iteration: it,
+            });
+        }
+        Ok(rz)
+    }
+}
+
+/// Checks a curvature `pᵀAp` met at iteration `it`: finite and positive.
+pub(crate) fn curvature(what: &'static str, v: f64, it: usize) -> Result<f64, KrylovError> {
+    let v = finite(what, v, it)?;
+    if v <= 0.0 {
+        return Err(KrylovError::NotPositiveDefinite {
+            what: if what == "qᵀAq" {
+                "search direction"
+            } else {
+                "operator"
+            },
+            value: v,
+            iteration: it,
+        });
+    }
+    Ok(v)
+}
+
 /// Validates a square system: shapes, finiteness of `b` and `x0`, parameters.
 pub(crate) fn check_system(
     a: &dyn LinearOperator,
@@ -119,19 +241,6 @@ pub(crate) fn check_system(
     check_finite("right-hand side", b)?;
     check_finite("initial guess", x)?;
     Ok(())
-}
-
-/// `b` projected onto the range (for singular operators with a known null space), its norm.
-pub(crate) fn projected_rhs(a: &dyn LinearOperator, b: &[f64]) -> (Option<Vec<f64>>, f64) {
-    match a.null_space() {
-        Some(ns) => {
-            let mut bp = b.to_vec();
-            ns.project(&mut bp);
-            let n = vector::norm2(&bp);
-            (Some(bp), n)
-        }
-        None => (None, vector::norm2(b)),
-    }
 }
 
 /// Checks a scalar met in the iteration.
