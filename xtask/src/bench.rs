@@ -16,14 +16,30 @@ const DEFAULT_CONFIG: &str = include_str!("../bench-default.json");
 const DEFAULT_SOLVERS: &[&str] = &["cg", "ic0", "mic0"];
 
 /// Arguments of `cargo xtask bench`.
+#[derive(clap::Args, Debug)]
 pub struct BenchArgs {
+    #[command(flatten)]
     pub problem: ProblemArgs,
+    /// JSON config file (see docs/bench.md); default: the embedded xtask/bench-default.json.
+    #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Comma-separated solvers (overrides the config's lists).
+    #[arg(long, value_delimiter = ',')]
     pub solvers: Option<Vec<String>>,
+    /// Relative tolerance.
+    #[arg(long)]
     pub tol: Option<f64>,
+    /// Iteration limit.
+    #[arg(long)]
     pub max_iters: Option<usize>,
+    /// Output folder for bench.json and plots.
+    #[arg(long, default_value = "bench-out")]
     pub out: PathBuf,
+    /// Also run the Python peers (SciPy CG, PyAMG) on the same exported problems (creates .venv).
+    #[arg(long)]
     pub peers: bool,
+    /// Run every solve this many times and report the median setup and solve times.
+    #[arg(long, default_value_t = 1)]
     pub repeat: usize,
 }
 

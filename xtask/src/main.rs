@@ -60,32 +60,8 @@ pub struct ProblemArgs {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Benchmark solvers (default: the embedded suite, about a minute on 2 cores).
-    Bench {
-        #[command(flatten)]
-        problem: ProblemArgs,
-        /// JSON config file (see docs/bench.md); default: the embedded xtask/bench-default.json.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Comma-separated solvers (overrides the config's lists).
-        #[arg(long, value_delimiter = ',')]
-        solvers: Option<Vec<String>>,
-        /// Relative tolerance.
-        #[arg(long)]
-        tol: Option<f64>,
-        /// Iteration limit.
-        #[arg(long)]
-        max_iters: Option<usize>,
-        /// Output folder for bench.json and plots.
-        #[arg(long, default_value = "bench-out")]
-        out: PathBuf,
-        /// Run every solve this many times and report the median setup and solve times.
-        #[arg(long, default_value_t = 1)]
-        repeat: usize,
-        /// Also run the Python peers (SciPy CG) on the same exported problems (creates .venv).
-        #[arg(long)]
-        peers: bool,
-    },
+    /// Benchmark solvers (default: the embedded suite, about half a minute on 2 cores).
+    Bench(bench::BenchArgs),
     /// Run every test: creates the Python peers' venv when possible (the SciPy oracle test is
     /// skipped without it), then `cargo test --workspace` with any extra arguments.
     Test {
@@ -119,25 +95,7 @@ enum Cmd {
 fn main() {
     let cli = Cli::parse();
     let res = match cli.cmd {
-        Cmd::Bench {
-            problem,
-            config,
-            solvers,
-            tol,
-            max_iters,
-            out,
-            peers,
-            repeat,
-        } => bench::run(bench::BenchArgs {
-            repeat,
-            problem,
-            config,
-            solvers,
-            tol,
-            max_iters,
-            out,
-            peers,
-        }),
+        Cmd::Bench(args) => bench::run(args),
         Cmd::Test { args } => run_tests(&args),
         Cmd::Lanczos {
             problem,
