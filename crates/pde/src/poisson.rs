@@ -32,6 +32,9 @@ pub struct PoissonProblem {
     null_grid: Option<RegionNullSpace>,
     /// The same in the compact numbering.
     null_compact: Option<RegionNullSpace>,
+    /// An x-line of zeros: the stand-in for neighbour lines beyond the domain.
+    zero_line_f64: Vec<f64>,
+    zero_line_u8: Vec<u8>,
 }
 
 impl PoissonProblem {
@@ -178,6 +181,8 @@ impl PoissonProblem {
             region_has_air,
             null_grid,
             null_compact,
+            zero_line_f64: vec![0.0; nx],
+            zero_line_u8: vec![0; nx],
         })
     }
 
@@ -359,8 +364,8 @@ impl PoissonProblem {
     fn stencil_lines(&self, lines: std::ops::Range<usize>, x: &[f64], y: &mut [f64]) -> f64 {
         let [nx, ny, nz] = self.grid.dims();
         let mut acc = 0.0;
-        let zeros_f = &ZERO_F64[..];
-        let zeros_m = &ZERO_U8[..];
+        let zeros_f = &self.zero_line_f64[..];
+        let zeros_m = &self.zero_line_u8[..];
         let line = |l: usize| l * nx..(l + 1) * nx;
         for (bi, l) in lines.clone().enumerate() {
             let (j, k) = (l % ny, l / ny);
@@ -397,10 +402,6 @@ impl PoissonProblem {
         assert_eq!(x.len(), self.num_cells(), "Poisson apply: x length");
         assert_eq!(y.len(), self.num_cells(), "Poisson apply: y length");
         let [nx, ny, nz] = self.grid.dims();
-        assert!(
-            nx <= ZERO_LEN,
-            "lines longer than {ZERO_LEN} cells are not supported"
-        );
         let nlines = ny * nz;
         let per = (32768 / nx).max(1);
         if nlines <= per {
@@ -417,10 +418,6 @@ impl PoissonProblem {
         parts.iter().sum()
     }
 }
-
-const ZERO_LEN: usize = 1 << 14;
-static ZERO_F64: [f64; ZERO_LEN] = [0.0; ZERO_LEN];
-static ZERO_U8: [u8; ZERO_LEN] = [0; ZERO_LEN];
 
 /// `v` where the 0/1 flag `f` is 1, `+0.0` where it is 0 (bit masking: exact, branch-free,
 /// and immune to NaN/Inf garbage outside the fluid).
