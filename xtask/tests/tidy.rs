@@ -104,7 +104,12 @@ fn every_module_is_documented_and_finished() {
             "{} must start with a //! module doc",
             f.display()
         );
-        for marker in ["todo!(", "unimplemented!(", "dbg!("] {
+        // Spelled in pieces so that this file does not match its own search.
+        for marker in [
+            concat!("todo", "!("),
+            concat!("unimplemented", "!("),
+            concat!("dbg", "!("),
+        ] {
             assert!(!text.contains(marker), "{} contains {marker}", f.display());
         }
     }
