@@ -148,14 +148,9 @@ impl Problem {
     }
     /// Seconds spent assembling the CSR matrix of a grid problem (0 for matrix problems).
     pub fn assembly_s(&self) -> f64 {
+        self.assembled();
         match &self.kind {
-            ProblemKind::Grid { .. } => {
-                self.assembled();
-                match &self.kind {
-                    ProblemKind::Grid { assembled, .. } => assembled.get().map_or(0.0, |a| a.2),
-                    ProblemKind::Csr { .. } => 0.0,
-                }
-            }
+            ProblemKind::Grid { assembled, .. } => assembled.get().map_or(0.0, |a| a.2),
             ProblemKind::Csr { .. } => 0.0,
         }
     }

@@ -325,8 +325,7 @@ impl GridMultigrid {
             gs_cells(lev, &mut s.x[l], &s.b[l], &lev.boundary[1]);
         }
         residual(lev, &s.x[l], &s.b[l], &mut s.r[l]);
-        let (fine, coarse) = s.b.split_at_mut(l + 1);
-        let _ = fine;
+        let (_, coarse) = s.b.split_at_mut(l + 1);
         restrict(lev, &self.levels[l + 1], &s.r[l], &mut coarse[0]);
         self.vcycle(s, l + 1);
         let (xf, xc) = s.x.split_at_mut(l + 1);
