@@ -41,6 +41,14 @@ pub struct BenchArgs {
     /// Run every solve this many times and report the median setup and solve times.
     #[arg(long, default_value_t = 1)]
     pub repeat: usize,
+    /// Burn backend of the learned solvers' network forwards (dcdm; stencil nets run on the
+    /// plain-Rust fast path on the CPU, through burn on cuda).
+    #[arg(long, value_enum, default_value_t = crate::neural::BackendKind::Cpu)]
+    pub backend: crate::neural::BackendKind,
+    /// Folder with the learned solvers' weights (default: the ones shipped in
+    /// crates/neural-precond/weights).
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
 }
 
 /// A bench configuration file (schema in docs/bench.md).
@@ -114,6 +122,13 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         None
     };
 
+    let learned = crate::neural::LearnedContext {
+        backend: args.backend,
+        weights: args
+            .weights
+            .clone()
+            .unwrap_or_else(crate::neural::shipped_weights),
+    };
     let threads = rayon::current_num_threads();
     let bw = ritz_linalg::vector::triad_bandwidth(1 << 24, 7);
     println!(
@@ -170,7 +185,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
                         pb.set_message(format!("rel. residual {rel:.2e}"));
                     }
                 };
-                let res = solvers::run(&problem, name, &params, &mut monitor);
+                let res = solvers::run(&problem, name, &params, &learned, &mut monitor);
                 pb.finish_and_clear();
                 match res {
                     Ok(rec) => runs.push(rec),

@@ -3,12 +3,15 @@
 //! * `cargo xtask bench` — runs solvers on problems (embedded default suite, a JSON config, one
 //!   built-in scene, a MatrixMarket matrix or an npy flag grid), prints a table, writes
 //!   `bench-out/bench.json` and convergence plots. See `docs/bench.md`.
+//! * `cargo xtask train` — trains a learned preconditioner (DCDM CNN, stencil V-net, SPD
+//!   stencil net): data, resumable training, weights, log and curve. See `docs/neural.md`.
 //! * `cargo xtask test` — all tests (creates the Python peers' venv first when it can).
 //! * `cargo xtask venv` — creates `.venv` with the Python peers (NumPy, SciPy).
 //! * `cargo xtask lanczos` — Lanczos timing and accuracy on a problem.
 //! * `cargo xtask export` — writes a built-in problem as MatrixMarket + npy files.
 
 mod bench;
+mod neural;
 mod peers;
 mod plot;
 mod problems;
@@ -62,6 +65,8 @@ pub struct ProblemArgs {
 enum Cmd {
     /// Benchmark solvers (default: the embedded suite, about half a minute on 2 cores).
     Bench(bench::BenchArgs),
+    /// Train a learned preconditioner (resumable; see docs/neural.md).
+    Train(neural::TrainArgs),
     /// Run every test: creates the Python peers' venv when possible (the SciPy oracle test is
     /// skipped without it), then `cargo test --workspace` with any extra arguments.
     Test {
@@ -96,6 +101,7 @@ fn main() {
     let cli = Cli::parse();
     let res = match cli.cmd {
         Cmd::Bench(args) => bench::run(args),
+        Cmd::Train(args) => neural::run_train(args),
         Cmd::Test { args } => run_tests(&args),
         Cmd::Lanczos {
             problem,

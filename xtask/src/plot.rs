@@ -25,6 +25,23 @@ fn register_font() {
 
 /// Writes a log-scale plot of relative residual vs iteration.
 pub fn convergence(path: &Path, title: &str, series: &[Series]) -> Result<(), String> {
+    log_plot(
+        path,
+        title,
+        "iteration",
+        "relative residual ‖r‖/‖b‖",
+        series,
+    )
+}
+
+/// Writes a log-scale plot of positive values (at most 2) vs their index.
+pub fn log_plot(
+    path: &Path,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    series: &[Series],
+) -> Result<(), String> {
     register_font();
     let e = |x: &dyn std::fmt::Display| format!("plot {}: {x}", path.display());
     let root = BitMapBackend::new(path, (1000, 640)).into_drawing_area();
@@ -51,8 +68,8 @@ pub fn convergence(path: &Path, title: &str, series: &[Series]) -> Result<(), St
         .map_err(|x| e(&x))?;
     chart
         .configure_mesh()
-        .x_desc("iteration")
-        .y_desc("relative residual ‖r‖/‖b‖")
+        .x_desc(x_desc)
+        .y_desc(y_desc)
         .y_label_formatter(&|v| format!("{v:.0e}"))
         .label_style(("sans-serif", 16))
         .draw()

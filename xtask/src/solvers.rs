@@ -25,6 +25,9 @@ pub const GRID_SOLVERS: &[&str] = &[
     "ic0-csr",
     "mic0-csr",
     "cholesky",
+    "dcdm",
+    "stencil",
+    "stencil-spd",
 ];
 /// Solvers for matrix problems.
 pub const CSR_SOLVERS: &[&str] = &[
@@ -78,6 +81,7 @@ pub fn run(
     problem: &Problem,
     name: &str,
     params: &SolveParams,
+    learned: &crate::neural::LearnedContext,
     monitor: &mut dyn Monitor,
 ) -> Result<SolveRecord, String> {
     let e = |x: ritz_krylov::KrylovError| format!("{name}: {x}");
@@ -162,6 +166,12 @@ pub fn run(
             let ritz = lz.ritz_pairs(0..k).map_err(e)?;
             let defl = Deflation::new(op, ritz.vectors).map_err(e)?;
             Method::Deflated(Jacobi::new(op).map_err(|x| format!("{name}: {x}"))?, defl)
+        }
+        ("dcdm" | "stencil" | "stencil-spd", Some((p, _))) => {
+            match crate::neural::prepare(base, p, learned)? {
+                crate::neural::Learned::Flexible(m) => Method::Fcd(m),
+                crate::neural::Learned::Spd(m) => Method::Pcg(m),
+            }
         }
         ("cholesky", _) => {
             let asm = problem.assembled();

@@ -263,4 +263,63 @@ impl LanczosResult {
         }
         Ok(out)
     }
+
+    /// The eigen-decomposition `T_m = S Θ Sᵀ`, Ritz values ascending, so that any combination
+    /// `Σ_k c_k y_k` of Ritz vectors can be formed by [`LanczosResult::combine`] without
+    /// forming the `m` Ritz vectors. Cost: O(m³) dense (faer), `m²` doubles.
+    pub fn ritz_basis(&self) -> Result<RitzBasis, KrylovError> {
+        let (vals, u) = self.eigen()?;
+        let m = self.steps();
+        let mut order: Vec<usize> = (0..m).collect();
+        order.sort_by(|&a, &b| vals[a].total_cmp(&vals[b]));
+        let mut coeffs = vec![0.0; m * m];
+        for (col, &k) in order.iter().enumerate() {
+            for j in 0..m {
+                coeffs[col * m + j] = u[(j, k)];
+            }
+        }
+        Ok(RitzBasis {
+            values: order.iter().map(|&k| vals[k]).collect(),
+            coeffs,
+            m,
+        })
+    }
+
+    /// `Σ_k c_k y_k`, the combination of Ritz vectors (in the ascending order of `basis`) with
+    /// coefficients `c`, computed as `Q_m (S c)`. Cost: O(m² + n m).
+    ///
+    /// Errors: `c.len()` differs from the number of Lanczos steps.
+    pub fn combine(&self, basis: &RitzBasis, c: &[f64]) -> Result<Vec<f64>, KrylovError> {
+        let m = self.steps();
+        check_len("Ritz coefficients", m, c.len())?;
+        check_len("Ritz basis size", m, basis.m)?;
+        let mut s = vec![0.0; m];
+        for (col, &ck) in c.iter().enumerate() {
+            if ck != 0.0 {
+                vector::axpy(ck, &basis.coeffs[col * m..(col + 1) * m], &mut s);
+            }
+        }
+        let mut y = vec![0.0; self.n];
+        y.par_chunks_mut(4096).enumerate().for_each(|(ch, yc)| {
+            let off = ch * 4096;
+            for (j, &sj) in s.iter().enumerate() {
+                let qj = &self.basis[j * self.n + off..j * self.n + off + yc.len()];
+                for (a, b) in yc.iter_mut().zip(qj) {
+                    *a += sj * b;
+                }
+            }
+        });
+        Ok(y)
+    }
+}
+
+/// Eigenvectors of the Lanczos tridiagonal matrix, ordered by ascending Ritz value
+/// (see [`LanczosResult::ritz_basis`]).
+#[derive(Debug, Clone)]
+pub struct RitzBasis {
+    /// Ritz values, ascending.
+    pub values: Vec<f64>,
+    /// Column `k` (`coeffs[k m .. (k + 1) m]`) is the eigenvector of `T_m` for `values[k]`.
+    coeffs: Vec<f64>,
+    m: usize,
 }

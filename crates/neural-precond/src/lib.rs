@@ -1,0 +1,36 @@
+//! Learned preconditioners for Poisson systems on MAC grids.
+//!
+//! - [`dcdm`]: the DCDM CNN of Kaneda et al. (ICML 2023), both published layouts, 2D and 3D.
+//! - [`stencil`]: geometry-aware stencil V-nets (after Lan et al., ICML 2024) and an SPD
+//!   variant that plain PCG accepts.
+//! - [`fast`]: plain-Rust f32 inference for the stencil nets with per-solve cached stencils.
+//! - [`data`], [`loss`], [`train`]: Ritz-vector training data, the scale-invariant loss with
+//!   the Poisson operator inside the graph, and a resumable Adam trainer.
+//! - [`precond`]: adapters to ritz-krylov's preconditioner traits (f64 residual → f32 network
+//!   → f64 direction).
+//!
+//! Libraries stay generic over the burn backend `B`; binaries (xtask, examples) pick one. The
+//! default CPU backend is burn-flex (feature `flex`); `ndarray` and `cuda` are features.
+
+pub mod data;
+pub mod dcdm;
+pub mod error;
+pub mod fast;
+pub mod geometry;
+pub mod loss;
+pub mod model;
+pub mod ops;
+pub mod precond;
+pub mod stencil;
+pub mod train;
+
+pub use burn;
+pub use data::{Dataset, DatasetSpec};
+pub use dcdm::{DcdmLayout, DcdmNet, DcdmNetConfig};
+pub use error::NeuralError;
+pub use fast::FastStencil;
+pub use geometry::{Geometry, GridShape};
+pub use model::{AnyModel, LearnedModel, ModelConfig, load_weights, save_weights};
+pub use precond::{BurnPreconditioner, SpdStencilPreconditioner, StencilPreconditioner};
+pub use stencil::{GeometryBatch, StencilNet, StencilNetConfig};
+pub use train::{TrainConfig, TrainEvent, train};

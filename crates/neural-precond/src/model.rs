@@ -1,0 +1,297 @@
+//! The model zoo behind one interface, and weight files.
+//!
+//! [`ModelConfig`] names a model and its configuration; [`LearnedModel`] is what the trainer
+//! and the preconditioner adapters need from a network: the level plan for a grid and a masked
+//! prediction. Weights are stored as a burn record (`<stem>.bin`, full precision) next to a
+//! JSON manifest (`<stem>.json`) holding the model configuration, the parameter count, an
+//! FNV-1a checksum of the record and free-form training metadata; a file that does not match
+//! its checksum is refused with [`NeuralError::Load`].
+
+use crate::dcdm::{DcdmNet, DcdmNetConfig};
+use crate::error::NeuralError;
+use crate::geometry::GridShape;
+use crate::stencil::{GeometryBatch, StencilNet, StencilNetConfig};
+use burn::module::Module;
+use burn::record::{BinFileRecorder, FullPrecisionSettings};
+use burn::tensor::{Tensor, backend::Backend};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A model and its configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ModelConfig {
+    /// The DCDM CNN.
+    Dcdm(DcdmNetConfig),
+    /// A stencil V-net (`symmetric = true`: the SPD variant).
+    Stencil(StencilNetConfig),
+}
+
+impl ModelConfig {
+    /// "dcdm", "stencil" or "stencil-spd".
+    pub fn name(&self) -> &'static str {
+        match self {
+            ModelConfig::Dcdm(_) => "dcdm",
+            ModelConfig::Stencil(c) if c.symmetric => "stencil-spd",
+            ModelConfig::Stencil(_) => "stencil",
+        }
+    }
+    /// Spatial dimension.
+    pub fn dim(&self) -> usize {
+        match self {
+            ModelConfig::Dcdm(c) => c.dim,
+            ModelConfig::Stencil(c) => c.dim,
+        }
+    }
+    /// The default configuration of a named model ("dcdm", "dcdm-large", "stencil",
+    /// "stencil-spd"). Errors: an unknown name or dimension.
+    pub fn named(name: &str, dim: usize) -> Result<Self, NeuralError> {
+        let cfg = match name {
+            "dcdm" => ModelConfig::Dcdm(DcdmNetConfig::new(dim)),
+            "dcdm-large" => {
+                ModelConfig::Dcdm(DcdmNetConfig::new(dim).with_layout(crate::DcdmLayout::Large))
+            }
+            "stencil" => ModelConfig::Stencil(StencilNetConfig::new(dim)),
+            "stencil-spd" => ModelConfig::Stencil(StencilNetConfig::new(dim).with_symmetric(true)),
+            other => {
+                return Err(NeuralError::Config(format!(
+                    "unknown model {other:?} (dcdm, dcdm-large, stencil, stencil-spd)"
+                )));
+            }
+        };
+        match &cfg {
+            ModelConfig::Dcdm(c) => c.validate()?,
+            ModelConfig::Stencil(c) => c.validate()?,
+        }
+        Ok(cfg)
+    }
+}
+
+/// What the trainer and the adapters need from a network.
+pub trait LearnedModel<B: Backend>: Module<B> + Clone + core::fmt::Debug {
+    /// Level shapes the model needs for a grid (empty for models without a geometry input).
+    /// Errors: wrong dimension or grid size.
+    fn plan(&self, s: GridShape) -> Result<Vec<GridShape>, NeuralError>;
+    /// `[B, 1, D, H, W]` residuals → directions, zero outside fluid.
+    fn predict(&self, geo: &GeometryBatch<B>, r: Tensor<B, 5>) -> Tensor<B, 5>;
+}
+
+impl<B: Backend> LearnedModel<B> for DcdmNet<B> {
+    fn plan(&self, s: GridShape) -> Result<Vec<GridShape>, NeuralError> {
+        self.check_shape(s).map(|_| Vec::new())
+    }
+    fn predict(&self, geo: &GeometryBatch<B>, r: Tensor<B, 5>) -> Tensor<B, 5> {
+        self.forward(r * geo.mask.clone()) * geo.mask.clone()
+    }
+}
+
+impl<B: Backend> LearnedModel<B> for StencilNet<B> {
+    fn plan(&self, s: GridShape) -> Result<Vec<GridShape>, NeuralError> {
+        StencilNet::plan(self, s)
+    }
+    fn predict(&self, geo: &GeometryBatch<B>, r: Tensor<B, 5>) -> Tensor<B, 5> {
+        self.forward(geo, r)
+    }
+}
+
+/// A loaded network of either kind.
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // one per solve or training run; boxing buys nothing
+pub enum AnyModel<B: Backend> {
+    /// The DCDM CNN.
+    Dcdm(DcdmNet<B>),
+    /// A stencil net.
+    Stencil(StencilNet<B>),
+}
+
+impl<B: Backend> AnyModel<B> {
+    /// Builds a freshly initialized model. Errors: an invalid configuration.
+    pub fn init(cfg: &ModelConfig, device: &B::Device) -> Result<Self, NeuralError> {
+        Ok(match cfg {
+            ModelConfig::Dcdm(c) => AnyModel::Dcdm(c.init(device)?),
+            ModelConfig::Stencil(c) => AnyModel::Stencil(c.init(device)?),
+        })
+    }
+    /// Number of trainable scalars.
+    pub fn num_params(&self) -> usize {
+        match self {
+            AnyModel::Dcdm(m) => m.num_params(),
+            AnyModel::Stencil(m) => m.num_params(),
+        }
+    }
+}
+
+/// The manifest stored next to a weights record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WeightsManifest {
+    /// Always "ritz-weights/1".
+    pub format: String,
+    /// The model.
+    pub model: ModelConfig,
+    /// Trainable scalars.
+    pub params: usize,
+    /// FNV-1a 64 of the `.bin` record, hex.
+    pub checksum: String,
+    /// Training metadata (configuration, final losses), free-form.
+    #[serde(default)]
+    pub training: serde_json::Value,
+}
+
+const FORMAT: &str = "ritz-weights/1";
+
+/// FNV-1a, 64 bit. Cost: one pass over `bytes`.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+fn paths(stem: &Path) -> (PathBuf, PathBuf) {
+    (stem.with_extension("bin"), stem.with_extension("json"))
+}
+
+fn save_err(path: &Path, e: impl std::fmt::Display) -> NeuralError {
+    NeuralError::Save {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    }
+}
+
+fn load_err(what: &'static str, path: &Path, e: impl std::fmt::Display) -> NeuralError {
+    NeuralError::Load {
+        what,
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    }
+}
+
+/// Saves `model` as `<stem>.bin` + `<stem>.json`. Errors: [`NeuralError::Save`].
+pub fn save_weights<B: Backend, M: Module<B>>(
+    model: &M,
+    config: &ModelConfig,
+    training: serde_json::Value,
+    stem: &Path,
+) -> Result<(), NeuralError> {
+    let (bin, json) = paths(stem);
+    // Also materializes lazily initialized parameters, so the saved record is this model.
+    if !params_finite(model) {
+        return Err(NeuralError::NonFinite("weights to save".into()));
+    }
+    if let Some(dir) = stem.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| save_err(dir, e))?;
+    }
+    let recorder = BinFileRecorder::<FullPrecisionSettings>::new();
+    model
+        .clone()
+        .save_file(bin.clone(), &recorder)
+        .map_err(|e| save_err(&bin, e))?;
+    let bytes = std::fs::read(&bin).map_err(|e| save_err(&bin, e))?;
+    let manifest = WeightsManifest {
+        format: FORMAT.into(),
+        model: config.clone(),
+        params: model.num_params(),
+        checksum: format!("{:016x}", fnv1a64(&bytes)),
+        training,
+    };
+    let text = serde_json::to_string_pretty(&manifest).map_err(|e| save_err(&json, e))?;
+    std::fs::write(&json, text).map_err(|e| save_err(&json, e))
+}
+
+/// Reads and checks a manifest and its record's checksum.
+pub fn read_manifest(stem: &Path) -> Result<WeightsManifest, NeuralError> {
+    let (bin, json) = paths(stem);
+    let text =
+        std::fs::read_to_string(&json).map_err(|e| load_err("weights manifest", &json, e))?;
+    let m: WeightsManifest =
+        serde_json::from_str(&text).map_err(|e| load_err("weights manifest", &json, e))?;
+    if m.format != FORMAT {
+        return Err(load_err(
+            "weights manifest",
+            &json,
+            format!("format {:?}, expected {FORMAT:?}", m.format),
+        ));
+    }
+    let bytes = std::fs::read(&bin).map_err(|e| load_err("weights", &bin, e))?;
+    let sum = format!("{:016x}", fnv1a64(&bytes));
+    if sum != m.checksum {
+        return Err(load_err(
+            "weights",
+            &bin,
+            format!(
+                "checksum {sum} does not match the manifest's {} (corrupted or replaced file)",
+                m.checksum
+            ),
+        ));
+    }
+    Ok(m)
+}
+
+fn load_into<B: Backend, M: Module<B>>(
+    model: M,
+    bin: &Path,
+    device: &B::Device,
+) -> Result<M, NeuralError> {
+    let recorder = BinFileRecorder::<FullPrecisionSettings>::new();
+    let m = model
+        .load_file(bin.to_path_buf(), &recorder, device)
+        .map_err(|e| load_err("weights", bin, format!("{e:?}")))?;
+    Ok(m)
+}
+
+/// Loads `<stem>.bin` + `<stem>.json`: checks the manifest and checksum, builds the model,
+/// loads the record and rejects non-finite parameters.
+///
+/// Errors: [`NeuralError::Load`] for a missing, corrupted or mismatched file,
+/// [`NeuralError::NonFinite`] for NaN/Inf weights.
+pub fn load_weights<B: Backend>(
+    stem: &Path,
+    device: &B::Device,
+) -> Result<(WeightsManifest, AnyModel<B>), NeuralError> {
+    let manifest = read_manifest(stem)?;
+    let (bin, _) = paths(stem);
+    let model = match AnyModel::<B>::init(&manifest.model, device)? {
+        AnyModel::Dcdm(m) => AnyModel::Dcdm(load_into(m, &bin, device)?),
+        AnyModel::Stencil(m) => AnyModel::Stencil(load_into(m, &bin, device)?),
+    };
+    if model.num_params() != manifest.params {
+        return Err(load_err(
+            "weights",
+            &bin,
+            format!(
+                "{} parameters, manifest says {}",
+                model.num_params(),
+                manifest.params
+            ),
+        ));
+    }
+    let finite = match &model {
+        AnyModel::Dcdm(m) => params_finite(m),
+        AnyModel::Stencil(m) => params_finite(m),
+    };
+    if !finite {
+        return Err(NeuralError::NonFinite(format!("weights {}", bin.display())));
+    }
+    Ok((manifest, model))
+}
+
+/// True if every parameter of `m` is finite. Reading the parameters materializes lazily
+/// initialized ones (burn initializes on first use; a clone of an unmaterialized parameter
+/// would draw its own random values).
+pub fn params_finite<B: Backend, M: Module<B>>(m: &M) -> bool {
+    struct Check(bool);
+    impl<B: Backend> burn::module::ModuleVisitor<B> for Check {
+        fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<B, D>>) {
+            if let Ok(v) = param.val().into_data().to_vec::<f32>() {
+                self.0 &= v.iter().all(|x| x.is_finite());
+            } else {
+                self.0 = false;
+            }
+        }
+    }
+    let mut c = Check(true);
+    m.visit(&mut c);
+    c.0
+}

@@ -1,0 +1,219 @@
+//! Adapters from the networks to ritz-krylov's preconditioner traits: f64 residual → f32
+//! network → f64 direction.
+//!
+//! - [`StencilPreconditioner`]: a stencil net through the plain-Rust fast path
+//!   ([`FastStencil`]); linear, for flexible conjugate directions.
+//! - [`SpdStencilPreconditioner`]: the SPD stencil net; also implements
+//!   [`SpdPreconditioner`], so plain PCG accepts it (symmetric and positive up to f32
+//!   rounding). It can only be built from a symmetric net.
+//! - [`BurnPreconditioner`]: any model through burn's forward on any backend (the DCDM CNN,
+//!   or a stencil net on a GPU); nonlinear in general, so only flexible methods accept it.
+//!
+//! `apply` cannot return an error (the trait is infallible); a failure (which the solvers'
+//! dimension checks exclude) fills `z` with NaN, which the solvers report as a non-finite
+//! iterate.
+
+use crate::error::NeuralError;
+use crate::fast::FastStencil;
+use crate::geometry::Geometry;
+use crate::model::{AnyModel, LearnedModel};
+use crate::stencil::{GeometryBatch, StencilNet, StencilWeights, grid_tensor};
+use burn::tensor::backend::Backend;
+use ritz_linalg::{Preconditioner, SpdPreconditioner};
+use std::sync::Mutex;
+
+fn inf_scale(r: &[f64]) -> f64 {
+    let m = r.iter().fold(0.0f64, |a, &v| a.max(v.abs()));
+    if m > 0.0 && m.is_finite() {
+        1.0 / m
+    } else {
+        1.0
+    }
+}
+
+/// A stencil net on the fast f32 path (see the module docs). Cost per application: one
+/// [`FastStencil`] application plus two conversions.
+#[derive(Debug)]
+pub struct StencilPreconditioner {
+    fast: FastStencil,
+    name: String,
+}
+
+impl StencilPreconditioner {
+    /// Prepares `net` for the geometry of a problem (the per-solve setup).
+    /// Errors: wrong dimension or grid size, bad parameters.
+    pub fn new<B: Backend>(net: &StencilNet<B>, geo: &Geometry) -> Result<Self, NeuralError> {
+        let name = if net.is_symmetric() {
+            "stencil-spd"
+        } else {
+            "stencil"
+        };
+        Ok(Self {
+            fast: FastStencil::new(net, geo)?,
+            name: name.into(),
+        })
+    }
+    /// The prepared fast path.
+    pub fn fast(&self) -> &FastStencil {
+        &self.fast
+    }
+}
+
+impl Preconditioner for StencilPreconditioner {
+    fn dim(&self) -> usize {
+        self.fast.cells()
+    }
+    fn apply(&self, r: &[f64], z: &mut [f64]) {
+        if self.fast.apply_f64(r, z, inf_scale(r)).is_err() {
+            z.fill(f64::NAN);
+        }
+    }
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+}
+
+/// The SPD stencil net as a PCG preconditioner (see the module docs).
+#[derive(Debug)]
+pub struct SpdStencilPreconditioner(StencilPreconditioner);
+
+impl SpdStencilPreconditioner {
+    /// Errors: the net is not the symmetric variant ([`NeuralError::Config`]), or as
+    /// [`StencilPreconditioner::new`].
+    pub fn new<B: Backend>(net: &StencilNet<B>, geo: &Geometry) -> Result<Self, NeuralError> {
+        if !net.is_symmetric() {
+            return Err(NeuralError::Config(
+                "only the symmetric stencil net is an SPD preconditioner".into(),
+            ));
+        }
+        Ok(Self(StencilPreconditioner::new(net, geo)?))
+    }
+    /// The prepared fast path.
+    pub fn fast(&self) -> &FastStencil {
+        &self.0.fast
+    }
+}
+
+impl Preconditioner for SpdStencilPreconditioner {
+    fn dim(&self) -> usize {
+        self.0.dim()
+    }
+    fn apply(&self, r: &[f64], z: &mut [f64]) {
+        self.0.apply(r, z)
+    }
+    fn name(&self) -> String {
+        self.0.name()
+    }
+}
+impl SpdPreconditioner for SpdStencilPreconditioner {}
+
+struct BurnInner<B: Backend> {
+    model: AnyModel<B>,
+    geo: GeometryBatch<B>,
+    weights: Option<StencilWeights<B>>,
+}
+
+/// Any model through burn's forward: `z = ‖r‖ f(r / ‖r‖)` (see the module docs). Cost per
+/// application: one network forward on the chosen backend plus host–device copies.
+pub struct BurnPreconditioner<B: Backend> {
+    inner: Mutex<BurnInner<B>>,
+    device: B::Device,
+    geometry: Geometry,
+    name: String,
+}
+
+impl<B: Backend> std::fmt::Debug for BurnPreconditioner<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BurnPreconditioner")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl<B: Backend> BurnPreconditioner<B> {
+    /// Prepares `model` for `geo` on `device`; stencil nets compute their stencils here once.
+    /// Errors: wrong dimension or grid size.
+    pub fn new(
+        model: AnyModel<B>,
+        geo: &Geometry,
+        device: &B::Device,
+    ) -> Result<Self, NeuralError> {
+        let (plan, name) = match &model {
+            AnyModel::Dcdm(m) => (m.plan(geo.shape)?, "dcdm"),
+            AnyModel::Stencil(m) => (
+                m.plan(geo.shape)?,
+                if m.is_symmetric() {
+                    "stencil-spd (burn)"
+                } else {
+                    "stencil (burn)"
+                },
+            ),
+        };
+        let batch = GeometryBatch::new(geo, plan, device)?;
+        let weights = match &model {
+            AnyModel::Stencil(m) => Some(m.weights(&batch)),
+            AnyModel::Dcdm(_) => None,
+        };
+        Ok(Self {
+            inner: Mutex::new(BurnInner {
+                model,
+                geo: batch,
+                weights,
+            }),
+            device: device.clone(),
+            geometry: geo.clone(),
+            name: name.into(),
+        })
+    }
+
+    /// `z = ‖r‖ f(r / ‖r‖)` in f32. Errors: wrong lengths, non-f32 output.
+    pub fn try_apply(&self, r: &[f64], z: &mut [f64]) -> Result<(), NeuralError> {
+        let n = self.geometry.mask.len();
+        for (what, len) in [("residual", r.len()), ("direction", z.len())] {
+            if len != n {
+                return Err(NeuralError::Shape {
+                    what,
+                    expected: n,
+                    got: len,
+                });
+            }
+        }
+        let norm = r.iter().map(|v| v * v).sum::<f64>().sqrt();
+        if norm == 0.0 || !norm.is_finite() {
+            z.fill(if norm == 0.0 { 0.0 } else { f64::NAN });
+            return Ok(());
+        }
+        let rf: Vec<f32> = r.iter().map(|&v| (v / norm) as f32).collect();
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let x = grid_tensor::<B>(&[&rf], self.geometry.shape.dhw, &self.device);
+        let y = match (&inner.model, &inner.weights) {
+            (AnyModel::Stencil(m), Some(w)) => m.apply(w, &inner.geo, x),
+            (m, _) => match m {
+                AnyModel::Dcdm(d) => d.predict(&inner.geo, x),
+                AnyModel::Stencil(s) => s.predict(&inner.geo, x),
+            },
+        };
+        let out = y
+            .into_data()
+            .to_vec::<f32>()
+            .map_err(|_| NeuralError::Config("network output is not f32".into()))?;
+        for (zi, &o) in z.iter_mut().zip(&out) {
+            *zi = o as f64 * norm;
+        }
+        Ok(())
+    }
+}
+
+impl<B: Backend> Preconditioner for BurnPreconditioner<B> {
+    fn dim(&self) -> usize {
+        self.geometry.mask.len()
+    }
+    fn apply(&self, r: &[f64], z: &mut [f64]) {
+        if self.try_apply(r, z).is_err() {
+            z.fill(f64::NAN);
+        }
+    }
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+}

@@ -1,0 +1,321 @@
+//! Oracle tests of the networks: parameter counts, shapes, the fast path against burn's
+//! forward, SPD structure, the loss and weight files.
+
+use burn::backend::{Autodiff, Flex};
+use burn::module::Module;
+use burn::tensor::{Tensor, TensorData};
+use ritz_linalg::{LinearOperator, Preconditioner};
+use ritz_neural_precond::ops::{laplacian, restrict_linear, upsample_linear};
+use ritz_neural_precond::{
+    AnyModel, DcdmLayout, DcdmNetConfig, FastStencil, Geometry, GeometryBatch, GridShape,
+    LearnedModel, ModelConfig, NeuralError, StencilNetConfig, load_weights, save_weights,
+};
+use ritz_pde::{PoissonProblem, Scene};
+
+type B = Flex;
+
+fn dev() -> burn::tensor::Device<B> {
+    Default::default()
+}
+
+fn problem(scene: Scene, dim: usize, n: usize, seed: u64) -> PoissonProblem {
+    PoissonProblem::new(scene.generate(dim, n, seed).unwrap()).unwrap()
+}
+
+fn noise(n: usize, seed: u64, mask: &[f32]) -> Vec<f32> {
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|i| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (((s >> 33) as f64 / (1u64 << 31) as f64) - 0.5) as f32 * mask[i]
+        })
+        .collect()
+}
+
+fn to_vec(t: Tensor<B, 5>) -> Vec<f32> {
+    t.into_data().to_vec::<f32>().unwrap()
+}
+
+#[test]
+fn dcdm_parameter_counts() {
+    let small = DcdmNetConfig::new(3).init::<B>(&dev()).unwrap();
+    let large = DcdmNetConfig::new(3)
+        .with_layout(DcdmLayout::Large)
+        .init::<B>(&dev())
+        .unwrap();
+    assert_eq!(small.num_params(), 97_457);
+    assert_eq!(large.num_params(), 152_881);
+    // 2D: 3×3 kernels: 160 + 14 · 2320 + 17.
+    let small2 = DcdmNetConfig::new(2).init::<B>(&dev()).unwrap();
+    assert_eq!(small2.num_params(), 160 + 14 * 2320 + 17);
+}
+
+#[test]
+fn forward_shapes_and_masking() {
+    for dim in [2, 3] {
+        let p = problem(Scene::Spheres, dim, 16, 1);
+        let g = Geometry::of(&p);
+        let x = Tensor::<B, 5>::from_data(
+            TensorData::new(
+                noise(g.mask.len(), 2, &g.mask),
+                [1, 1, g.shape.dhw[0], g.shape.dhw[1], g.shape.dhw[2]],
+            ),
+            &dev(),
+        );
+        for cfg in [
+            ModelConfig::named("dcdm", dim).unwrap(),
+            ModelConfig::named("stencil", dim).unwrap(),
+            ModelConfig::named("stencil-spd", dim).unwrap(),
+        ] {
+            let y = match AnyModel::<B>::init(&cfg, &dev()).unwrap() {
+                AnyModel::Dcdm(m) => {
+                    let geo = GeometryBatch::new(&g, m.plan(g.shape).unwrap(), &dev()).unwrap();
+                    m.predict(&geo, x.clone())
+                }
+                AnyModel::Stencil(m) => {
+                    let geo = GeometryBatch::new(&g, m.plan(g.shape).unwrap(), &dev()).unwrap();
+                    m.predict(&geo, x.clone())
+                }
+            };
+            assert_eq!(y.dims(), x.dims(), "{}", cfg.name());
+            let v = to_vec(y);
+            assert!(v.iter().zip(&g.mask).all(|(a, &m)| m == 1.0 || *a == 0.0));
+            assert!(v.iter().any(|a| *a != 0.0));
+        }
+    }
+}
+
+#[test]
+fn wrong_grid_size_is_a_typed_error() {
+    let p = problem(Scene::Spheres, 3, 18, 1);
+    let g = Geometry::of(&p);
+    let net = StencilNetConfig::new(3).init::<B>(&dev()).unwrap();
+    assert!(matches!(
+        FastStencil::new(&net, &g),
+        Err(NeuralError::GridSize { factor: 4, .. })
+    ));
+    let p2 = problem(Scene::Spheres, 2, 18, 1);
+    assert!(matches!(
+        FastStencil::new(&net, &Geometry::of(&p2)),
+        Err(NeuralError::Dimension { model: 3, grid: 2 })
+    ));
+    let d = DcdmNetConfig::new(2).init::<B>(&dev()).unwrap();
+    let odd = problem(Scene::Spheres, 2, 15, 1);
+    assert!(matches!(
+        d.plan(Geometry::of(&odd).shape),
+        Err(NeuralError::GridSize { .. })
+    ));
+}
+
+#[test]
+fn burn_laplacian_equals_the_problem_operator() {
+    for (scene, dim) in [(Scene::Spheres, 3), (Scene::Pillars, 2), (Scene::Closed, 3)] {
+        let p = problem(scene, dim, 12, 4);
+        let g = Geometry::of(&p);
+        let x = noise(g.mask.len(), 5, &g.mask);
+        let geo = GeometryBatch::<B>::new(&g, Vec::new(), &dev()).unwrap();
+        let xt = ritz_neural_precond::stencil::grid_tensor::<B>(&[&x], g.shape.dhw, &dev());
+        let y = to_vec(laplacian(xt, geo.mask.clone(), geo.diag.clone(), g.shape));
+        let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+        let mut y64 = vec![0.0; x.len()];
+        p.apply(&x64, &mut y64);
+        let err = y
+            .iter()
+            .zip(&y64)
+            .map(|(a, b)| (*a as f64 - b).abs())
+            .fold(0.0, f64::max);
+        assert!(err < 1e-5, "{scene:?} {dim}D: {err}");
+    }
+}
+
+#[test]
+fn restriction_is_the_adjoint_of_upsampling() {
+    for dim in [2, 3] {
+        let fine = GridShape {
+            dim,
+            dhw: if dim == 3 { [8, 8, 8] } else { [1, 8, 8] },
+        };
+        let coarse = fine.coarse();
+        let ones_f = vec![1.0f32; fine.cells()];
+        let ones_c = vec![1.0f32; coarse.cells()];
+        let u = noise(fine.cells(), 7, &ones_f);
+        let v = noise(coarse.cells(), 8, &ones_c);
+        let ut = ritz_neural_precond::stencil::grid_tensor::<B>(&[&u], fine.dhw, &dev());
+        let vt = ritz_neural_precond::stencil::grid_tensor::<B>(&[&v], coarse.dhw, &dev());
+        let ru = to_vec(restrict_linear(ut, fine));
+        let pv = to_vec(upsample_linear(vt, coarse));
+        let a: f64 = ru.iter().zip(&v).map(|(x, y)| (*x * *y) as f64).sum();
+        let b: f64 = pv.iter().zip(&u).map(|(x, y)| (*x * *y) as f64).sum();
+        assert!((a - b).abs() < 1e-5 * a.abs().max(1.0), "{a} vs {b}");
+        // Upsampling a constant gives the constant away from the boundary.
+        let ct = ritz_neural_precond::stencil::grid_tensor::<B>(&[&ones_c], coarse.dhw, &dev());
+        let up = to_vec(upsample_linear(ct, coarse));
+        let mid = if dim == 3 {
+            (4 * 8 + 4) * 8 + 4
+        } else {
+            4 * 8 + 4
+        };
+        assert!((up[mid] - 1.0).abs() < 1e-6);
+    }
+}
+
+fn fast_vs_burn(dim: usize, symmetric: bool, scene: Scene, n: usize) {
+    let p = problem(scene, dim, n, 9);
+    let g = Geometry::of(&p);
+    let net = StencilNetConfig::new(dim)
+        .with_symmetric(symmetric)
+        .with_init_std(0.2)
+        .init::<B>(&dev())
+        .unwrap();
+    let geo = GeometryBatch::new(&g, net.plan(g.shape).unwrap(), &dev()).unwrap();
+    let r = noise(g.mask.len(), 11, &g.mask);
+    let rt = ritz_neural_precond::stencil::grid_tensor::<B>(&[&r], g.shape.dhw, &dev());
+    let want = to_vec(net.forward(&geo, rt));
+    let fast = FastStencil::new(&net, &g).unwrap();
+    let mut got = vec![0.0f32; r.len()];
+    fast.apply_f32(&r, &mut got).unwrap();
+    let num: f64 = want
+        .iter()
+        .zip(&got)
+        .map(|(a, b)| ((a - b) as f64).powi(2))
+        .sum();
+    let den: f64 = want.iter().map(|a| (*a as f64).powi(2)).sum();
+    let rel = (num / den).sqrt();
+    assert!(
+        rel < 1e-5,
+        "{dim}D symmetric={symmetric} {scene:?}: relative difference {rel}"
+    );
+}
+
+#[test]
+fn fast_path_equals_burn_forward() {
+    fast_vs_burn(2, false, Scene::Pillars, 32);
+    fast_vs_burn(2, true, Scene::Spheres, 32);
+    fast_vs_burn(3, false, Scene::Spheres, 16);
+    fast_vs_burn(3, true, Scene::Organic, 16);
+    fast_vs_burn(3, false, Scene::Closed, 16);
+}
+
+#[test]
+fn spd_variant_is_symmetric_and_positive() {
+    for dim in [2, 3] {
+        let n = if dim == 3 { 16 } else { 32 };
+        let p = problem(Scene::Spheres, dim, n, 3);
+        let g = Geometry::of(&p);
+        let net = StencilNetConfig::new(dim)
+            .with_symmetric(true)
+            .with_init_std(0.2)
+            .init::<B>(&dev())
+            .unwrap();
+        let pc = ritz_neural_precond::SpdStencilPreconditioner::new(&net, &g).unwrap();
+        let m64: Vec<f32> = g.mask.clone();
+        let u: Vec<f64> = noise(g.mask.len(), 1, &m64)
+            .iter()
+            .map(|&v| v as f64)
+            .collect();
+        let v: Vec<f64> = noise(g.mask.len(), 2, &m64)
+            .iter()
+            .map(|&v| v as f64)
+            .collect();
+        let mut pu = vec![0.0; u.len()];
+        let mut pv = vec![0.0; u.len()];
+        pc.apply(&u, &mut pu);
+        pc.apply(&v, &mut pv);
+        let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+        let (a, b) = (dot(&pu, &v), dot(&pv, &u));
+        assert!(
+            (a - b).abs() <= 1e-5 * dot(&pu, &u).abs().max(dot(&pv, &v).abs()),
+            "{a} vs {b}"
+        );
+        assert!(dot(&pu, &u) > 0.0 && dot(&pv, &v) > 0.0);
+        // The non-symmetric net is refused as an SPD preconditioner.
+        let vnet = StencilNetConfig::new(dim).init::<B>(&dev()).unwrap();
+        assert!(ritz_neural_precond::SpdStencilPreconditioner::new(&vnet, &g).is_err());
+    }
+}
+
+#[test]
+fn weights_round_trip_and_corruption() {
+    let dir = std::env::temp_dir().join(format!("ritz-weights-{}", std::process::id()));
+    let cfg = ModelConfig::Stencil(StencilNetConfig::new(2).with_init_std(0.1));
+    let AnyModel::Stencil(net) = AnyModel::<B>::init(&cfg, &dev()).unwrap() else {
+        unreachable!()
+    };
+    let stem = dir.join("w");
+    save_weights::<B, _>(&net, &cfg, serde_json::json!({"note": "test"}), &stem).unwrap();
+    let (manifest, loaded) = load_weights::<B>(&stem, &dev()).unwrap();
+    assert_eq!(manifest.params, net.num_params());
+    let AnyModel::Stencil(loaded) = loaded else {
+        panic!("wrong kind")
+    };
+    let p = problem(Scene::Spheres, 2, 16, 2);
+    let g = Geometry::of(&p);
+    let r = noise(g.mask.len(), 3, &g.mask);
+    let (mut a, mut b) = (vec![0.0f32; r.len()], vec![0.0f32; r.len()]);
+    FastStencil::new(&net, &g)
+        .unwrap()
+        .apply_f32(&r, &mut a)
+        .unwrap();
+    FastStencil::new(&loaded, &g)
+        .unwrap()
+        .apply_f32(&r, &mut b)
+        .unwrap();
+    assert_eq!(a, b);
+    // Flip one byte of the record: refused with a typed error.
+    let bin = stem.with_extension("bin");
+    let mut bytes = std::fs::read(&bin).unwrap();
+    let k = bytes.len() / 2;
+    bytes[k] ^= 0x55;
+    std::fs::write(&bin, &bytes).unwrap();
+    assert!(matches!(
+        load_weights::<B>(&stem, &dev()),
+        Err(NeuralError::Load { .. })
+    ));
+    // Truncated, and missing.
+    std::fs::write(&bin, &bytes[..k]).unwrap();
+    assert!(matches!(
+        load_weights::<B>(&stem, &dev()),
+        Err(NeuralError::Load { .. })
+    ));
+    std::fs::remove_file(&bin).unwrap();
+    assert!(matches!(
+        load_weights::<B>(&stem, &dev()),
+        Err(NeuralError::Load { .. })
+    ));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn loss_decreases_on_a_tiny_problem() {
+    use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+    use ritz_neural_precond::loss::scale_invariant_loss;
+    type AB = Autodiff<Flex>;
+    let p = problem(Scene::Spheres, 2, 16, 5);
+    let g = Geometry::of(&p);
+    let d = ritz_neural_precond::data::ritz_samples(&p, 60, 8, 0.55, 9.0, 1).unwrap();
+    let mut net = StencilNetConfig::new(2)
+        .init::<AB>(&Default::default())
+        .unwrap();
+    let geo =
+        GeometryBatch::<AB>::new(&g, net.plan(g.shape).unwrap(), &Default::default()).unwrap();
+    let parts: Vec<&[f32]> = d.iter().map(|v| v.as_slice()).collect();
+    let b =
+        ritz_neural_precond::stencil::grid_tensor::<AB>(&parts, g.shape.dhw, &Default::default());
+    let mut optim = AdamConfig::new().init();
+    let mut first = None;
+    let mut last = 0.0;
+    for _ in 0..30 {
+        let loss = scale_invariant_loss(net.predict(&geo, b.clone()), b.clone(), &geo);
+        let grads = loss.backward();
+        last = loss.into_data().to_vec::<f32>().unwrap()[0] as f64;
+        first.get_or_insert(last);
+        let g = GradientsParams::from_grads(grads, &net);
+        net = optim.step(1e-2, net, g);
+    }
+    let first = first.unwrap();
+    assert!(last < 0.7 * first, "loss {first} -> {last}");
+}

@@ -1,0 +1,497 @@
+//! Learned solvers in xtask: the burn backend choice, the shipped weights, `cargo xtask train`.
+//!
+//! The backend type is chosen here, once: `--backend cpu` is burn-flex (default), `--backend
+//! cuda` is burn-cuda when xtask is built with `--features cuda` (a clear error otherwise).
+
+use crate::plot;
+use indicatif::{ProgressBar, ProgressStyle};
+use ritz_linalg::{Preconditioner, SpdPreconditioner};
+use ritz_neural_precond::burn::backend::{Autodiff, Flex};
+use ritz_neural_precond::burn::module::AutodiffModule;
+use ritz_neural_precond::burn::optim::AdamConfig;
+use ritz_neural_precond::burn::tensor::backend::{AutodiffBackend, Backend};
+use ritz_neural_precond::train::LossKind;
+use ritz_neural_precond::{
+    AnyModel, BurnPreconditioner, DatasetSpec, Geometry, LearnedModel, ModelConfig,
+    SpdStencilPreconditioner, StencilPreconditioner, TrainConfig, TrainEvent, load_weights,
+};
+use ritz_pde::{PoissonProblem, Scene};
+use std::path::{Path, PathBuf};
+
+/// The burn backend.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackendKind {
+    /// burn-flex on the CPU.
+    #[default]
+    Cpu,
+    /// burn-cuda (needs `--features cuda`).
+    Cuda,
+}
+
+#[cfg(feature = "cuda")]
+type Gpu = ritz_neural_precond::burn::backend::Cuda;
+
+fn no_cuda() -> String {
+    "--backend cuda needs xtask built with the cuda feature: cargo xtask … is `cargo run --release \
+     -p xtask`; run `cargo run --release -p xtask --features cuda -- …`"
+        .into()
+}
+
+/// Where the bench finds weights and which backend it runs burn models on.
+#[derive(Debug, Clone)]
+pub struct LearnedContext {
+    /// Backend for burn forwards (DCDM; stencil nets on cuda).
+    pub backend: BackendKind,
+    /// Folder with `<model>-<dim>d.{bin,json}`.
+    pub weights: PathBuf,
+}
+
+impl Default for LearnedContext {
+    fn default() -> Self {
+        Self {
+            backend: BackendKind::Cpu,
+            weights: shipped_weights(),
+        }
+    }
+}
+
+/// The weights committed in the repo.
+pub fn shipped_weights() -> PathBuf {
+    crate::peers::root().join("crates/neural-precond/weights")
+}
+
+/// A prepared learned preconditioner.
+pub enum Learned {
+    /// For flexible conjugate directions.
+    Flexible(Box<dyn Preconditioner>),
+    /// SPD: for PCG.
+    Spd(Box<dyn SpdPreconditioner>),
+}
+
+fn burn_pc<B: Backend>(
+    stem: &Path,
+    geo: &Geometry,
+    device: &B::Device,
+) -> Result<Box<dyn Preconditioner>, String> {
+    let (_, model) = load_weights::<B>(stem, device).map_err(|e| e.to_string())?;
+    let pc = BurnPreconditioner::new(model, geo, device).map_err(|e| e.to_string())?;
+    Ok(Box::new(pc))
+}
+
+/// Loads the weights of `name` for the problem's dimension and prepares it for the problem
+/// (the per-solve setup: stencils computed once).
+pub fn prepare(
+    name: &str,
+    problem: &PoissonProblem,
+    ctx: &LearnedContext,
+) -> Result<Learned, String> {
+    let dim = problem.grid().dim();
+    let stem = ctx.weights.join(format!("{name}-{dim}d"));
+    let geo = Geometry::of(problem);
+    let err = |e: ritz_neural_precond::NeuralError| format!("{name}: {e}");
+    match (name, ctx.backend) {
+        ("stencil" | "stencil-spd", BackendKind::Cpu) => {
+            let (_, model) = load_weights::<Flex>(&stem, &Default::default()).map_err(err)?;
+            let AnyModel::Stencil(net) = model else {
+                return Err(format!("{}: not a stencil net", stem.display()));
+            };
+            if name == "stencil-spd" {
+                Ok(Learned::Spd(Box::new(
+                    SpdStencilPreconditioner::new(&net, &geo).map_err(err)?,
+                )))
+            } else {
+                Ok(Learned::Flexible(Box::new(
+                    StencilPreconditioner::new(&net, &geo).map_err(err)?,
+                )))
+            }
+        }
+        (_, BackendKind::Cpu) => Ok(Learned::Flexible(burn_pc::<Flex>(
+            &stem,
+            &geo,
+            &Default::default(),
+        )?)),
+        #[cfg(feature = "cuda")]
+        (_, BackendKind::Cuda) => Ok(Learned::Flexible(burn_pc::<Gpu>(
+            &stem,
+            &geo,
+            &Default::default(),
+        )?)),
+        #[cfg(not(feature = "cuda"))]
+        (_, BackendKind::Cuda) => Err(no_cuda()),
+    }
+}
+
+/// Arguments of `cargo xtask train`.
+#[derive(clap::Args, Debug)]
+pub struct TrainArgs {
+    /// Model: dcdm, dcdm-large, stencil, stencil-spd.
+    #[arg(long, default_value = "stencil")]
+    pub model: String,
+    /// 2 or 3.
+    #[arg(long, default_value_t = 3)]
+    pub dim: usize,
+    /// Training grid side.
+    #[arg(long)]
+    pub n: Option<usize>,
+    /// A JSON TrainConfig (the flags below override its fields).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Epochs.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Adam step size.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Samples per step.
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Training geometries.
+    #[arg(long)]
+    pub geometries: Option<usize>,
+    /// Comma-separated scenes of the training geometries.
+    #[arg(long, value_delimiter = ',')]
+    pub scenes: Option<Vec<String>>,
+    /// Lanczos steps per geometry.
+    #[arg(long)]
+    pub lanczos_steps: Option<usize>,
+    /// Ritz-vector samples per geometry.
+    #[arg(long)]
+    pub ritz_samples: Option<usize>,
+    /// Scene right-hand sides per geometry.
+    #[arg(long)]
+    pub rhs_samples: Option<usize>,
+    /// Distinct parameter levels of a stencil net (deeper levels share the last).
+    #[arg(long)]
+    pub levels: Option<usize>,
+    /// Samples `b = A w` (white solution) per geometry.
+    #[arg(long)]
+    pub noise_samples: Option<usize>,
+    /// Weight of the low Ritz modes in the samples (the DCDM paper: 9).
+    #[arg(long)]
+    pub low_weight: Option<f64>,
+    /// Output folder (checkpoints, weights, log, curve).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue from the output folder's checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// Burn backend.
+    #[arg(long, value_enum, default_value_t = BackendKind::Cpu)]
+    pub backend: BackendKind,
+    /// Copy the final weights, log and curve to crates/neural-precond/weights as
+    /// `<model>-<dim>d.*` (what the bench loads).
+    #[arg(long)]
+    pub install: bool,
+    /// Loss: residual (the DCDM paper's) or energy (A-norm error; default for stencil nets).
+    #[arg(long, value_enum)]
+    pub loss: Option<LossArg>,
+    /// Print no progress bar (for logs and tests).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `--loss` values.
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+pub enum LossArg {
+    /// `‖b − αAq‖²`.
+    Residual,
+    /// `1 − (qᵀb)²/(qᵀAq · bᵀA⁻¹b)`.
+    Energy,
+}
+
+/// The default training configuration of a model (see docs/neural.md for the reasoning).
+pub fn default_config(model: &str, dim: usize, n: Option<usize>) -> Result<TrainConfig, String> {
+    let cfg = ModelConfig::named(model, dim).map_err(|e| e.to_string())?;
+    let dcdm = matches!(cfg, ModelConfig::Dcdm(_));
+    let n = n.unwrap_or(match (dcdm, dim) {
+        (true, 3) => 16,
+        (true, _) => 64,
+        (false, 3) => 32,
+        (false, _) => 64,
+    });
+    let scenes = if dcdm {
+        vec![Scene::Plume, Scene::Spheres, Scene::Organic]
+    } else {
+        vec![
+            Scene::Spheres,
+            Scene::Organic,
+            Scene::Pillars,
+            Scene::Closed,
+            Scene::Plume,
+        ]
+    };
+    let data = DatasetSpec {
+        dim,
+        n,
+        geometries: if dcdm { 3 } else { 12 },
+        scenes,
+        seed: 7,
+        lanczos_steps: if dcdm { 400 } else { 120 },
+        ritz_samples: if dcdm { 200 } else { 12 },
+        rhs_samples: if dcdm { 0 } else { 6 },
+        low_fraction: 0.55,
+        low_weight: 9.0,
+        noise_samples: if dcdm { 0 } else { 6 },
+    };
+    Ok(TrainConfig {
+        model: cfg,
+        data,
+        optimizer: AdamConfig::new(),
+        learning_rate: if dcdm { 1e-3 } else { 2e-4 },
+        batch_size: if dcdm { 10 } else { 8 },
+        epochs: if dcdm { 30 } else { 12 },
+        seed: 1,
+        val_fraction: 0.2,
+        loss: if dcdm {
+            LossKind::Residual
+        } else {
+            LossKind::Energy
+        },
+    })
+}
+
+fn parse_scene(s: &str) -> Result<Scene, String> {
+    Scene::ALL
+        .iter()
+        .copied()
+        .find(|sc| sc.name() == s)
+        .ok_or_else(|| format!("unknown scene {s:?}"))
+}
+
+fn config_from_args(a: &TrainArgs) -> Result<TrainConfig, String> {
+    let mut c = match &a.config {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?
+        }
+        None => default_config(&a.model, a.dim, a.n)?,
+    };
+    if let Some(n) = a.n {
+        c.data.n = n;
+    }
+    if let Some(v) = a.epochs {
+        c.epochs = v;
+    }
+    if let Some(v) = a.lr {
+        c.learning_rate = v;
+    }
+    if let Some(v) = a.batch {
+        c.batch_size = v;
+    }
+    if let Some(v) = a.seed {
+        c.seed = v;
+    }
+    if let Some(v) = a.geometries {
+        c.data.geometries = v;
+    }
+    if let Some(v) = &a.scenes {
+        c.data.scenes = v.iter().map(|s| parse_scene(s)).collect::<Result<_, _>>()?;
+    }
+    if let Some(v) = a.lanczos_steps {
+        c.data.lanczos_steps = v;
+    }
+    if let Some(v) = a.ritz_samples {
+        c.data.ritz_samples = v;
+    }
+    if let Some(v) = a.loss {
+        c.loss = match v {
+            LossArg::Residual => LossKind::Residual,
+            LossArg::Energy => LossKind::Energy,
+        };
+    }
+    if let Some(v) = a.levels {
+        match &mut c.model {
+            ModelConfig::Stencil(m) => m.levels = v,
+            ModelConfig::Dcdm(_) => return Err("--levels applies to stencil nets".into()),
+        }
+    }
+    if let Some(v) = a.noise_samples {
+        c.data.noise_samples = v;
+    }
+    if let Some(v) = a.low_weight {
+        c.data.low_weight = v;
+    }
+    if let Some(v) = a.rhs_samples {
+        c.data.rhs_samples = v;
+    }
+    c.validate().map_err(|e| e.to_string())?;
+    Ok(c)
+}
+
+/// `cargo xtask train`.
+pub fn run_train(a: TrainArgs) -> Result<(), String> {
+    let cfg = config_from_args(&a)?;
+    let name = cfg.model.name();
+    let dim = cfg.model.dim();
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("train-out/{name}-{dim}d")));
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let cfg_path = out.join("config.json");
+    std::fs::write(
+        &cfg_path,
+        serde_json::to_string_pretty(&cfg).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| format!("{}: {e}", cfg_path.display()))?;
+    let t0 = std::time::Instant::now();
+    let data = ritz_neural_precond::train::dataset_for(&cfg, &out.join("data"))
+        .map_err(|e| e.to_string())?;
+    println!(
+        "data: {} samples on {} geometries at {}{} ({:.1} s, cached in {})",
+        data.len(),
+        data.geometries.len(),
+        cfg.data.n,
+        if dim == 3 { "³" } else { "²" },
+        t0.elapsed().as_secs_f64(),
+        out.join("data").display()
+    );
+    match a.backend {
+        BackendKind::Cpu => train_on::<Autodiff<Flex>>(&cfg, &data, &out, &a)?,
+        #[cfg(feature = "cuda")]
+        BackendKind::Cuda => train_on::<Autodiff<Gpu>>(&cfg, &data, &out, &a)?,
+        #[cfg(not(feature = "cuda"))]
+        BackendKind::Cuda => return Err(no_cuda()),
+    }
+    let log: Vec<ritz_neural_precond::train::EpochLog> =
+        ritz_neural_precond::train::read_state(&out)
+            .map_err(|e| e.to_string())?
+            .map(|s| s.log)
+            .unwrap_or_default();
+    let train_l: Vec<f64> = std::iter::once(f64::NAN)
+        .chain(log.iter().map(|l| l.train_loss))
+        .collect();
+    let val_l: Vec<f64> = std::iter::once(f64::NAN)
+        .chain(log.iter().map(|l| l.val_loss))
+        .collect();
+    let curve = out.join("curve.png");
+    plot::log_plot(
+        &curve,
+        &format!("{name} {dim}D training (n = {})", cfg.data.n),
+        "epoch",
+        "loss ‖b − αAf(b)‖²",
+        &[
+            plot::Series {
+                label: "train".into(),
+                values: &train_l,
+            },
+            plot::Series {
+                label: "validation".into(),
+                values: &val_l,
+            },
+        ],
+    )?;
+    println!(
+        "weights: {}  log: {}  curve: {}",
+        out.join("weights.bin").display(),
+        out.join("log.json").display(),
+        curve.display()
+    );
+    if a.install {
+        let dst = shipped_weights();
+        std::fs::create_dir_all(&dst).map_err(|e| format!("{}: {e}", dst.display()))?;
+        for (src, ext) in [
+            ("weights.bin", "bin"),
+            ("weights.json", "json"),
+            ("log.json", "log.json"),
+            ("curve.png", "curve.png"),
+            ("config.json", "train.json"),
+        ] {
+            let to = dst.join(format!("{name}-{dim}d.{ext}"));
+            std::fs::copy(out.join(src), &to).map_err(|e| format!("{}: {e}", to.display()))?;
+        }
+        println!("installed as {}/{name}-{dim}d.*", dst.display());
+    }
+    Ok(())
+}
+
+fn train_on<B: AutodiffBackend>(
+    cfg: &TrainConfig,
+    data: &ritz_neural_precond::Dataset,
+    out: &Path,
+    a: &TrainArgs,
+) -> Result<(), String>
+where
+    ritz_neural_precond::DcdmNet<B>: AutodiffModule<B>,
+    ritz_neural_precond::StencilNet<B>: AutodiffModule<B>,
+{
+    let device = B::Device::default();
+    B::seed(&device, cfg.seed);
+    let model = AnyModel::<B>::init(&cfg.model, &device).map_err(|e| e.to_string())?;
+    println!(
+        "model: {} {}D, {} parameters",
+        cfg.model.name(),
+        cfg.model.dim(),
+        model.num_params()
+    );
+    let pb = if a.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    pb.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
+            .map_err(|e| e.to_string())?
+            .progress_chars("=> "),
+    );
+    let mut running = 0.0;
+    let mut count = 0usize;
+    let mut observer = |ev: TrainEvent| match ev {
+        TrainEvent::Start {
+            epoch,
+            batches,
+            samples,
+        } => {
+            pb.set_length(batches as u64);
+            println!(
+                "training from epoch {epoch}: {} train / {} validation samples, {batches} batches per epoch",
+                samples.0, samples.1
+            );
+        }
+        TrainEvent::Batch { epoch, batch, loss } => {
+            if batch == 1 {
+                running = 0.0;
+                count = 0;
+            }
+            running += loss;
+            count += 1;
+            pb.set_prefix(format!("epoch {epoch}"));
+            pb.set_position(batch as u64);
+            pb.set_message(format!("loss {:.4e}", running / count as f64));
+        }
+        TrainEvent::Epoch(l) => {
+            let line = format!(
+                "epoch {:3}  train {:.4e}  validation {:.4e}  {:.1} s",
+                l.epoch, l.train_loss, l.val_loss, l.seconds
+            );
+            if pb.is_hidden() {
+                println!("{line}");
+            } else {
+                pb.println(line);
+            }
+        }
+    };
+    let res = match model {
+        AnyModel::Dcdm(m) => run_model(m, cfg, data, out, a.resume, &device, &mut observer),
+        AnyModel::Stencil(m) => run_model(m, cfg, data, out, a.resume, &device, &mut observer),
+    };
+    pb.finish_and_clear();
+    res
+}
+
+fn run_model<B: AutodiffBackend, M: LearnedModel<B> + AutodiffModule<B>>(
+    m: M,
+    cfg: &TrainConfig,
+    data: &ritz_neural_precond::Dataset,
+    out: &Path,
+    resume: bool,
+    device: &B::Device,
+    observer: &mut dyn FnMut(TrainEvent),
+) -> Result<(), String> {
+    ritz_neural_precond::train(m, cfg, data, out, resume, device, observer)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
