@@ -31,6 +31,7 @@ pub enum BackendKind {
 #[cfg(feature = "cuda")]
 type Gpu = ritz_neural_precond::burn::backend::Cuda;
 
+#[cfg(not(feature = "cuda"))]
 fn no_cuda() -> String {
     "--backend cuda needs xtask built with the cuda feature: cargo xtask … is `cargo run --release \
      -p xtask`; run `cargo run --release -p xtask --features cuda -- …`"

@@ -91,11 +91,21 @@ fn forward_shapes_and_masking() {
 
 #[test]
 fn wrong_grid_size_is_a_typed_error() {
-    let p = problem(Scene::Spheres, 3, 18, 1);
+    // The default two parameter levels need even sides; three levels need multiples of 4.
+    let p = problem(Scene::Spheres, 3, 17, 1);
     let g = Geometry::of(&p);
     let net = StencilNetConfig::new(3).init::<B>(&dev()).unwrap();
     assert!(matches!(
         FastStencil::new(&net, &g),
+        Err(NeuralError::GridSize { factor: 2, .. })
+    ));
+    let p18 = problem(Scene::Spheres, 3, 18, 1);
+    let net3 = StencilNetConfig::new(3)
+        .with_levels(3)
+        .init::<B>(&dev())
+        .unwrap();
+    assert!(matches!(
+        FastStencil::new(&net3, &Geometry::of(&p18)),
         Err(NeuralError::GridSize { factor: 4, .. })
     ));
     let p2 = problem(Scene::Spheres, 2, 18, 1);
