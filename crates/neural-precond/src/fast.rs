@@ -95,7 +95,7 @@ impl Layout {
     }
     /// Calls `f(row_slice, z, y)` for every interior row of `out` in parallel; the slice is
     /// the whole padded row (length `padded[2]`), interior starting at `pads[2]`.
-    fn par_rows(&self, out: &mut [f32], f: impl Fn(&mut [f32], usize, usize) + Sync) {
+    fn par_rows<T: Send>(&self, out: &mut [T], f: impl Fn(&mut [T], usize, usize) + Sync) {
         let [_, ph, pw] = self.padded;
         let [d, h, _] = self.shape.dhw;
         let p = self.pads;
@@ -156,7 +156,7 @@ impl Field {
         };
         let mut index = vec![0u32; np];
         let special = u32::MAX;
-        lay.par_rows_u32(&mut index, |row, z, y| {
+        lay.par_rows(&mut index, |row, z, y| {
             let base = lay.row(z, y);
             let x0 = lay.pads[2];
             for x in 0..lay.shape.dhw[2] {
@@ -242,21 +242,6 @@ impl Field {
                 }
                 row[x0 + i] = s;
             }
-        });
-    }
-}
-
-impl Layout {
-    fn par_rows_u32(&self, out: &mut [u32], f: impl Fn(&mut [u32], usize, usize) + Sync) {
-        let [_, ph, pw] = self.padded;
-        let [d, h, _] = self.shape.dhw;
-        let p = self.pads;
-        out.par_chunks_mut(pw).enumerate().for_each(|(r, row)| {
-            let (zp, yp) = (r / ph, r % ph);
-            if zp < p[0] || zp >= d + p[0] || yp < p[1] || yp >= h + p[1] {
-                return;
-            }
-            f(row, zp - p[0], yp - p[1]);
         });
     }
 }
