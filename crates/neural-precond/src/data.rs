@@ -98,6 +98,19 @@ pub struct GeometrySamples {
     pub energy: Vec<f64>,
 }
 
+impl GeometrySamples {
+    /// Bundles a problem with its samples (the network-side geometry is derived here).
+    pub fn new(problem: PoissonProblem, rhs: Vec<Vec<f32>>, energy: Vec<f64>) -> Self {
+        let geometry = Geometry::of(&problem);
+        Self {
+            problem,
+            geometry,
+            rhs,
+            energy,
+        }
+    }
+}
+
 /// A dataset in memory.
 #[derive(Debug, Clone)]
 pub struct Dataset {
@@ -299,13 +312,7 @@ impl Dataset {
             let (nb, ne) = noise_samples(&problem, spec.noise_samples, gseed);
             rhs.extend(nb);
             energy.extend(ne);
-            let geometry = Geometry::of(&problem);
-            geometries.push(GeometrySamples {
-                problem,
-                geometry,
-                rhs,
-                energy,
-            });
+            geometries.push(GeometrySamples::new(problem, rhs, energy));
         }
         Ok(Self {
             spec: spec.clone(),
@@ -412,13 +419,7 @@ impl Dataset {
             if energy.len() != mg.samples || energy.iter().any(|e| !(e.is_finite() && *e >= 0.0)) {
                 return Err(lerr(&epath, &"energies missing, negative or non-finite"));
             }
-            let geometry = Geometry::of(&problem);
-            geometries.push(GeometrySamples {
-                problem,
-                geometry,
-                rhs,
-                energy,
-            });
+            geometries.push(GeometrySamples::new(problem, rhs, energy));
         }
         Ok(Self {
             spec: manifest.spec,

@@ -70,3 +70,17 @@ pub enum NeuralError {
     #[error(transparent)]
     Io(#[from] ritz_linalg::io::IoError),
 }
+
+/// Checks that a residual `r` and an output `z` both have length `n`.
+pub(crate) fn check_io_len(n: usize, r: usize, z: usize) -> Result<(), NeuralError> {
+    for (what, got) in [("residual", r), ("direction", z)] {
+        if got != n {
+            return Err(NeuralError::Shape {
+                what,
+                expected: n,
+                got,
+            });
+        }
+    }
+    Ok(())
+}

@@ -419,15 +419,7 @@ impl FastStencil {
     /// Errors: wrong lengths.
     pub fn apply_f64(&self, r: &[f64], z: &mut [f64], scale: f64) -> Result<(), NeuralError> {
         let n = self.cells();
-        for (what, len) in [("residual", r.len()), ("direction", z.len())] {
-            if len != n {
-                return Err(NeuralError::Shape {
-                    what,
-                    expected: n,
-                    got: len,
-                });
-            }
-        }
+        crate::error::check_io_len(n, r.len(), z.len())?;
         let mut guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
         let bufs = &mut *guard;
         let lay0 = &self.levels[0].lay;

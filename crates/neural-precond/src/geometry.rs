@@ -118,8 +118,8 @@ pub fn plan_levels(
     Ok(out)
 }
 
-/// Per-cell data of one problem in f32: fluid mask, Laplacian diagonal, and the level-0
-/// geometry image. Cost: O(cells), 20 bytes per cell.
+/// Per-cell data of one problem in f32: fluid mask and Laplacian diagonal, with the flags the
+/// level hierarchy is built from. Cost: O(cells), 9 bytes per cell plus the grid.
 #[derive(Debug, Clone)]
 pub struct Geometry {
     /// Tensor shape.
@@ -128,11 +128,7 @@ pub struct Geometry {
     pub mask: Vec<f32>,
     /// Number of non-solid faces of each fluid cell (the diagonal of A), 0 elsewhere.
     pub diag: Vec<f32>,
-    /// Channels air, fluid, not-solid, each `cells` long, unpadded.
-    pub image: Vec<f32>,
-    /// Domain walls `[axis x, y, z][low, high]`, as the padding of the image.
-    pub walls: [[WallKind; 2]; 3],
-    /// The cell flags.
+    /// The cell flags (and walls).
     pub grid: MacGrid,
 }
 
@@ -184,8 +180,6 @@ impl Geometry {
             shape: GridShape::of(grid),
             mask: problem.fluid_mask().iter().map(|&m| m as f32).collect(),
             diag: problem.diag_counts().iter().map(|&d| d as f32).collect(),
-            image: image_of(grid),
-            walls: grid.walls().0,
             grid: grid.clone(),
         }
     }
@@ -200,7 +194,7 @@ impl Geometry {
         let mut grid = self.grid.clone();
         for (l, s) in shapes.iter().enumerate() {
             if l > 0 {
-                grid = coarsen_flags(&grid, s)?;
+                grid = ritz_pde::multigrid::coarsen(&grid)?;
             }
             if GridShape::of(&grid) != *s {
                 return Err(NeuralError::Config(format!(
@@ -218,16 +212,11 @@ impl Geometry {
                 shape: *s,
                 mask,
                 diag,
-                image: pad_image(&image_of(&grid), *s, &self.walls),
+                image: pad_image(&image_of(&grid), *s, &grid.walls().0),
             });
         }
         Ok(out)
     }
-}
-
-/// Coarsens 2× along the pooled axes (2D grids keep their single z layer).
-fn coarsen_flags(grid: &MacGrid, _target: &GridShape) -> Result<MacGrid, NeuralError> {
-    Ok(ritz_pde::multigrid::coarsen(grid)?)
 }
 
 impl LevelGeometry {

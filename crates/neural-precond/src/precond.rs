@@ -169,15 +169,7 @@ impl<B: Backend> BurnPreconditioner<B> {
     /// `z = ‖r‖ f(r / ‖r‖)` in f32. Errors: wrong lengths, non-f32 output.
     pub fn try_apply(&self, r: &[f64], z: &mut [f64]) -> Result<(), NeuralError> {
         let n = self.geometry.mask.len();
-        for (what, len) in [("residual", r.len()), ("direction", z.len())] {
-            if len != n {
-                return Err(NeuralError::Shape {
-                    what,
-                    expected: n,
-                    got: len,
-                });
-            }
-        }
+        crate::error::check_io_len(n, r.len(), z.len())?;
         let norm = r.iter().map(|v| v * v).sum::<f64>().sqrt();
         if norm == 0.0 || !norm.is_finite() {
             z.fill(if norm == 0.0 { 0.0 } else { f64::NAN });

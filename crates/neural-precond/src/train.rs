@@ -223,23 +223,22 @@ fn epoch_batches(
 fn batch_loss<B: AutodiffBackend, M: LearnedModel<B>>(
     model: &M,
     data: &Dataset,
+    geos: &[GeometryBatch<B>],
     items: &[(usize, usize)],
     loss: LossKind,
     device: &B::Device,
 ) -> Result<burn::tensor::Tensor<B, 1>, NeuralError> {
     // Every batch holds one geometry (see `epoch_batches`).
-    let g = &data.geometries[items[0].0].geometry;
-    let shape = g.shape;
-    let plan = model.plan(shape)?;
-    let geo = GeometryBatch::<B>::new(g, plan, device)?;
+    let geo = &geos[items[0].0];
+    let shape = geo.shape;
     let rhs: Vec<&[f32]> = items
         .iter()
         .map(|&(g, s)| data.geometries[g].rhs[s].as_slice())
         .collect();
     let b = grid_tensor::<B>(&rhs, shape.dhw, device);
-    let q = model.predict(&geo, b.clone());
+    let q = model.predict(geo, b.clone());
     Ok(match loss {
-        LossKind::Residual => scale_invariant_loss(q, b, &geo),
+        LossKind::Residual => scale_invariant_loss(q, b, geo),
         LossKind::Energy => {
             let e: Vec<f32> = items
                 .iter()
@@ -250,7 +249,7 @@ fn batch_loss<B: AutodiffBackend, M: LearnedModel<B>>(
                 burn::tensor::TensorData::new(e, [n]),
                 device,
             );
-            energy_loss(q, b, e, &geo)
+            energy_loss(q, b, e, geo)
         }
     })
 }
@@ -320,6 +319,12 @@ where
         optim = optim.load_record(orec);
         state = prev;
     }
+    // Geometry tensors (level hierarchy, coarsest inverse) are fixed: build them once.
+    let geos = data
+        .geometries
+        .iter()
+        .map(|g| GeometryBatch::<B>::new(&g.geometry, model.plan(g.geometry.shape)?, device))
+        .collect::<Result<Vec<_>, NeuralError>>()?;
     let (train_items, val_items) = split(data, cfg.val_fraction);
     let batches = epoch_batches(&train_items, cfg.batch_size, cfg.seed, 1).len();
     observer(TrainEvent::Start {
@@ -332,7 +337,7 @@ where
         let order = epoch_batches(&train_items, cfg.batch_size, cfg.seed, epoch);
         let mut total = 0.0;
         for (bi, chunk) in order.iter().enumerate() {
-            let loss = batch_loss::<B, M>(&model, data, chunk, cfg.loss, device)?;
+            let loss = batch_loss::<B, M>(&model, data, &geos, chunk, cfg.loss, device)?;
             let grads = loss.backward();
             let value = scalar(loss);
             if !value.is_finite() {
@@ -351,8 +356,9 @@ where
         }
         let mut val = 0.0;
         for chunk in &epoch_batches(&val_items, cfg.batch_size, cfg.seed, 0) {
-            val += scalar(batch_loss::<B, M>(&model, data, chunk, cfg.loss, device)?)
-                * chunk.len() as f64;
+            val += scalar(batch_loss::<B, M>(
+                &model, data, &geos, chunk, cfg.loss, device,
+            )?) * chunk.len() as f64;
         }
         let entry = EpochLog {
             epoch,
