@@ -1,0 +1,69 @@
+//! Error type of `ritz-ot`.
+
+use thiserror::Error;
+
+/// Bad input or parameters. Non-convergence is never an error: it is a [`crate::StopReason`].
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum OtError {
+    /// Two sizes that must agree do not (cost matrix vs. histograms, points vs. dimension).
+    #[error("shape mismatch in {what}: expected {expected}, found {found}")]
+    Shape {
+        /// What was being checked.
+        what: &'static str,
+        /// The size required.
+        expected: usize,
+        /// The size given.
+        found: usize,
+    },
+    /// A histogram, cost or point holds NaN or ±∞.
+    #[error("non-finite value in {what} at index {index}")]
+    NonFinite {
+        /// Which input.
+        what: &'static str,
+        /// Position of the first offending entry.
+        index: usize,
+    },
+    /// A histogram entry is negative.
+    #[error("negative mass {value:e} in {what} at index {index}")]
+    Negative {
+        /// Which histogram.
+        what: &'static str,
+        /// Position of the first negative entry.
+        index: usize,
+        /// Its value.
+        value: f64,
+    },
+    /// A histogram is empty or has zero total mass.
+    #[error("{what} has no mass (empty or all zero)")]
+    NoMass {
+        /// Which histogram.
+        what: &'static str,
+    },
+    /// The two marginals carry different total mass (balanced OT needs equal mass).
+    #[error(
+        "marginals have different mass: {source_mass} vs {target_mass} (relative difference above {tolerance:e})"
+    )]
+    MassMismatch {
+        /// Σ a.
+        source_mass: f64,
+        /// Σ b.
+        target_mass: f64,
+        /// The accepted relative difference.
+        tolerance: f64,
+    },
+    /// A parameter is out of range (η ≤ 0, zero iterations, p < 1, …).
+    #[error("invalid parameter: {0}")]
+    InvalidParameter(String),
+    /// The Sinkhorn kernel exp(−ηC) underflows to zero on a whole row or column, or the scalings
+    /// overflow: the scaling form cannot represent this problem; use the stabilized or
+    /// log-domain solver.
+    #[error(
+        "the Gibbs kernel exp(-ηC) underflows or the scalings overflow at η = {eta} ({detail}); use sinkhorn_stabilized or sinkhorn_log"
+    )]
+    KernelUnderflow {
+        /// The regularization parameter.
+        eta: f64,
+        /// Which row/column or quantity.
+        detail: String,
+    },
+}

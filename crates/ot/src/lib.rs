@@ -1,0 +1,40 @@
+//! `ritz-ot`: optimal transport between histograms, point clouds and grid densities.
+//!
+//! * Problems ([`OtProblem`]): histograms with a cost matrix, weighted point clouds with a
+//!   [`GroundCost`] (squared Euclidean, L1, Euclidean to a power `p`, Minkowski `p`), densities
+//!   on regular 2D grids ([`GridDensity`], W₁ / W₂), and the random assignment benchmark.
+//!   Validated once: shapes, NaN/∞, negative mass and unequal total mass are typed
+//!   [`OtError`]s; zero-mass bins are allowed.
+//! * Entropic solvers ([`sinkhorn`](mod@sinkhorn)): Sinkhorn's scaling form, the stabilized
+//!   (absorption) scaling form, log-domain Sinkhorn, ε-scaling — stable at `η = 1200` and
+//!   beyond (vectorized log-sum-exp, rayon-parallel rows).
+//! * [`sns::sinkhorn_newton_sparse`]: Sinkhorn warm-up, then Newton on the dual with a
+//!   sparsified Hessian solved by krylov's PCG on the consistent Schur-complement system,
+//!   with a backtracking line search. Tens of iterations where Sinkhorn needs tens of
+//!   thousands.
+//! * [`exact::emd`]: exact OT by successive shortest paths (min-cost flow), with an optimal
+//!   dual certificate, for small problems.
+//!
+//! Every solver returns an [`OtSolution`]: plan (dense, and CSR when sparse), dual potentials,
+//! transport and entropic costs, the dual value (duality gap), marginal errors, and a
+//! per-iteration history of marginal error against elapsed time, with a [`StopReason`].
+//!
+//! Convention: `η` is the inverse regularization (POT's `reg = 1/η`); see [`solution`].
+
+pub mod error;
+pub mod exact;
+pub mod kernels;
+pub mod problem;
+pub mod sinkhorn;
+pub mod sns;
+pub mod solution;
+
+pub use error::OtError;
+pub use exact::emd;
+pub use problem::{GridDensity, GroundCost, OtProblem};
+pub use sinkhorn::{
+    EpsilonScaling, SinkhornParams, sinkhorn, sinkhorn_epsilon_scaling, sinkhorn_log,
+    sinkhorn_stabilized,
+};
+pub use sns::{SnsParams, sinkhorn_newton_sparse};
+pub use solution::{HistoryEntry, OtSolution, SnsStats, StopReason, TransportPlan};
