@@ -49,6 +49,29 @@ pub struct BenchArgs {
     /// crates/neural-precond/weights).
     #[arg(long)]
     pub weights: Option<PathBuf>,
+    /// Suite: `poisson` (linear solvers on Poisson problems, the default) or `ot` (optimal
+    /// transport: the Sinkhorn-Newton-Sparse paper's random assignment case).
+    #[arg(long, default_value = "poisson")]
+    pub suite: String,
+    /// OT suite: problem size n (n × n costs).
+    #[arg(long, default_value_t = 500)]
+    pub ot_n: usize,
+    /// OT suite: inverse regularization η (POT's reg = 1/η).
+    #[arg(long, default_value_t = 1200.0)]
+    pub eta: f64,
+    /// OT suite: target marginal error (SNS runs to it; the Sinkhorns run to what SNS reached).
+    #[arg(long, default_value_t = 1e-12)]
+    pub ot_tol: f64,
+    /// OT suite: wall-clock limit of each Sinkhorn run, seconds.
+    #[arg(long, default_value_t = 600.0)]
+    pub ot_time_limit: f64,
+    /// OT suite with --peers: POT's stop threshold (its criterion ‖Pᵀ1 − b‖₂). 1e-6 by
+    /// default; about 1e-13 matches the full-precision run (tens of minutes).
+    #[arg(long, default_value_t = 1e-6)]
+    pub pot_stop: f64,
+    /// OT suite with --peers: POT's iteration limit.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub pot_max_iters: usize,
 }
 
 /// A bench configuration file (schema in docs/bench.md).
@@ -93,6 +116,29 @@ struct Report {
 
 /// Runs the bench.
 pub fn run(args: BenchArgs) -> Result<(), String> {
+    match args.suite.as_str() {
+        "poisson" => {}
+        "ot" => {
+            return crate::ot_bench::run(&crate::ot_bench::OtArgs {
+                n: args.ot_n,
+                eta: args.eta,
+                tol: args.ot_tol,
+                seed: args.problem.seed,
+                solvers: args.solvers.clone().unwrap_or_else(|| {
+                    crate::ot_bench::DEFAULT_SOLVERS
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect()
+                }),
+                time_limit_s: args.ot_time_limit,
+                peers: args.peers,
+                pot_stop: args.pot_stop,
+                pot_max_iters: args.pot_max_iters,
+                out: &args.out,
+            });
+        }
+        other => return Err(format!("unknown suite {other} (poisson, ot)")),
+    }
     let mut config: Config = match &args.config {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;

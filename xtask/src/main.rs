@@ -12,6 +12,7 @@
 
 mod bench;
 mod neural;
+mod ot_bench;
 mod peers;
 mod plot;
 mod problems;

@@ -1,4 +1,4 @@
-//! Python peers (SciPy) in a virtual environment the repo creates itself.
+//! Python peers (SciPy, PyAMG, POT) in a virtual environment the repo creates itself.
 //!
 //! `cargo xtask venv` (or `bench --peers`) runs `python3 -m venv .venv` and installs the pinned
 //! packages of `xtask/peers/requirements.txt` from PyPI. Nothing else is needed by hand.
@@ -22,7 +22,7 @@ pub fn venv_python() -> PathBuf {
 
 fn has_packages(py: &Path) -> bool {
     Command::new(py)
-        .args(["-c", "import numpy, scipy, pyamg"])
+        .args(["-c", "import numpy, scipy, pyamg, ot"])
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false)

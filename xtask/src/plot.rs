@@ -102,3 +102,74 @@ pub fn log_plot(
     root.present().map_err(|x| e(&x))?;
     Ok(())
 }
+
+/// One curve of (x, y) points.
+pub struct XySeries {
+    /// Legend label.
+    pub label: String,
+    /// Points; only positive finite coordinates are drawn.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Writes a log-log plot of marginal error against seconds.
+pub fn error_vs_time(path: &Path, title: &str, series: &[XySeries]) -> Result<(), String> {
+    register_font();
+    let e = |x: &dyn std::fmt::Display| format!("plot {}: {x}", path.display());
+    let root = BitMapBackend::new(path, (1000, 640)).into_drawing_area();
+    root.fill(&WHITE).map_err(|x| e(&x))?;
+    let ok = |(x, y): &(f64, f64)| x.is_finite() && *x > 0.0 && y.is_finite() && *y > 0.0;
+    let pts = || {
+        series
+            .iter()
+            .flat_map(|s| s.points.iter().filter(|p| ok(p)))
+    };
+    let (x0, x1) = pts().fold((f64::INFINITY, 0.0f64), |(a, b), p| {
+        (a.min(p.0), b.max(p.0))
+    });
+    let (y0, y1) = pts().fold((f64::INFINITY, 0.0f64), |(a, b), p| {
+        (a.min(p.1), b.max(p.1))
+    });
+    if !(x0.is_finite() && y0.is_finite()) {
+        return Err(e(&"no positive points to plot"));
+    }
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 24))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(80)
+        .build_cartesian_2d(
+            (x0 * 0.8..x1 * 1.25).log_scale(),
+            (y0 * 0.5..y1 * 2.0).log_scale(),
+        )
+        .map_err(|x| e(&x))?;
+    chart
+        .configure_mesh()
+        .x_desc("seconds")
+        .y_desc("marginal error ‖P1−a‖₁ + ‖Pᵀ1−b‖₁")
+        .x_label_formatter(&|v| format!("{v:.0e}"))
+        .y_label_formatter(&|v| format!("{v:.0e}"))
+        .label_style(("sans-serif", 16))
+        .draw()
+        .map_err(|x| e(&x))?;
+    for (k, s) in series.iter().enumerate() {
+        let color = Palette99::pick(k).to_rgba();
+        let p: Vec<(f64, f64)> = s.points.iter().copied().filter(|p| ok(p)).collect();
+        chart
+            .draw_series(LineSeries::new(p, color.stroke_width(2)))
+            .map_err(|x| e(&x))?
+            .label(s.label.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 16))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(|x| e(&x))?;
+    root.present().map_err(|x| e(&x))?;
+    Ok(())
+}

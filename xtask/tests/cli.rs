@@ -69,6 +69,69 @@ fn bench_writes_json_and_plot() {
 }
 
 #[test]
+fn ot_suite_json_and_pot_peer() {
+    let py = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    let peers = py.exists();
+    if !peers {
+        eprintln!("POT part skipped: no Python venv (create it with `cargo xtask venv`)");
+    }
+    let out = tmpdir("ot");
+    let mut cmd = xtask();
+    cmd.args([
+        "bench",
+        "--suite",
+        "ot",
+        "--ot-n",
+        "80",
+        "--eta",
+        "300",
+        "--ot-tol",
+        "1e-10",
+        "--pot-stop",
+        "1e-9",
+        "--solvers",
+        "sns,sinkhorn-log,sinkhorn-stabilized,eps-scaling,exact",
+    ])
+    .arg("--out")
+    .arg(&out);
+    if peers {
+        cmd.arg("--peers");
+    }
+    run_ok(&mut cmd);
+    assert!(out.join("ot-convergence.png").exists());
+    let j = json(&out.join("ot.json"));
+    assert_eq!(j["schema"], "ritz-bench-ot/1");
+    let solvers = j["solvers"].as_array().unwrap();
+    assert_eq!(solvers.len(), 5, "{:?}", j["errors"]);
+    let get = |name: &str| solvers.iter().find(|s| s["solver"] == name).unwrap();
+    let sns = get("sns");
+    assert_eq!(sns["stop"], "Converged");
+    assert!(sns["iterations"].as_u64().unwrap() <= 60);
+    let cost = sns["transport_cost"].as_f64().unwrap();
+    for name in ["sinkhorn-log", "sinkhorn-stabilized", "eps-scaling"] {
+        let s = get(name);
+        assert_eq!(s["stop"], "Converged", "{name}");
+        assert!(
+            (s["transport_cost"].as_f64().unwrap() - cost).abs() < 1e-9,
+            "{name}"
+        );
+    }
+    assert!(get("exact")["transport_cost"].as_f64().unwrap() < cost);
+    if peers {
+        let pot = &j["pot"];
+        assert!((pot["transport_cost"].as_f64().unwrap() - cost).abs() < 1e-7);
+        // The same iteration from the same start (POT updates columns first, we rows first, and
+        // it checks every 10 iterations): the counts to the same error agree within 10 %.
+        let theirs = pot["iterations"].as_f64().unwrap();
+        let ours = pot["ritz_log_iterations_to_same_error"].as_f64().unwrap();
+        assert!(
+            (theirs - ours).abs() <= 0.1 * theirs,
+            "POT {theirs} vs ritz {ours} iterations"
+        );
+    }
+}
+
+#[test]
 fn scipy_cg_iterations_match_ours() {
     let py = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
     if !py.exists() {

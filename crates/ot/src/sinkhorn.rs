@@ -327,82 +327,12 @@ pub fn sinkhorn_stabilized(
 ) -> Result<OtSolution, OtError> {
     params.validate()?;
     let start = Instant::now();
-    let eta = params.eta;
-    with_support(problem, eta, |p| {
-        let (n, m) = (p.n(), p.m());
+    with_support(problem, params.eta, |p| {
         let mut tr = Tracker::new(start, params.tol, params.time_limit_s);
-        let mut log = LogState::new(p, vec![0.0; n], vec![0.0; m]);
-        let (mut it, stop) = log.iterate(p, eta, 0, 1, false, &mut tr);
-        // `iterate` with a limit of 1 stops at MaxIterations after one update; keep going
-        // unless it converged outright.
-        if stop == StopReason::Converged || params.max_iters == 1 {
-            return Ok((
-                log.f,
-                log.g,
-                RunRecord {
-                    iterations: it,
-                    history: tr.history,
-                    stop,
-                    start,
-                    sns: None,
-                },
-            ));
-        }
-        tr.history.clear(); // the first entry is re-recorded below
-        let mut k = vec![0.0; n * m];
-        let mut kt = vec![0.0; n * m];
-        let rebuild = |f: &[f64], g: &[f64], k: &mut [f64], kt: &mut [f64]| {
-            kernels::gibbs(p.cost(), f, g, eta, k);
-            kernels::gibbs(p.cost_t(), g, f, eta, kt);
-        };
-        rebuild(&log.f, &log.g, &mut k, &mut kt);
-        let mut u = vec![1.0; n];
-        let mut v = vec![1.0; m];
-        let mut kv = vec![0.0; n];
-        let mut ktu = vec![0.0; m];
-        let absorb = |f: &mut [f64], g: &mut [f64], u: &mut [f64], v: &mut [f64]| {
-            for (fi, ui) in f.iter_mut().zip(u.iter_mut()) {
-                *fi += ui.ln() / eta;
-                *ui = 1.0;
-            }
-            for (gj, vj) in g.iter_mut().zip(v.iter_mut()) {
-                *gj += vj.ln() / eta;
-                *vj = 1.0;
-            }
-        };
-        let stop = loop {
-            kernels::matvec(&k, m, &v, &mut kv);
-            let err: f64 = (0..n).map(|i| (u[i] * kv[i] - p.source()[i]).abs()).sum();
-            if let Some(s) = tr.record(it, err, params.max_iters) {
-                break s;
-            }
-            if kv.iter().any(|&x| !(x > 0.0 && x.is_finite())) {
-                // Underflow of a whole row of K̃: re-anchor with a log-domain iteration.
-                absorb(&mut log.f, &mut log.g, &mut u, &mut v);
-                log.row_pass(p, eta);
-                log.update(p, eta);
-                rebuild(&log.f, &log.g, &mut k, &mut kt);
-                it += 1;
-                continue;
-            }
-            for i in 0..n {
-                u[i] = p.source()[i] / kv[i];
-            }
-            kernels::matvec(&kt, n, &u, &mut ktu);
-            for j in 0..m {
-                v[j] = p.target()[j] / ktu[j];
-            }
-            it += 1;
-            let out = |x: &f64| !(*x > 1.0 / ABSORB && *x < ABSORB);
-            if u.iter().any(out) || v.iter().any(out) {
-                absorb(&mut log.f, &mut log.g, &mut u, &mut v);
-                rebuild(&log.f, &log.g, &mut k, &mut kt);
-            }
-        };
-        absorb(&mut log.f, &mut log.g, &mut u, &mut v);
+        let (f, g, it, stop) = stabilized_iterations(p, params.eta, params.max_iters, &mut tr);
         Ok((
-            log.f,
-            log.g,
+            f,
+            g,
             RunRecord {
                 iterations: it,
                 history: tr.history,
@@ -412,6 +342,76 @@ pub fn sinkhorn_stabilized(
             },
         ))
     })
+}
+
+/// The iterations of [`sinkhorn_stabilized`] from zero potentials (no empty bins): returns
+/// `(f, g, iterations, stop)`.
+pub(crate) fn stabilized_iterations(
+    p: &OtProblem,
+    eta: f64,
+    max_iters: usize,
+    tr: &mut Tracker,
+) -> (Vec<f64>, Vec<f64>, usize, StopReason) {
+    let (n, m) = (p.n(), p.m());
+    let mut log = LogState::new(p, vec![0.0; n], vec![0.0; m]);
+    let (mut it, stop) = log.iterate(p, eta, 0, 1, false, tr);
+    // `iterate` with a limit of 1 stops after one update; go on unless it converged outright.
+    if stop == StopReason::Converged || max_iters == 1 {
+        return (log.f, log.g, it, stop);
+    }
+    tr.history.clear(); // the first entry is re-recorded below
+    let mut k = vec![0.0; n * m];
+    let mut kt = vec![0.0; n * m];
+    let rebuild = |f: &[f64], g: &[f64], k: &mut [f64], kt: &mut [f64]| {
+        kernels::gibbs(p.cost(), f, g, eta, k);
+        kernels::gibbs(p.cost_t(), g, f, eta, kt);
+    };
+    rebuild(&log.f, &log.g, &mut k, &mut kt);
+    let mut u = vec![1.0; n];
+    let mut v = vec![1.0; m];
+    let mut kv = vec![0.0; n];
+    let mut ktu = vec![0.0; m];
+    let absorb = |f: &mut [f64], g: &mut [f64], u: &mut [f64], v: &mut [f64]| {
+        for (fi, ui) in f.iter_mut().zip(u.iter_mut()) {
+            *fi += ui.ln() / eta;
+            *ui = 1.0;
+        }
+        for (gj, vj) in g.iter_mut().zip(v.iter_mut()) {
+            *gj += vj.ln() / eta;
+            *vj = 1.0;
+        }
+    };
+    let stop = loop {
+        kernels::matvec(&k, m, &v, &mut kv);
+        let err: f64 = (0..n).map(|i| (u[i] * kv[i] - p.source()[i]).abs()).sum();
+        if let Some(s) = tr.record(it, err, max_iters) {
+            break s;
+        }
+        if kv.iter().any(|&x| !(x > 0.0 && x.is_finite())) {
+            // Underflow of a whole row of K̃: re-anchor with a log-domain iteration.
+            absorb(&mut log.f, &mut log.g, &mut u, &mut v);
+            log.row_pass(p, eta);
+            log.update(p, eta);
+            rebuild(&log.f, &log.g, &mut k, &mut kt);
+            it += 1;
+            continue;
+        }
+        for i in 0..n {
+            u[i] = p.source()[i] / kv[i];
+        }
+        kernels::matvec(&kt, n, &u, &mut ktu);
+        for j in 0..m {
+            v[j] = p.target()[j] / ktu[j];
+        }
+        it += 1;
+        let out = |x: &f64| !(*x > 1.0 / ABSORB && *x < ABSORB);
+        if u.iter().any(out) || v.iter().any(out) {
+            absorb(&mut log.f, &mut log.g, &mut u, &mut v);
+            rebuild(&log.f, &log.g, &mut k, &mut kt);
+        }
+    };
+    absorb(&mut log.f, &mut log.g, &mut u, &mut v);
+    (log.f, log.g, it, stop)
 }
 
 /// The ε-scaling schedule of [`sinkhorn_epsilon_scaling`].

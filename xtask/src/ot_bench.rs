@@ -1,0 +1,396 @@
+//! `cargo xtask bench --suite ot`: the Sinkhorn-Newton-Sparse paper's random assignment case
+//! (n = 500, η = 1200) — SNS against our Sinkhorn variants to the same marginal error, the
+//! exact solver for reference, and (with `--peers`) POT's `sinkhorn_log` on the same input.
+//! Writes a table, `ot.json` and `ot-convergence.png` (marginal error against time).
+
+use crate::peers;
+use crate::plot;
+use ritz_ot::{
+    EpsilonScaling, OtError, OtProblem, OtSolution, SinkhornParams, SnsParams, emd, sinkhorn,
+    sinkhorn_epsilon_scaling, sinkhorn_log, sinkhorn_newton_sparse, sinkhorn_stabilized,
+};
+use serde::Serialize;
+use std::path::Path;
+
+/// Solvers run when `--solvers` names none.
+pub const DEFAULT_SOLVERS: &[&str] = &[
+    "sns",
+    "sinkhorn-log",
+    "sinkhorn-stabilized",
+    "sinkhorn",
+    "exact",
+];
+
+/// Options of the OT suite (parsed by `bench`).
+pub struct OtArgs<'a> {
+    /// Problem size `n` (costs `n × n`).
+    pub n: usize,
+    /// Inverse regularization.
+    pub eta: f64,
+    /// Target marginal error for SNS; the Sinkhorns run to what SNS reached (or this).
+    pub tol: f64,
+    /// Random seed of the cost matrix.
+    pub seed: u64,
+    /// Solvers to run.
+    pub solvers: Vec<String>,
+    /// Wall-clock limit per Sinkhorn run.
+    pub time_limit_s: f64,
+    /// Run POT's sinkhorn_log.
+    pub peers: bool,
+    /// POT's stop threshold (its criterion: ‖Pᵀ1 − b‖₂).
+    pub pot_stop: f64,
+    /// POT's iteration limit.
+    pub pot_max_iters: usize,
+    /// Output folder.
+    pub out: &'a Path,
+}
+
+#[derive(Serialize)]
+struct Record {
+    solver: String,
+    iterations: usize,
+    seconds: f64,
+    seconds_per_iteration: f64,
+    marginal_error: f64,
+    transport_cost: f64,
+    entropic_cost: f64,
+    duality_gap: f64,
+    stop: String,
+    sns: Option<ritz_ot::SnsStats>,
+    /// (iteration, marginal error, seconds), thinned to at most 400 points.
+    history: Vec<(usize, f64, f64)>,
+    /// Every (iteration, marginal error, seconds), for time-to-error comparisons.
+    #[serde(skip)]
+    full: Vec<(usize, f64, f64)>,
+}
+
+impl Record {
+    fn new(solver: &str, s: &OtSolution) -> Self {
+        let step = s.history.len().div_ceil(400).max(1);
+        let mut history: Vec<(usize, f64, f64)> = s
+            .history
+            .iter()
+            .step_by(step)
+            .map(|h| (h.iteration, h.marginal_error, h.elapsed_s))
+            .collect();
+        if let Some(h) = s.history.last()
+            && history.last().map(|x| x.0) != Some(h.iteration)
+        {
+            history.push((h.iteration, h.marginal_error, h.elapsed_s));
+        }
+        Self {
+            solver: solver.into(),
+            iterations: s.iterations,
+            seconds: s.elapsed_s,
+            seconds_per_iteration: s.elapsed_s / s.iterations.max(1) as f64,
+            marginal_error: s.marginal_error(),
+            transport_cost: s.transport_cost,
+            entropic_cost: s.entropic_cost,
+            duality_gap: s.duality_gap(),
+            stop: format!("{:?}", s.stop),
+            sns: s.sns.clone(),
+            history,
+            full: s
+                .history
+                .iter()
+                .map(|h| (h.iteration, h.marginal_error, h.elapsed_s))
+                .collect(),
+        }
+    }
+}
+
+/// POT's result (see xtask/peers/pot_sinkhorn.py).
+#[derive(Serialize, serde::Deserialize, Clone)]
+struct PotRecord {
+    solver: String,
+    version: String,
+    iterations: usize,
+    seconds: f64,
+    seconds_per_iteration: f64,
+    marginal_error_l1: f64,
+    transport_cost: f64,
+    error_history: Vec<f64>,
+    error_every: usize,
+    /// Our sinkhorn-log's time to the same L1 marginal error, from its history (same run).
+    #[serde(default)]
+    ritz_log_seconds_to_same_error: Option<f64>,
+    /// Our sinkhorn-log's iterations to the same L1 marginal error (the iterations are the same
+    /// mathematics, so this matches POT's count up to its check interval).
+    #[serde(default)]
+    ritz_log_iterations_to_same_error: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct Report {
+    schema: &'static str,
+    threads: usize,
+    problem: String,
+    n: usize,
+    eta: f64,
+    seed: u64,
+    tol: f64,
+    target_error: f64,
+    solvers: Vec<Record>,
+    errors: Vec<String>,
+    /// Sinkhorn variant → its time / SNS's time, when it reached the target error.
+    speedup_of_sns: Vec<(String, f64)>,
+    pot: Option<PotRecord>,
+}
+
+/// Runs the OT suite.
+pub fn run(args: &OtArgs) -> Result<(), String> {
+    let p = OtProblem::random_assignment(args.n, args.seed).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    let threads = rayon::current_num_threads();
+    println!(
+        "OT suite: random assignment n = {}, costs U[0,1) (seed {}), uniform marginals, η = {}, {threads} threads",
+        args.n, args.seed, args.eta
+    );
+    println!("marginal error = ‖P1 − a‖₁ + ‖Pᵀ1 − b‖₁\n");
+    // Warm-up (thread pool start, allocator): a small untimed solve.
+    if let Ok(w) = OtProblem::random_assignment(64, args.seed + 1) {
+        let _ = sinkhorn_newton_sparse(
+            &w,
+            &SnsParams {
+                eta: 100.0,
+                ..Default::default()
+            },
+        );
+    }
+    let mut records = Vec::new();
+    let mut errors = Vec::new();
+    let mut target = args.tol;
+    let sns_first = args.solvers.iter().any(|s| s == "sns");
+    let mut order: Vec<&String> = args.solvers.iter().filter(|s| *s == "sns").collect();
+    order.extend(args.solvers.iter().filter(|s| *s != "sns"));
+    for name in order {
+        eprintln!("  running {name} ...");
+        let sp = SinkhornParams {
+            eta: args.eta,
+            tol: target,
+            max_iters: 10_000_000,
+            time_limit_s: Some(args.time_limit_s),
+        };
+        let res: Result<OtSolution, OtError> = match name.as_str() {
+            "sns" => sinkhorn_newton_sparse(
+                &p,
+                &SnsParams {
+                    eta: args.eta,
+                    tol: args.tol,
+                    ..Default::default()
+                },
+            ),
+            "sinkhorn-log" => sinkhorn_log(&p, &sp),
+            "sinkhorn-stabilized" => sinkhorn_stabilized(&p, &sp),
+            "sinkhorn" => sinkhorn(&p, &sp),
+            "eps-scaling" => sinkhorn_epsilon_scaling(&p, &sp, &EpsilonScaling::default()),
+            "exact" => emd(&p),
+            other => {
+                let e = format!(
+                    "unknown OT solver {other} (sns, sinkhorn-log, sinkhorn-stabilized, sinkhorn, eps-scaling, exact)"
+                );
+                errors.push(e.clone());
+                eprintln!("  {e}");
+                continue;
+            }
+        };
+        match res {
+            Ok(s) => {
+                if name == "sns" && sns_first {
+                    // The Sinkhorns run to the error SNS reached (or the requested one).
+                    target = s.marginal_error().max(args.tol);
+                }
+                records.push(Record::new(name, &s));
+            }
+            Err(e) => {
+                let e = format!("{name}: {e}");
+                eprintln!("  {e}");
+                errors.push(e);
+            }
+        }
+    }
+    let pot = if args.peers {
+        match run_pot(&p, args, &records) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                eprintln!("  {e}");
+                errors.push(e);
+                None
+            }
+        }
+    } else {
+        None
+    };
+
+    println!(
+        "  {:<20} {:>8} {:>10} {:>10} {:>11} {:>12} {:>11} {:<14}",
+        "solver", "iters", "seconds", "ms/iter", "marg. err", "⟨C,P⟩", "gap", "stop"
+    );
+    for r in &records {
+        println!(
+            "  {:<20} {:>8} {:>10.3} {:>10.4} {:>11.2e} {:>12.8} {:>11.1e} {:<14}",
+            r.solver,
+            r.iterations,
+            r.seconds,
+            r.seconds_per_iteration * 1e3,
+            r.marginal_error,
+            r.transport_cost,
+            r.duality_gap,
+            r.stop
+        );
+    }
+    if let Some(q) = &pot {
+        println!(
+            "  {:<20} {:>8} {:>10.3} {:>10.4} {:>11.2e} {:>12.8} {:>11} {:<14}",
+            format!("{} {}", q.solver, q.version),
+            q.iterations,
+            q.seconds,
+            q.seconds_per_iteration * 1e3,
+            q.marginal_error_l1,
+            q.transport_cost,
+            "-",
+            format!("stopThr {:.0e}", args.pot_stop)
+        );
+    }
+    if let Some(sns) = records.iter().find(|r| r.solver == "sns") {
+        let s = sns.sns.clone().unwrap_or_default();
+        println!(
+            "\n  SNS: {} iterations = {} Sinkhorn + {} Newton ({} CG iterations, {} line-search plans)",
+            sns.iterations,
+            s.sinkhorn_iterations,
+            s.newton_iterations,
+            s.cg_iterations,
+            s.line_search_trials
+        );
+    }
+    let mut speedups = Vec::new();
+    if let Some(sns) = records.iter().find(|r| r.solver == "sns") {
+        for r in records
+            .iter()
+            .filter(|r| r.solver.starts_with("sinkhorn") || r.solver == "eps-scaling")
+        {
+            if r.marginal_error <= target * (1.0 + 1e-9) {
+                let ratio = r.seconds / sns.seconds;
+                println!(
+                    "  {} to marginal error {:.1e}: {:.3} s = {:.0} × SNS's {:.3} s",
+                    r.solver, target, r.seconds, ratio, sns.seconds
+                );
+                speedups.push((r.solver.clone(), ratio));
+            } else {
+                println!(
+                    "  {} did not reach {:.1e} (best {:.2e}, {})",
+                    r.solver, target, r.marginal_error, r.stop
+                );
+            }
+        }
+    }
+    if let (Some(q), Some(ours)) = (&pot, records.iter().find(|r| r.solver == "sinkhorn-log")) {
+        println!(
+            "  per iteration: ritz sinkhorn-log {:.3} ms vs POT sinkhorn_log {:.3} ms ({:.1}× faster)",
+            ours.seconds_per_iteration * 1e3,
+            q.seconds_per_iteration * 1e3,
+            q.seconds_per_iteration / ours.seconds_per_iteration
+        );
+        if let Some(t) = q.ritz_log_seconds_to_same_error {
+            println!(
+                "  to POT's final marginal error {:.2e}: ritz sinkhorn-log {:.3} s vs POT {:.3} s ({:.1}× faster)",
+                q.marginal_error_l1,
+                t,
+                q.seconds,
+                q.seconds / t
+            );
+        }
+    }
+
+    let plot_path = args.out.join("ot-convergence.png");
+    let mut series: Vec<plot::XySeries> = records
+        .iter()
+        .filter(|r| r.solver != "exact")
+        .map(|r| plot::XySeries {
+            label: format!("{} ({} it)", r.solver, r.iterations),
+            points: r.history.iter().map(|h| (h.2, h.1)).collect(),
+        })
+        .collect();
+    if let Some(q) = &pot {
+        series.push(plot::XySeries {
+            label: format!(
+                "POT sinkhorn_log ({} it; its ‖Pᵀ1−b‖₂, time = it × s/it)",
+                q.iterations
+            ),
+            points: q
+                .error_history
+                .iter()
+                .enumerate()
+                .map(|(k, &e)| ((k * q.error_every + 1) as f64 * q.seconds_per_iteration, e))
+                .collect(),
+        });
+    }
+    let title = format!("random assignment n = {}, η = {}", args.n, args.eta);
+    match plot::error_vs_time(&plot_path, &title, &series) {
+        Ok(()) => println!("\n  plot: {}", plot_path.display()),
+        Err(e) => errors.push(e),
+    }
+    let report = Report {
+        schema: "ritz-bench-ot/1",
+        threads,
+        problem: "random-assignment".into(),
+        n: args.n,
+        eta: args.eta,
+        seed: args.seed,
+        tol: args.tol,
+        target_error: target,
+        solvers: records,
+        errors,
+        speedup_of_sns: speedups,
+        pot,
+    };
+    let path = args.out.join("ot.json");
+    let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("  wrote {}", path.display());
+    Ok(())
+}
+
+/// Exports the problem as npy files and runs POT's `sinkhorn_log` on it.
+fn run_pot(p: &OtProblem, args: &OtArgs, records: &[Record]) -> Result<PotRecord, String> {
+    use ritz_linalg::io::npy::write_npy_f64;
+    let py = peers::ensure_venv()?;
+    let dir = args.out.join("peers").join("ot");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let (c, a, b) = (dir.join("cost.npy"), dir.join("a.npy"), dir.join("b.npy"));
+    let werr = |e: ritz_linalg::IoError| format!("writing the OT problem: {e}");
+    write_npy_f64(&c, &[p.n(), p.m()], p.cost()).map_err(werr)?;
+    write_npy_f64(&a, &[p.n()], p.source()).map_err(werr)?;
+    write_npy_f64(&b, &[p.m()], p.target()).map_err(werr)?;
+    eprintln!(
+        "  running POT sinkhorn_log (stopThr {:e}, ≤ {} iterations) ...",
+        args.pot_stop, args.pot_max_iters
+    );
+    let script = peers::root()
+        .join("xtask")
+        .join("peers")
+        .join("pot_sinkhorn.py");
+    let out = std::process::Command::new(py)
+        .arg(script)
+        .args([&c, &a, &b])
+        .arg(format!("{:e}", 1.0 / args.eta))
+        .arg(format!("{:e}", args.pot_stop))
+        .arg(args.pot_max_iters.to_string())
+        .output()
+        .map_err(|e| format!("pot_sinkhorn.py failed to start: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "pot_sinkhorn.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let mut r: PotRecord =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("pot_sinkhorn.py output: {e}"))?;
+    // Our log-domain Sinkhorn's time to POT's final error, from its per-iteration history.
+    if let Some(ours) = records.iter().find(|x| x.solver == "sinkhorn-log") {
+        let hit = ours.full.iter().find(|h| h.1 <= r.marginal_error_l1);
+        r.ritz_log_seconds_to_same_error = hit.map(|h| h.2);
+        r.ritz_log_iterations_to_same_error = hit.map(|h| h.0);
+    }
+    Ok(r)
+}
