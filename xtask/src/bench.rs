@@ -56,6 +56,9 @@ pub struct BenchArgs {
     /// OT suite: problem size n (n × n costs).
     #[arg(long, default_value_t = 500)]
     pub ot_n: usize,
+    /// OT suite: seeds of the random cost matrices, one case each (POT runs on the first).
+    #[arg(long, value_delimiter = ',', default_value = "0,1,2")]
+    pub ot_seeds: Vec<u64>,
     /// OT suite: inverse regularization η (POT's reg = 1/η).
     #[arg(long, default_value_t = 1200.0)]
     pub eta: f64,
@@ -123,7 +126,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
                 n: args.ot_n,
                 eta: args.eta,
                 tol: args.ot_tol,
-                seed: args.problem.seed,
+                seeds: args.ot_seeds.clone(),
                 solvers: args.solvers.clone().unwrap_or_else(|| {
                     crate::ot_bench::DEFAULT_SOLVERS
                         .iter()

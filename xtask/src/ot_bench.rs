@@ -29,13 +29,13 @@ pub struct OtArgs<'a> {
     pub eta: f64,
     /// Target marginal error for SNS; the Sinkhorns run to what SNS reached (or this).
     pub tol: f64,
-    /// Random seed of the cost matrix.
-    pub seed: u64,
+    /// Random seeds of the cost matrices: one case per seed.
+    pub seeds: Vec<u64>,
     /// Solvers to run.
     pub solvers: Vec<String>,
     /// Wall-clock limit per Sinkhorn run.
     pub time_limit_s: f64,
-    /// Run POT's sinkhorn_log.
+    /// Run POT's sinkhorn_log (on the first seed's case).
     pub peers: bool,
     /// POT's stop threshold (its criterion: ‖Pᵀ1 − b‖₂).
     pub pot_stop: f64,
@@ -121,34 +121,44 @@ struct PotRecord {
 }
 
 #[derive(Serialize)]
-struct Report {
-    schema: &'static str,
-    threads: usize,
-    problem: String,
-    n: usize,
-    eta: f64,
+struct Case {
     seed: u64,
-    tol: f64,
     target_error: f64,
     solvers: Vec<Record>,
     errors: Vec<String>,
     /// Sinkhorn variant → its time / SNS's time, when it reached the target error.
     speedup_of_sns: Vec<(String, f64)>,
     pot: Option<PotRecord>,
+    plot: Option<String>,
 }
 
-/// Runs the OT suite.
+#[derive(Serialize)]
+struct Report {
+    schema: &'static str,
+    threads: usize,
+    problem: String,
+    n: usize,
+    eta: f64,
+    tol: f64,
+    cases: Vec<Case>,
+    /// Per Sinkhorn variant: the median over the cases of its time / SNS's time.
+    median_speedup_of_sns: Vec<(String, f64)>,
+}
+
+/// Runs the OT suite: one case per seed, then the median speedups.
 pub fn run(args: &OtArgs) -> Result<(), String> {
-    let p = OtProblem::random_assignment(args.n, args.seed).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    if args.seeds.is_empty() {
+        return Err("--ot-seeds needs at least one seed".into());
+    }
     let threads = rayon::current_num_threads();
     println!(
-        "OT suite: random assignment n = {}, costs U[0,1) (seed {}), uniform marginals, η = {}, {threads} threads",
-        args.n, args.seed, args.eta
+        "OT suite: random assignment n = {}, costs U[0,1), uniform marginals, η = {}, seeds {:?}, {threads} threads",
+        args.n, args.eta, args.seeds
     );
-    println!("marginal error = ‖P1 − a‖₁ + ‖Pᵀ1 − b‖₁\n");
+    println!("marginal error = ‖P1 − a‖₁ + ‖Pᵀ1 − b‖₁");
     // Warm-up (thread pool start, allocator): a small untimed solve.
-    if let Ok(w) = OtProblem::random_assignment(64, args.seed + 1) {
+    if let Ok(w) = OtProblem::random_assignment(64, 12345) {
         let _ = sinkhorn_newton_sparse(
             &w,
             &SnsParams {
@@ -157,6 +167,65 @@ pub fn run(args: &OtArgs) -> Result<(), String> {
             },
         );
     }
+    let mut cases = Vec::new();
+    for (k, &seed) in args.seeds.iter().enumerate() {
+        cases.push(run_case(args, seed, args.peers && k == 0)?);
+    }
+    let mut names: Vec<String> = Vec::new();
+    for c in &cases {
+        for (name, _) in &c.speedup_of_sns {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+    }
+    let mut median = Vec::new();
+    if cases.len() > 1 {
+        println!(
+            "
+median over {} seeds:",
+            cases.len()
+        );
+    }
+    for name in names {
+        let mut r: Vec<f64> = cases
+            .iter()
+            .filter_map(|c| c.speedup_of_sns.iter().find(|x| x.0 == name).map(|x| x.1))
+            .collect();
+        r.sort_by(f64::total_cmp);
+        let m = r[r.len() / 2];
+        if cases.len() > 1 {
+            println!(
+                "  SNS is {m:.0}× faster than {name} (per seed: {})",
+                r.iter()
+                    .map(|x| format!("{x:.0}×"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        median.push((name, m));
+    }
+    let report = Report {
+        schema: "ritz-bench-ot/2",
+        threads,
+        problem: "random-assignment".into(),
+        n: args.n,
+        eta: args.eta,
+        tol: args.tol,
+        cases,
+        median_speedup_of_sns: median,
+    };
+    let path = args.out.join("ot.json");
+    let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
+/// One seed's case: every solver, the POT peer if asked, the table, the plot.
+fn run_case(args: &OtArgs, seed: u64, peers: bool) -> Result<Case, String> {
+    let p = OtProblem::random_assignment(args.n, seed).map_err(|e| e.to_string())?;
+    println!("\n== seed {seed}");
     let mut records = Vec::new();
     let mut errors = Vec::new();
     let mut target = args.tol;
@@ -209,7 +278,7 @@ pub fn run(args: &OtArgs) -> Result<(), String> {
             }
         }
     }
-    let pot = if args.peers {
+    let pot = if peers {
         match run_pot(&p, args, &records) {
             Ok(r) => Some(r),
             Err(e) => {
@@ -302,7 +371,7 @@ pub fn run(args: &OtArgs) -> Result<(), String> {
         }
     }
 
-    let plot_path = args.out.join("ot-convergence.png");
+    let plot_path = args.out.join(format!("ot-convergence-seed{seed}.png"));
     let mut series: Vec<plot::XySeries> = records
         .iter()
         .filter(|r| r.solver != "exact")
@@ -325,30 +394,29 @@ pub fn run(args: &OtArgs) -> Result<(), String> {
                 .collect(),
         });
     }
-    let title = format!("random assignment n = {}, η = {}", args.n, args.eta);
-    match plot::error_vs_time(&plot_path, &title, &series) {
-        Ok(()) => println!("\n  plot: {}", plot_path.display()),
-        Err(e) => errors.push(e),
-    }
-    let report = Report {
-        schema: "ritz-bench-ot/1",
-        threads,
-        problem: "random-assignment".into(),
-        n: args.n,
-        eta: args.eta,
-        seed: args.seed,
-        tol: args.tol,
+    let title = format!(
+        "random assignment n = {}, η = {}, seed {seed}",
+        args.n, args.eta
+    );
+    let plot = match plot::error_vs_time(&plot_path, &title, &series) {
+        Ok(()) => {
+            println!("  plot: {}", plot_path.display());
+            Some(plot_path.display().to_string())
+        }
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
+    Ok(Case {
+        seed,
         target_error: target,
         solvers: records,
         errors,
         speedup_of_sns: speedups,
         pot,
-    };
-    let path = args.out.join("ot.json");
-    let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-    println!("  wrote {}", path.display());
-    Ok(())
+        plot,
+    })
 }
 
 /// Exports the problem as npy files and runs POT's `sinkhorn_log` on it.

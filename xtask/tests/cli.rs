@@ -89,6 +89,10 @@ fn ot_suite_json_and_pot_peer() {
         "1e-10",
         "--pot-stop",
         "1e-9",
+        "--ot-seeds",
+        "0,3",
+        "--ot-time-limit",
+        "60",
         "--solvers",
         "sns,sinkhorn-log,sinkhorn-stabilized,eps-scaling,exact",
     ])
@@ -98,11 +102,15 @@ fn ot_suite_json_and_pot_peer() {
         cmd.arg("--peers");
     }
     run_ok(&mut cmd);
-    assert!(out.join("ot-convergence.png").exists());
+    assert!(out.join("ot-convergence-seed0.png").exists());
+    assert!(out.join("ot-convergence-seed3.png").exists());
     let j = json(&out.join("ot.json"));
-    assert_eq!(j["schema"], "ritz-bench-ot/1");
-    let solvers = j["solvers"].as_array().unwrap();
-    assert_eq!(solvers.len(), 5, "{:?}", j["errors"]);
+    assert_eq!(j["schema"], "ritz-bench-ot/2");
+    assert_eq!(j["cases"].as_array().unwrap().len(), 2);
+    assert!(j["median_speedup_of_sns"].as_array().unwrap().len() >= 2);
+    let case = &j["cases"][0];
+    let solvers = case["solvers"].as_array().unwrap();
+    assert_eq!(solvers.len(), 5, "{:?}", case["errors"]);
     let get = |name: &str| solvers.iter().find(|s| s["solver"] == name).unwrap();
     let sns = get("sns");
     assert_eq!(sns["stop"], "Converged");
@@ -118,7 +126,7 @@ fn ot_suite_json_and_pot_peer() {
     }
     assert!(get("exact")["transport_cost"].as_f64().unwrap() < cost);
     if peers {
-        let pot = &j["pot"];
+        let pot = &case["pot"];
         assert!((pot["transport_cost"].as_f64().unwrap() - cost).abs() < 1e-7);
         // The same iteration from the same start (POT updates columns first, we rows first, and
         // it checks every 10 iterations): the counts to the same error agree within 10 %.
