@@ -323,3 +323,12 @@ pub struct RitzBasis {
     coeffs: Vec<f64>,
     m: usize,
 }
+
+impl RitzBasis {
+    /// The unit eigenvector `s_k` of `T_m` for `values[k]` (length `m`). Its first component
+    /// squared is the Gauss-quadrature weight of node `values[k]` (stochastic Lanczos
+    /// quadrature).
+    pub fn eigenvector(&self, k: usize) -> &[f64] {
+        &self.coeffs[k * self.m..(k + 1) * self.m]
+    }
+}

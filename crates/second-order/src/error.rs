@@ -1,0 +1,86 @@
+//! Error type of `ritz-second-order`.
+
+use thiserror::Error;
+
+/// Bad input, unsupported requests and numerical failures. Non-convergence of an optimizer is
+/// a stop reason, not an error.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum SecondOrderError {
+    /// Two sizes that must agree do not.
+    #[error("shape mismatch in {what}: expected {expected}, found {found}")]
+    Shape {
+        /// What was checked.
+        what: &'static str,
+        /// Required size.
+        expected: usize,
+        /// Given size.
+        found: usize,
+    },
+    /// NaN or ±∞ in an input.
+    #[error("non-finite value in {what} at index {index}")]
+    NonFinite {
+        /// Which input.
+        what: &'static str,
+        /// Position of the first offending entry.
+        index: usize,
+    },
+    /// A label outside the model's classes.
+    #[error("label {label} at row {row} is outside 0..{classes}")]
+    BadLabel {
+        /// Row of the sample.
+        row: usize,
+        /// The label given.
+        label: f64,
+        /// Number of classes.
+        classes: usize,
+    },
+    /// A parameter out of range.
+    #[error("invalid parameter: {0}")]
+    InvalidParameter(String),
+    /// The model does not provide this curvature.
+    #[error("{model} does not provide the {curvature} curvature")]
+    Unsupported {
+        /// Model name.
+        model: &'static str,
+        /// Requested curvature.
+        curvature: &'static str,
+    },
+    /// A malformed data file.
+    #[error("{file}: line {line}: {reason}")]
+    Parse {
+        /// File name.
+        file: String,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A linear solve failed (matrix not positive definite, Krylov breakdown).
+    #[error("linear solve failed: {0}")]
+    Solve(String),
+}
+
+/// Errors on the first NaN/∞ of `v`.
+pub fn check_finite(what: &'static str, v: &[f64]) -> Result<(), SecondOrderError> {
+    match v.iter().position(|x| !x.is_finite()) {
+        Some(index) => Err(SecondOrderError::NonFinite { what, index }),
+        None => Ok(()),
+    }
+}
+
+/// Errors unless `found == expected`.
+pub fn check_len(
+    what: &'static str,
+    expected: usize,
+    found: usize,
+) -> Result<(), SecondOrderError> {
+    if expected == found {
+        Ok(())
+    } else {
+        Err(SecondOrderError::Shape {
+            what,
+            expected,
+            found,
+        })
+    }
+}

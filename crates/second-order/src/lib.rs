@@ -1,0 +1,36 @@
+//! `ritz-second-order`: curvature for optimization and machine learning.
+//!
+//! * [`objective`]: the [`Objective`] interface (value, gradient, curvature-vector products for
+//!   the Hessian, Gauss–Newton and empirical Fisher), an evaluation counter, and curvature
+//!   matrices as linalg operators.
+//! * [`models`]: least squares, logistic and softmax regression, and a one-hidden-layer MLP with
+//!   an exact Hessian-vector product (Pearlmutter's R-operator).
+//! * [`data`]: datasets, CSV, standardization, two real datasets shipped in `data/` (UCI
+//!   breast cancer and handwritten digits), seeded synthetic sets.
+//! * [`spectra`]: top eigenvalues (Lanczos), trace (Hutchinson, Hutch++), spectral density
+//!   (stochastic Lanczos quadrature, Gaussian broadening).
+//! * [`mfac`]: M-FAC inverse-Hessian-vector products, static and sliding-window, and the
+//!   M-FAC optimizer.
+//! * [`optim`]: gradient-normalized regularized Newton (adaptive γ), damped Newton, gradient
+//!   descent.
+//!
+//! burn has no double backward; a finite-difference HVP adapter for burn models lives in
+//! `ritz-neural-precond`'s examples, checked against [`models::Mlp`]'s exact HVP.
+
+pub mod data;
+pub mod error;
+pub mod mfac;
+pub mod models;
+pub mod objective;
+pub mod optim;
+pub mod spectra;
+
+pub use data::Dataset;
+pub use error::SecondOrderError;
+pub use mfac::{DynamicMfac, MfacOptimizer, MfacParams, StaticMfac};
+pub use models::{LeastSquares, LogisticRegression, Mlp, SoftmaxRegression};
+pub use objective::{Counted, Curvature, CurvatureOperator, Objective};
+pub use optim::{
+    DampedNewtonParams, GdParams, LinearSolve, OptimResult, OptimStop, RegNewtonParams,
+    damped_newton, gradient_descent, regularized_newton,
+};
