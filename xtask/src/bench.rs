@@ -49,8 +49,9 @@ pub struct BenchArgs {
     /// crates/neural-precond/weights).
     #[arg(long)]
     pub weights: Option<PathBuf>,
-    /// Suite: `poisson` (linear solvers on Poisson problems, the default) or `ot` (optimal
-    /// transport: the Sinkhorn-Newton-Sparse paper's random assignment case).
+    /// Suite: `poisson` (linear solvers on Poisson problems, the default), `ot` (optimal
+    /// transport: the Sinkhorn-Newton-Sparse paper's random assignment case) or `second-order`
+    /// (M-FAC at large d, regularized Newton, Hessian spectrum).
     #[arg(long, default_value = "poisson")]
     pub suite: String,
     /// OT suite: problem size n (n × n costs).
@@ -72,6 +73,15 @@ pub struct BenchArgs {
     /// default; about 1e-13 matches the full-precision run (tens of minutes).
     #[arg(long, default_value_t = 1e-6)]
     pub pot_stop: f64,
+    /// Second-order suite: M-FAC dimension d.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub mfac_d: usize,
+    /// Second-order suite: M-FAC window m.
+    #[arg(long, default_value_t = 512)]
+    pub mfac_m: usize,
+    /// Second-order suite: gradient-descent iteration cap.
+    #[arg(long, default_value_t = 20_000)]
+    pub gd_max_iters: usize,
     /// OT suite with --peers: POT's iteration limit.
     #[arg(long, default_value_t = 1_000_000)]
     pub pot_max_iters: usize,
@@ -140,7 +150,16 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
                 out: &args.out,
             });
         }
-        other => return Err(format!("unknown suite {other} (poisson, ot)")),
+        "second-order" => {
+            return crate::second_order_bench::run(&crate::second_order_bench::SoArgs {
+                d: args.mfac_d,
+                m: args.mfac_m,
+                repeat: args.repeat.max(5),
+                gd_max_iters: args.gd_max_iters,
+                out: &args.out,
+            });
+        }
+        other => return Err(format!("unknown suite {other} (poisson, ot, second-order)")),
     }
     let mut config: Config = match &args.config {
         Some(p) => {

@@ -16,6 +16,7 @@ mod ot_bench;
 mod peers;
 mod plot;
 mod problems;
+mod second_order_bench;
 mod solvers;
 mod spectrum;
 

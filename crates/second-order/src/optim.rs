@@ -32,7 +32,7 @@ pub struct LinearSolve {
 impl Default for LinearSolve {
     fn default() -> Self {
         Self {
-            dense_max: 1000,
+            dense_max: 256,
             cg_rtol: 1e-10,
             cg_max_iters: 10_000,
         }
