@@ -8,6 +8,9 @@
 //!   the Poisson operator inside the graph, and a resumable Adam trainer.
 //! - [`precond`]: adapters to ritz-krylov's preconditioner traits (f64 residual → f32 network
 //!   → f64 direction).
+//! - [`flat`]: flat-parameter views of burn models and a finite-difference Hessian-vector
+//!   product, so that second-order methods (ritz-second-order: M-FAC, Lanczos spectra) can
+//!   work on burn networks.
 //!
 //! Libraries stay generic over the burn backend `B`; binaries (xtask, examples) pick one. The
 //! default CPU backend is burn-flex (feature `flex`); `ndarray` and `cuda` are features.
@@ -16,6 +19,7 @@ pub mod data;
 pub mod dcdm;
 pub mod error;
 pub mod fast;
+pub mod flat;
 pub mod geometry;
 pub mod loss;
 pub mod model;
