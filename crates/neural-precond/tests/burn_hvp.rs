@@ -70,7 +70,8 @@ fn fd_hvp_matches_exact_r_operator() {
     exact.hvp(&theta, &v, &mut hv);
     let fd = fd_hvp(&mut grad, &theta, &v, 1e-2);
     let e = rel(&fd, &hv);
-    // The documented accuracy of an f32 finite-difference HVP: about 1e-3.
-    assert!(e < 5e-3, "finite-difference HVP relative error {e:e}");
+    eprintln!("finite-difference HVP (f32 burn gradients, ε = 1e-2) vs R-operator: {e:.2e}");
+    // Within the documented accuracy of an f32 finite-difference HVP (≤ 1e-3).
+    assert!(e < 1e-3, "finite-difference HVP relative error {e:e}");
     assert!(set_flat_params(TanhMlp::<B>::new(d, h, o, &dev), &theta[1..]).is_err());
 }
