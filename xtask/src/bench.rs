@@ -73,6 +73,13 @@ pub struct BenchArgs {
     /// default; about 1e-13 matches the full-precision run (tens of minutes).
     #[arg(long, default_value_t = 1e-6)]
     pub pot_stop: f64,
+    /// A folder of frames dumped by `cargo xtask simulate --dump`: one problem per selected
+    /// frame (its flags and right-hand side), instead of the config's problems.
+    #[arg(long)]
+    pub frames: Option<PathBuf>,
+    /// With --frames: take every k-th frame.
+    #[arg(long, default_value_t = 10)]
+    pub frame_every: usize,
     /// Second-order suite: M-FAC dimension d.
     #[arg(long, default_value_t = 1_000_000)]
     pub mfac_d: usize,
@@ -170,6 +177,9 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     };
     if let Some(spec) = ProblemSpec::from_args(&args.problem) {
         config.problems = vec![spec];
+    }
+    if let Some(dir) = &args.frames {
+        config.problems = frame_specs(dir, args.frame_every.max(1))?;
     }
     if let Some(t) = args.tol {
         config.tolerance = t;
@@ -422,4 +432,41 @@ fn print_table(solves: &[SolveRecord], peers: &[peers::PeerResult]) {
             );
         }
     }
+}
+
+/// One `Flags` problem per selected frame of a `simulate --dump` folder.
+fn frame_specs(dir: &std::path::Path, every: usize) -> Result<Vec<ProblemSpec>, String> {
+    let meta_path = dir.join("meta.json");
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&meta_path)
+            .map_err(|e| format!("{}: {e}", meta_path.display()))?,
+    )
+    .map_err(|e| format!("{}: {e}", meta_path.display()))?;
+    let walls = meta["walls"].as_str().unwrap_or("open-top").to_string();
+    let mut frames: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("rhs_") && n.ends_with(".npy"))
+        })
+        .collect();
+    frames.sort();
+    if frames.is_empty() {
+        return Err(format!("{}: no rhs_*.npy frames", dir.display()));
+    }
+    Ok(frames
+        .into_iter()
+        .enumerate()
+        .filter(|(k, _)| (k + 1) % every == 0)
+        .map(|(_, rhs)| ProblemSpec::Flags {
+            flags: dir.join("flags.npy"),
+            rhs_npy: Some(rhs),
+            rhs: "smooth".into(),
+            walls: walls.clone(),
+            seed: 0,
+            solvers: Vec::new(),
+        })
+        .collect())
 }

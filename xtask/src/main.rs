@@ -5,6 +5,8 @@
 //!   `bench-out/bench.json` and convergence plots. See `docs/bench.md`.
 //! * `cargo xtask train` — trains a learned preconditioner (DCDM CNN, stencil V-net, SPD
 //!   stencil net): data, resumable training, weights, log and curve. See `docs/neural.md`.
+//! * `cargo xtask simulate` — smoke past obstacles with pluggable pressure solvers; frames as
+//!   pictures, per-frame solver figures, optional dumps of every frame's system.
 //! * `cargo xtask test` — all tests (creates the Python peers' venv first when it can).
 //! * `cargo xtask venv` — creates `.venv` with the Python peers (NumPy, SciPy).
 //! * `cargo xtask lanczos` — Lanczos timing and accuracy on a problem.
@@ -17,6 +19,7 @@ mod peers;
 mod plot;
 mod problems;
 mod second_order_bench;
+mod simulate;
 mod solvers;
 mod spectrum;
 
@@ -69,6 +72,9 @@ enum Cmd {
     Bench(bench::BenchArgs),
     /// Train a learned preconditioner (resumable; see docs/neural.md).
     Train(neural::TrainArgs),
+    /// Smoke simulation with pluggable pressure solvers: per-frame JSON, PNG frames, plots,
+    /// optional npy dumps of every frame's system (see docs/simulate.md).
+    Simulate(simulate::SimulateArgs),
     /// Run every test: creates the Python peers' venv when possible (the SciPy oracle test is
     /// skipped without it), then `cargo test --workspace` with any extra arguments.
     Test {
@@ -104,6 +110,7 @@ fn main() {
     let res = match cli.cmd {
         Cmd::Bench(args) => bench::run(args),
         Cmd::Train(args) => neural::run_train(args),
+        Cmd::Simulate(args) => simulate::run(args),
         Cmd::Test { args } => run_tests(&args),
         Cmd::Lanczos {
             problem,

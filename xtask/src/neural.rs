@@ -192,6 +192,13 @@ pub struct TrainArgs {
     /// Print no progress bar (for logs and tests).
     #[arg(long)]
     pub quiet: bool,
+    /// Extra training data: the right-hand sides of a `cargo xtask simulate --dump` folder
+    /// (one more geometry, the simulation's).
+    #[arg(long)]
+    pub frames: Option<PathBuf>,
+    /// With --frames: take every k-th frame.
+    #[arg(long, default_value_t = 5)]
+    pub frame_every: usize,
 }
 
 /// `--loss` values.
@@ -339,8 +346,18 @@ pub fn run_train(a: TrainArgs) -> Result<(), String> {
     )
     .map_err(|e| format!("{}: {e}", cfg_path.display()))?;
     let t0 = std::time::Instant::now();
-    let data = ritz_neural_precond::train::dataset_for(&cfg, &out.join("data"))
+    let mut data = ritz_neural_precond::train::dataset_for(&cfg, &out.join("data"))
         .map_err(|e| e.to_string())?;
+    if let Some(dir) = &a.frames {
+        let g = frame_samples(dir, a.frame_every.max(1))?;
+        println!(
+            "frames: {} right-hand sides from {} (every {}th frame)",
+            g.rhs.len(),
+            dir.display(),
+            a.frame_every.max(1)
+        );
+        data.geometries.push(g);
+    }
     println!(
         "data: {} samples on {} geometries at {}{} ({:.1} s, cached in {})",
         data.len(),
@@ -495,4 +512,56 @@ fn run_model<B: AutodiffBackend, M: LearnedModel<B> + AutodiffModule<B>>(
     ritz_neural_precond::train(m, cfg, data, out, resume, device, observer)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+
+/// The right-hand sides of a `simulate --dump` folder as one training geometry (unit norm,
+/// energies from MGPCG solves).
+fn frame_samples(
+    dir: &Path,
+    every: usize,
+) -> Result<ritz_neural_precond::data::GeometrySamples, String> {
+    use ritz_linalg::io::npy;
+    let err = |e: &dyn std::fmt::Display| format!("{}: {e}", dir.display());
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).map_err(|e| err(&e))?)
+            .map_err(|e| err(&e))?;
+    let flags = npy::read_npy(dir.join("flags.npy")).map_err(|e| err(&e))?;
+    let dim = flags.shape.len();
+    let shape: Vec<usize> = flags.shape.iter().rev().copied().collect();
+    let walls = match meta["walls"].as_str() {
+        Some("closed") => ritz_pde::Walls::closed(),
+        _ => ritz_pde::Walls::open_top(dim),
+    };
+    let grid = ritz_pde::MacGrid::from_codes(&shape, &flags.to_i8().map_err(|e| err(&e))?, walls)
+        .map_err(|e| err(&e))?;
+    let problem = ritz_pde::PoissonProblem::new(grid).map_err(|e| err(&e))?;
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| err(&e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("rhs_") && n.ends_with(".npy"))
+        })
+        .collect();
+    names.sort();
+    let mut rhs = Vec::new();
+    for (k, path) in names.iter().enumerate() {
+        if (k + 1) % every != 0 {
+            continue;
+        }
+        let mut b = npy::read_npy(path).map_err(|e| err(&e))?.to_f64();
+        problem.prepare_rhs(&mut b).map_err(|e| err(&e))?;
+        let norm = b.iter().map(|v| v * v).sum::<f64>().sqrt();
+        if norm > 0.0 {
+            rhs.push(b.iter().map(|v| (v / norm) as f32).collect());
+        }
+    }
+    if rhs.is_empty() {
+        return Err(format!("{}: no usable rhs_*.npy frames", dir.display()));
+    }
+    let energy = ritz_neural_precond::data::energies(&problem, &rhs).map_err(|e| err(&e))?;
+    Ok(ritz_neural_precond::data::GeometrySamples::new(
+        problem, rhs, energy,
+    ))
 }

@@ -278,7 +278,10 @@ pub fn load(spec: &ProblemSpec) -> Result<Problem, String> {
                     kind.generate(&problem, *seed)
                 }
             };
-            let stem = file_stem(flags);
+            let stem = match rhs_npy {
+                Some(r) => format!("{}-{}", file_stem(flags), file_stem(r)),
+                None => file_stem(flags),
+            };
             (
                 format!("flags-{stem}"),
                 format!("flags {} shape {:?}", flags.display(), arr.shape),

@@ -7,7 +7,7 @@ use ritz_krylov::lanczos::{LanczosParams, lanczos};
 use ritz_krylov::precond::{IcOptions, IncompleteCholesky, Jacobi};
 use ritz_krylov::{FcdParams, Monitor, SolveInfo, SolveParams, StopReason, cg, fcd, pcg};
 use ritz_linalg::{LinearOperator, Preconditioner, SpdPreconditioner, vector};
-use ritz_pde::{GridIc0, GridMultigrid, IcVariant, MultigridParams, Precision};
+use ritz_pde::{GridIc0, GridMultigrid, IcVariant, MultigridParams, PoissonProblem, Precision};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -68,7 +68,8 @@ pub struct SolveRecord {
     pub history: Vec<f64>,
 }
 
-enum Method {
+/// A solver with its preconditioner built (setup done), ready for any right-hand side.
+pub enum Method {
     Cg,
     Pcg(Box<dyn SpdPreconditioner>),
     Fcd(Box<dyn Preconditioner>),
@@ -84,7 +85,6 @@ pub fn run(
     learned: &crate::neural::LearnedContext,
     monitor: &mut dyn Monitor,
 ) -> Result<SolveRecord, String> {
-    let e = |x: ritz_krylov::KrylovError| format!("{name}: {x}");
     let grid = match &problem.kind {
         ProblemKind::Grid { problem, b, .. } => Some((problem.as_ref(), b.as_slice())),
         ProblemKind::Csr { .. } => None,
@@ -110,8 +110,56 @@ pub fn run(
     };
     let assembly = if native { 0.0 } else { problem.assembly_s() };
     let t_setup = Instant::now();
+    let method = build_method(problem, name, grid, native, op, b, learned)?;
+    let setup_s = t_setup.elapsed().as_secs_f64() + assembly;
+    let mut x = vec![0.0; b.len()];
+    let t = Instant::now();
+    let info = solve_method(&method, op, b, &mut x, params, monitor)
+        .map_err(|x| format!("{name}: {x}"))?;
+    let solve_s = t.elapsed().as_secs_f64();
+    // True residual, projected onto the range for singular problems.
+    let mut r = vec![0.0; b.len()];
+    ritz_linalg::operator::residual(op, b, &x, &mut r);
+    let mut bp = b.to_vec();
+    if let Some(ns) = op.null_space() {
+        ns.project(&mut r);
+        ns.project(&mut bp);
+    }
+    let true_rel = vector::norm2(&r) / vector::norm2(&bp).max(f64::MIN_POSITIVE);
+    let mut history = info.residual_history.clone();
+    if matches!(method, Method::Cholesky(_)) {
+        history.push(true_rel);
+    }
+    Ok(SolveRecord {
+        solver: name.to_string(),
+        iterations: info.iterations,
+        setup_s,
+        solve_s,
+        relative_residual: *history.last().unwrap_or(&0.0),
+        true_relative_residual: true_rel,
+        stop: format!("{:?}", info.stop),
+        vector_len: b.len(),
+        repeats: 1,
+        time_per_iteration_s: solve_s / info.iterations.max(1) as f64,
+        passes_per_iteration: f64::NAN,
+        history,
+    })
+}
+
+/// Builds solver `name` (preconditioner setup, factorization, Lanczos) for `problem`; `op` and
+/// `b` are the operator and right-hand side it will iterate on (grid-native or assembled).
+pub fn build_method(
+    problem: &Problem,
+    name: &str,
+    grid: Option<(&PoissonProblem, &[f64])>,
+    native: bool,
+    op: &dyn LinearOperator,
+    b: &[f64],
+    learned: &crate::neural::LearnedContext,
+) -> Result<Method, String> {
+    let e = |x: ritz_krylov::KrylovError| format!("{name}: {x}");
     let base = name.trim_end_matches("-csr");
-    let method = match (base, grid) {
+    Ok(match (base, grid) {
         ("cg", _) => Method::Cg,
         ("jacobi", _) => Method::Pcg(Box::new(
             Jacobi::new(op).map_err(|x| format!("{name}: {x}"))?,
@@ -178,23 +226,32 @@ pub fn run(
             Method::Cholesky(SparseCholesky::new(asm.matrix, asm.null_space).map_err(e)?)
         }
         _ => return Err(format!("unknown solver '{name}'")),
-    };
-    let setup_s = t_setup.elapsed().as_secs_f64() + assembly;
-    let mut x = vec![0.0; b.len()];
-    let t = Instant::now();
-    let info: SolveInfo = match &method {
-        Method::Cg => cg(op, b, &mut x, params, monitor).map_err(e)?,
-        Method::Pcg(m) => pcg(op, &**m, b, &mut x, params, monitor).map_err(e)?,
+    })
+}
+
+/// Solves `op x = b` with a built method, starting from the given `x`.
+pub fn solve_method(
+    method: &Method,
+    op: &dyn LinearOperator,
+    b: &[f64],
+    x: &mut Vec<f64>,
+    params: &SolveParams,
+    monitor: &mut dyn Monitor,
+) -> Result<SolveInfo, String> {
+    let e = |x: ritz_krylov::KrylovError| x.to_string();
+    Ok(match &method {
+        Method::Cg => cg(op, b, x, params, monitor).map_err(e)?,
+        Method::Pcg(m) => pcg(op, &**m, b, x, params, monitor).map_err(e)?,
         Method::Fcd(m) => {
             let fp = FcdParams {
                 solve: *params,
                 ..Default::default()
             };
-            fcd(op, &**m, b, &mut x, &fp, monitor).map_err(e)?
+            fcd(op, &**m, b, x, &fp, monitor).map_err(e)?
         }
-        Method::Deflated(m, d) => deflated_pcg(op, m, d, b, &mut x, params, monitor).map_err(e)?,
+        Method::Deflated(m, d) => deflated_pcg(op, m, d, b, x, params, monitor).map_err(e)?,
         Method::Cholesky(f) => {
-            x = f.solve(b).map_err(e)?;
+            *x = f.solve(b).map_err(e)?;
             SolveInfo {
                 iterations: 1,
                 residual_history: vec![1.0],
@@ -202,33 +259,5 @@ pub fn run(
                 rhs_norm: vector::norm2(b),
             }
         }
-    };
-    let solve_s = t.elapsed().as_secs_f64();
-    // True residual, projected onto the range for singular problems.
-    let mut r = vec![0.0; b.len()];
-    ritz_linalg::operator::residual(op, b, &x, &mut r);
-    let mut bp = b.to_vec();
-    if let Some(ns) = op.null_space() {
-        ns.project(&mut r);
-        ns.project(&mut bp);
-    }
-    let true_rel = vector::norm2(&r) / vector::norm2(&bp).max(f64::MIN_POSITIVE);
-    let mut history = info.residual_history.clone();
-    if matches!(method, Method::Cholesky(_)) {
-        history.push(true_rel);
-    }
-    Ok(SolveRecord {
-        solver: name.to_string(),
-        iterations: info.iterations,
-        setup_s,
-        solve_s,
-        relative_residual: *history.last().unwrap_or(&0.0),
-        true_relative_residual: true_rel,
-        stop: format!("{:?}", info.stop),
-        vector_len: b.len(),
-        repeats: 1,
-        time_per_iteration_s: solve_s / info.iterations.max(1) as f64,
-        passes_per_iteration: f64::NAN,
-        history,
     })
 }

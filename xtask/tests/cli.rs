@@ -140,6 +140,86 @@ fn ot_suite_json_and_pot_peer() {
 }
 
 #[test]
+fn simulate_dump_and_bench_frames() {
+    let out = tmpdir("sim");
+    run_ok(
+        xtask()
+            .args([
+                "simulate",
+                "--dim",
+                "2",
+                "--n",
+                "64",
+                "--frames",
+                "100",
+                "--solvers",
+                "mgpcg,cg",
+                "--dump",
+                "--image-every",
+                "50",
+            ])
+            .arg("--out")
+            .arg(&out),
+    );
+    let j = json(&out.join("simulate.json"));
+    let recs = j["records"].as_array().unwrap();
+    assert_eq!(recs.len(), 100);
+    for r in recs {
+        // Projection leaves at most the solver's tolerance of the divergence (no NaN: the
+        // simulator reports non-finite fields as errors).
+        let (b, a) = (
+            r["divergence_before"].as_f64().unwrap(),
+            r["divergence_after"].as_f64().unwrap(),
+        );
+        assert!(a <= 1e-5 * b, "frame {}: {a:e} vs {b:e}", r["frame"]);
+        assert!(r["smoke_mass"].as_f64().unwrap().is_finite());
+        let solves = r["solves"].as_array().unwrap();
+        assert_eq!(solves.len(), 2);
+        assert!(
+            solves
+                .iter()
+                .all(|s| s["relative_residual"].as_f64().unwrap() <= 1e-6)
+        );
+    }
+    assert!(out.join("frame_0050.png").exists() && out.join("frame_0100.png").exists());
+    assert!(out.join("iterations.png").exists() && out.join("solve-seconds.png").exists());
+    let frames = out.join("frames");
+    assert!(frames.join("flags.npy").exists() && frames.join("rhs_0100.npy").exists());
+    // The dumped frames as bench problems.
+    let bench = tmpdir("frames-bench");
+    run_ok(
+        xtask()
+            .args([
+                "bench",
+                "--solvers",
+                "cg,mgpcg",
+                "--frame-every",
+                "50",
+                "--frames",
+            ])
+            .arg(&frames)
+            .arg("--out")
+            .arg(&bench),
+    );
+    let b = json(&bench.join("bench.json"));
+    let problems = b["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 2);
+    for p in problems {
+        assert!(p["name"].as_str().unwrap().contains("rhs_"));
+        for s in p["solves"].as_array().unwrap() {
+            assert_eq!(s["stop"], "Converged");
+        }
+    }
+    // The driving solver's iterations on frame 100 match the bench's on the dumped system.
+    let sim_its = recs[99]["solves"][1]["iterations"].as_i64().unwrap();
+    let bench_its = problems[1]["solves"][0]["iterations"].as_i64().unwrap();
+    assert!(
+        (sim_its - bench_its).abs() <= 2,
+        "simulate cg {sim_its} vs bench cg {bench_its}"
+    );
+}
+
+#[test]
 fn scipy_cg_iterations_match_ours() {
     let py = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
     if !py.exists() {

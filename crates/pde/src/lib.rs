@@ -10,6 +10,8 @@
 //! * [`scenes`]: seeded scene generators (smoke plume, spheres, dam-break pillars, organic shape,
 //!   closed box); [`rhs`]: right-hand sides like the papers' (divergence of smooth or buoyant
 //!   velocity fields) and white noise.
+//! * [`smoke`]: an incompressible smoke simulator (advection, buoyancy, projection through any
+//!   [`smoke::PressureSolver`]) whose frames give the Poisson systems of fluid simulation.
 //! * [`ic`]: IC(0) / MIC(0) preconditioners specialized to the grid (the fluid-simulation
 //!   standard), with parallel wavefront triangular sweeps.
 //!
@@ -23,6 +25,7 @@ pub mod multigrid;
 pub mod poisson;
 pub mod rhs;
 pub mod scenes;
+pub mod smoke;
 
 pub use error::PdeError;
 pub use grid::{CellFlag, MacGrid, WallKind, Walls};
