@@ -18,6 +18,11 @@
 //!
 //! Cost per Newton step: one dense plan (`nm` exps) per line-search trial, an `O(nm)`
 //! selection, and CG on an `(m−1)`-sized sparse system. Memory: two dense plans.
+//!
+//! For very small regularization (`η·range(C) > 2000`) the default η-continuation solves a
+//! short sequence of problems with growing `η` (factor 4), each warm-starting the next: at
+//! n = 60, η = 20,000 the single stage stalls at marginal error 0.14 after 220 iterations, the
+//! continuation converges to 1e-11 in 63 (20 Sinkhorn + 43 Newton).
 
 use crate::error::OtError;
 use crate::kernels;
@@ -53,6 +58,13 @@ pub struct SnsParams {
     pub max_backtracks: usize,
     /// Optional wall-clock limit in seconds.
     pub time_limit_s: Option<f64>,
+    /// η-continuation for very small regularization: `Some(q)` solves at `η/qᵏ, …, η/q, η`
+    /// (each stage to 10⁻⁶ relative marginal error, warm-starting the next), starting where
+    /// `η·range(C) ≤ 2000`. Default `Some(4)`: below that threshold (the paper's cases, e.g.
+    /// η = 1200 with costs in [0, 1]) it is the paper's single stage; above it, a 20-step
+    /// warm-up no longer reaches Newton's fast region and the single stage stalls. `None`
+    /// forces the single stage.
+    pub continuation: Option<f64>,
 }
 
 impl Default for SnsParams {
@@ -67,6 +79,7 @@ impl Default for SnsParams {
             armijo: 1e-4,
             max_backtracks: 40,
             time_limit_s: None,
+            continuation: Some(4.0),
         }
     }
 }
@@ -94,6 +107,11 @@ impl SnsParams {
             && (t.is_nan() || t <= 0.0)
         {
             return bad(format!("time limit must be positive, got {t}"));
+        }
+        if let Some(q) = self.continuation
+            && (q.is_nan() || q <= 1.0 || q.is_infinite())
+        {
+            return bad(format!("continuation factor must be > 1, got {q}"));
         }
         Ok(())
     }
@@ -224,27 +242,107 @@ pub fn sinkhorn_newton_sparse(
     let pr = support.as_ref().map_or(problem, |s| &s.2);
     let (n, m) = (pr.n(), pr.m());
     let max_iters = params.sinkhorn_iters + params.max_newton_iters;
-    let mut tr = Tracker::new(start, params.tol, params.time_limit_s);
     let mut stats = SnsStats::default();
+    // η-continuation: the stages η/qᵏ, …, η/q, η, starting where η·range(C) ≤ 2000.
+    let mut etas = vec![eta];
+    if let Some(q) = params.continuation {
+        let (lo, hi) = pr
+            .cost()
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &c| {
+                (l.min(c), h.max(c))
+            });
+        let range = (hi - lo).max(f64::MIN_POSITIVE);
+        while etas[0] * range > CONTINUATION_START {
+            etas.insert(0, etas[0] / q);
+        }
+    }
+    let mut history = Vec::new();
     let mut it = 0;
     let mut stop = None;
     let (mut f, mut g) = (vec![0.0; n], vec![0.0; m]);
-    if params.sinkhorn_iters > 0 {
-        // Stage 1 with the stabilized scaling form: the same iterates as log-domain Sinkhorn,
-        // at mat-vec instead of exp cost.
-        let (f1, g1, reached, s) = stabilized_iterations(pr, eta, params.sinkhorn_iters, &mut tr);
-        (f, g, it) = (f1, g1, reached);
-        stats.sinkhorn_iterations = reached;
-        if s != StopReason::MaxIterations {
+    for (k, &stage_eta) in etas.iter().enumerate() {
+        let last = k + 1 == etas.len();
+        let tol = if last {
+            params.tol
+        } else {
+            STAGE_TOL * pr.mass()
+        };
+        let mut tr = Tracker::new(start, tol, params.time_limit_s);
+        if k == 0 && params.sinkhorn_iters > 0 {
+            // Stage 1 with the stabilized scaling form: the same iterates as log-domain
+            // Sinkhorn, at mat-vec instead of exp cost.
+            let (f1, g1, reached, s) =
+                stabilized_iterations(pr, stage_eta, params.sinkhorn_iters, &mut tr);
+            (f, g, it) = (f1, g1, reached);
+            stats.sinkhorn_iterations = reached;
+            if s != StopReason::MaxIterations {
+                stop = Some(s);
+            }
+        }
+        if stop.is_none() || !last {
+            let (reached, s) = newton_stage(
+                pr, stage_eta, &mut f, &mut g, params, it, max_iters, &mut tr, &mut stats, start,
+            );
+            it = reached;
             stop = Some(s);
         }
+        // Keep one entry per iteration (a stage's start repeats the previous state).
+        for h in tr.history.drain(..) {
+            if history
+                .last()
+                .is_none_or(|l: &crate::solution::HistoryEntry| l.iteration < h.iteration)
+            {
+                history.push(h);
+            }
+        }
+        if matches!(
+            stop,
+            Some(StopReason::TimeLimit | StopReason::MaxIterations)
+        ) {
+            break;
+        }
+        if !last {
+            stop = None;
+        }
     }
+    stats.sinkhorn_iterations = stats.sinkhorn_iterations.min(it);
+    let rec = RunRecord {
+        iterations: it,
+        history,
+        stop: stop.unwrap_or(StopReason::MaxIterations),
+        start,
+        sns: Some(stats),
+    };
+    Ok(finish_entropic(problem, support.as_ref(), eta, &f, &g, rec))
+}
+
+/// `η·range(C)` below which the continuation's first stage starts (a 20-step Sinkhorn
+/// warm-up lands in Newton's fast region there).
+const CONTINUATION_START: f64 = 2000.0;
+/// Marginal error (relative to the mass) at which an intermediate continuation stage stops.
+const STAGE_TOL: f64 = 1e-6;
+
+/// Newton steps at one `η` from `(f, g)` until `tracker` stops them; returns the iteration
+/// count reached and the stop reason.
+fn newton_stage(
+    pr: &OtProblem,
+    eta: f64,
+    f: &mut Vec<f64>,
+    g: &mut Vec<f64>,
+    params: &SnsParams,
+    it0: usize,
+    max_iters: usize,
+    tr: &mut Tracker,
+    stats: &mut SnsStats,
+    start: Instant,
+) -> (usize, StopReason) {
+    let (n, m) = (pr.n(), pr.m());
+    let mut it = it0;
     let mut cur = PlanState::new(n, m);
     let mut trial = PlanState::new(n, m);
-    cur.eval(pr, eta, &f, &g);
-    if params.sinkhorn_iters == 0 {
-        stop = tr.record(0, cur.err, max_iters);
-    }
+    cur.eval(pr, eta, f, g);
+    let mut stop = tr.record(it, cur.err, max_iters);
     let mut keep = (params.density * n.max(m) as f64).ceil() as usize;
     let mut df = vec![0.0; n];
     let mut dg = vec![0.0; m];
@@ -265,7 +363,7 @@ pub fn sinkhorn_newton_sparse(
             .collect();
         let accepted = m > 1 && {
             newton_direction(
-                pr, eta, &cur, &grad_f, &grad_g, keep, params, &mut df, &mut dg, &mut stats,
+                pr, eta, &cur, &grad_f, &grad_g, keep, params, &mut df, &mut dg, stats,
             );
             let slope = kernels::dot(&grad_f, &df) + kernels::dot(&grad_g, &dg);
             let mut alpha = 1.0;
@@ -292,8 +390,8 @@ pub fn sinkhorn_newton_sparse(
                 // Slow progress: the sparsified Hessian misses mass; keep twice as much.
                 keep = (2 * keep).min(n * m);
             }
-            std::mem::swap(&mut f, &mut ft);
-            std::mem::swap(&mut g, &mut gt);
+            std::mem::swap(f, &mut ft);
+            std::mem::swap(g, &mut gt);
             std::mem::swap(&mut cur, &mut trial);
             stats.newton_iterations += 1;
         } else {
@@ -302,28 +400,19 @@ pub fn sinkhorn_newton_sparse(
             let mut st = LogState::new(pr, f.clone(), g.clone());
             let mut scratch = Tracker::new(start, 0.0, None);
             st.iterate(pr, eta, 0, 1, false, &mut scratch);
-            f = st.f;
-            g = st.g;
-            cur.eval(pr, eta, &f, &g);
+            *f = st.f;
+            *g = st.g;
+            cur.eval(pr, eta, f, g);
             if cur.err.is_nan() || cur.err >= before {
                 it += 1;
                 tr.record(it, cur.err, max_iters);
-                stop = Some(StopReason::Stalled);
-                break;
+                return (it, StopReason::Stalled);
             }
         }
         it += 1;
         stop = tr.record(it, cur.err, max_iters);
     }
-    stats.sinkhorn_iterations = stats.sinkhorn_iterations.min(it);
-    let rec = RunRecord {
-        iterations: it,
-        history: tr.history,
-        stop: stop.unwrap_or(StopReason::MaxIterations),
-        start,
-        sns: Some(stats),
-    };
-    Ok(finish_entropic(problem, support.as_ref(), eta, &f, &g, rec))
+    (it, stop.unwrap_or(StopReason::MaxIterations))
 }
 
 /// Solves the sparsified Newton system for `(Δf, Δg)` (with `Δg_{m−1} = 0`).
