@@ -73,6 +73,10 @@ pub struct BenchArgs {
     /// default; about 1e-13 matches the full-precision run (tens of minutes).
     #[arg(long, default_value_t = 1e-6)]
     pub pot_stop: f64,
+    /// Directions kept by the flexible conjugate-direction solvers (fcd-ic0, stencil, dcdm):
+    /// each new direction is A-orthogonalized against the last k (DCDM: 2).
+    #[arg(long, default_value_t = 2)]
+    pub fcd_k: usize,
     /// A folder of frames dumped by `cargo xtask simulate --dump`: one problem per selected
     /// frame (its flags and right-hand side), instead of the config's problems.
     #[arg(long)]
@@ -263,7 +267,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
                         pb.set_message(format!("rel. residual {rel:.2e}"));
                     }
                 };
-                let res = solvers::run(&problem, name, &params, &learned, &mut monitor);
+                let res = solvers::run(&problem, name, &params, &learned, args.fcd_k, &mut monitor);
                 pb.finish_and_clear();
                 match res {
                     Ok(rec) => runs.push(rec),

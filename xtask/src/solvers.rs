@@ -72,7 +72,8 @@ pub struct SolveRecord {
 pub enum Method {
     Cg,
     Pcg(Box<dyn SpdPreconditioner>),
-    Fcd(Box<dyn Preconditioner>),
+    /// Flexible conjugate directions with `k` kept directions.
+    Fcd(Box<dyn Preconditioner>, usize),
     Deflated(Jacobi, Deflation),
     Cholesky(SparseCholesky),
 }
@@ -83,6 +84,7 @@ pub fn run(
     name: &str,
     params: &SolveParams,
     learned: &crate::neural::LearnedContext,
+    fcd_k: usize,
     monitor: &mut dyn Monitor,
 ) -> Result<SolveRecord, String> {
     let grid = match &problem.kind {
@@ -110,7 +112,7 @@ pub fn run(
     };
     let assembly = if native { 0.0 } else { problem.assembly_s() };
     let t_setup = Instant::now();
-    let method = build_method(problem, name, grid, native, op, b, learned)?;
+    let method = build_method(problem, name, grid, native, op, b, learned, fcd_k)?;
     let setup_s = t_setup.elapsed().as_secs_f64() + assembly;
     let mut x = vec![0.0; b.len()];
     let t = Instant::now();
@@ -156,6 +158,7 @@ pub fn build_method(
     op: &dyn LinearOperator,
     b: &[f64],
     learned: &crate::neural::LearnedContext,
+    fcd_k: usize,
 ) -> Result<Method, String> {
     let e = |x: ritz_krylov::KrylovError| format!("{name}: {x}");
     let base = name.trim_end_matches("-csr");
@@ -172,7 +175,7 @@ pub fn build_method(
             };
             let m = GridIc0::new(p, v).map_err(|x| format!("{name}: {x}"))?;
             if base == "fcd-ic0" {
-                Method::Fcd(Box::new(m))
+                Method::Fcd(Box::new(m), fcd_k)
             } else {
                 Method::Pcg(Box::new(m))
             }
@@ -199,7 +202,7 @@ pub fn build_method(
             let m = IncompleteCholesky::new(problem.assembled().matrix, o)
                 .map_err(|x| format!("{name}: {x}"))?;
             if base == "fcd-ic0" {
-                Method::Fcd(Box::new(m))
+                Method::Fcd(Box::new(m), fcd_k)
             } else {
                 Method::Pcg(Box::new(m))
             }
@@ -217,7 +220,7 @@ pub fn build_method(
         }
         ("dcdm" | "stencil" | "stencil-spd", Some((p, _))) => {
             match crate::neural::prepare(base, p, learned)? {
-                crate::neural::Learned::Flexible(m) => Method::Fcd(m),
+                crate::neural::Learned::Flexible(m) => Method::Fcd(m, fcd_k),
                 crate::neural::Learned::Spd(m) => Method::Pcg(m),
             }
         }
@@ -242,9 +245,10 @@ pub fn solve_method(
     Ok(match &method {
         Method::Cg => cg(op, b, x, params, monitor).map_err(e)?,
         Method::Pcg(m) => pcg(op, &**m, b, x, params, monitor).map_err(e)?,
-        Method::Fcd(m) => {
+        Method::Fcd(m, k) => {
             let fp = FcdParams {
                 solve: *params,
+                k: *k,
                 ..Default::default()
             };
             fcd(op, &**m, b, x, &fp, monitor).map_err(e)?
