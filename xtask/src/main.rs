@@ -8,7 +8,7 @@
 //! * `cargo xtask simulate` — smoke past obstacles with pluggable pressure solvers; frames as
 //!   pictures, per-frame solver figures, optional dumps of every frame's system.
 //! * `cargo xtask test` — all tests (creates the Python peers' venv first when it can).
-//! * `cargo xtask venv` — creates `.venv` with the Python peers (NumPy, SciPy).
+//! * `cargo xtask venv` — creates `.venv` with the Python peers (NumPy, SciPy, PyAMG, POT).
 //! * `cargo xtask lanczos` — Lanczos timing and accuracy on a problem.
 //! * `cargo xtask export` — writes a built-in problem as MatrixMarket + npy files.
 
@@ -93,7 +93,8 @@ enum Cmd {
         #[arg(long, default_value = "bench-out")]
         out: PathBuf,
     },
-    /// Create .venv with the Python peers (NumPy, SciPy) from xtask/peers/requirements.txt.
+    /// Create .venv with the Python peers (NumPy, SciPy, PyAMG, POT) from
+    /// xtask/peers/requirements.txt.
     Venv,
     /// Write a problem's matrix (MatrixMarket), right-hand side and flags (npy).
     Export {
