@@ -34,7 +34,8 @@ pub fn convergence(path: &Path, title: &str, series: &[Series]) -> Result<(), St
     )
 }
 
-/// Writes a log-scale plot of positive values (at most 2) vs their index.
+/// Writes a log-scale plot of positive values vs their index (a thin wrapper of
+/// [`xy_plot`]).
 pub fn log_plot(
     path: &Path,
     title: &str,
@@ -42,65 +43,19 @@ pub fn log_plot(
     y_desc: &str,
     series: &[Series],
 ) -> Result<(), String> {
-    register_font();
-    let e = |x: &dyn std::fmt::Display| format!("plot {}: {x}", path.display());
-    let root = BitMapBackend::new(path, (1000, 640)).into_drawing_area();
-    root.fill(&WHITE).map_err(|x| e(&x))?;
-    let max_it = series
+    let xy: Vec<XySeries> = series
         .iter()
-        .map(|s| s.values.len())
-        .max()
-        .unwrap_or(1)
-        .max(2)
-        - 1;
-    let positive = |v: f64| v.is_finite() && v > 0.0;
-    let lo = series
-        .iter()
-        .flat_map(|s| s.values.iter().copied().filter(|&v| positive(v)))
-        .fold(f64::INFINITY, f64::min)
-        .clamp(1e-17, 1e-7);
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 24))
-        .margin(15)
-        .x_label_area_size(45)
-        .y_label_area_size(80)
-        .build_cartesian_2d(0usize..max_it, (lo..2.0f64).log_scale())
-        .map_err(|x| e(&x))?;
-    chart
-        .configure_mesh()
-        .x_desc(x_desc)
-        .y_desc(y_desc)
-        .y_label_formatter(&|v| format!("{v:.0e}"))
-        .label_style(("sans-serif", 16))
-        .draw()
-        .map_err(|x| e(&x))?;
-    for (k, s) in series.iter().enumerate() {
-        let color = Palette99::pick(k).to_rgba();
-        let pts: Vec<(usize, f64)> = s
-            .values
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| positive(**v))
-            .map(|(i, &v)| (i, v))
-            .collect();
-        chart
-            .draw_series(LineSeries::new(pts, color.stroke_width(2)))
-            .map_err(|x| e(&x))?
-            .label(s.label.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 16))
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(|x| e(&x))?;
-    root.present().map_err(|x| e(&x))?;
-    Ok(())
+        .map(|s| XySeries {
+            label: s.label.clone(),
+            points: s
+                .values
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| (i as f64, v))
+                .collect(),
+        })
+        .collect();
+    xy_plot(path, title, x_desc, y_desc, &xy, false)
 }
 
 /// One curve of (x, y) points.

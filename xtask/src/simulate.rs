@@ -462,6 +462,22 @@ pub fn run(args: SimulateArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// Fills the `scale × scale` pixel block of image cell `(col, row)`.
+fn fill_cell(
+    root: &DrawingArea<BitMapBackend, plotters::coord::Shift>,
+    col: usize,
+    row: usize,
+    scale: u32,
+    color: RGBColor,
+) -> Result<(), String> {
+    let (x0, y0) = ((col as u32 * scale) as i32, (row as u32 * scale) as i32);
+    root.draw(&Rectangle::new(
+        [(x0, y0), (x0 + scale as i32, y0 + scale as i32)],
+        color.filled(),
+    ))
+    .map_err(|x| x.to_string())
+}
+
 /// Smoke colour over the dark background for opacity `a` in [0, 1].
 fn shade(a: f64) -> RGBColor {
     let bg = [18.0, 22.0, 38.0];
@@ -491,12 +507,7 @@ fn render(sim: &Smoke, path: &Path) -> Result<(), String> {
                 } else {
                     shade(1.0 - (-2.0 * rho[c]).exp())
                 };
-                let (x0, y0) = (i as i32 * scale as i32, (ny - 1 - j) as i32 * scale as i32);
-                root.draw(&Rectangle::new(
-                    [(x0, y0), (x0 + scale as i32, y0 + scale as i32)],
-                    col.filled(),
-                ))
-                .map_err(|x| e(&x))?;
+                fill_cell(&root, i, ny - 1 - j, scale, col).map_err(|x| e(&x))?;
             }
         }
         root.present().map_err(|x| e(&x))?;
@@ -516,12 +527,7 @@ fn render(sim: &Smoke, path: &Path) -> Result<(), String> {
             } else {
                 shade(1.0 - (-2.0 * rho[c]).exp())
             };
-            let (x0, y0) = (i as i32 * scale as i32, (nz - 1 - k) as i32 * scale as i32);
-            root.draw(&Rectangle::new(
-                [(x0, y0), (x0 + scale as i32, y0 + scale as i32)],
-                col.filled(),
-            ))
-            .map_err(|x| e(&x))?;
+            fill_cell(&root, i, nz - 1 - k, scale, col).map_err(|x| e(&x))?;
             // Absorption-only rendering along +y (front to back), solids opaque.
             let mut t = 1.0;
             let mut acc = [0.0f64; 3];
@@ -547,12 +553,7 @@ fn render(sim: &Smoke, path: &Path) -> Result<(), String> {
                 (acc[1] + t * bg[1]).min(255.0) as u8,
                 (acc[2] + t * bg[2]).min(255.0) as u8,
             );
-            let x1 = ((nx + 1 + i) as u32 * scale) as i32;
-            root.draw(&Rectangle::new(
-                [(x1, y0), (x1 + scale as i32, y0 + scale as i32)],
-                px.filled(),
-            ))
-            .map_err(|x| e(&x))?;
+            fill_cell(&root, nx + 1 + i, nz - 1 - k, scale, px).map_err(|x| e(&x))?;
         }
     }
     root.present().map_err(|x| e(&x))?;

@@ -227,17 +227,7 @@ pub fn sinkhorn_log(problem: &OtProblem, params: &SinkhornParams) -> Result<OtSo
         let mut st = LogState::new(p, vec![0.0; p.n()], vec![0.0; p.m()]);
         let mut tr = Tracker::new(start, params.tol, params.time_limit_s);
         let (it, stop) = st.iterate(p, params.eta, 0, params.max_iters, false, &mut tr);
-        Ok((
-            st.f,
-            st.g,
-            RunRecord {
-                iterations: it,
-                history: tr.history,
-                stop,
-                start,
-                sns: None,
-            },
-        ))
+        Ok((st.f, st.g, RunRecord::plain(it, tr.history, stop, start)))
     })
 }
 
@@ -297,17 +287,7 @@ pub fn sinkhorn(problem: &OtProblem, params: &SinkhornParams) -> Result<OtSoluti
         };
         let f = u.iter().map(|x| x.ln() / eta).collect();
         let g = v.iter().map(|x| x.ln() / eta).collect();
-        Ok((
-            f,
-            g,
-            RunRecord {
-                iterations: it,
-                history: tr.history,
-                stop,
-                start,
-                sns: None,
-            },
-        ))
+        Ok((f, g, RunRecord::plain(it, tr.history, stop, start)))
     })
 }
 
@@ -330,17 +310,7 @@ pub fn sinkhorn_stabilized(
     with_support(problem, params.eta, |p| {
         let mut tr = Tracker::new(start, params.tol, params.time_limit_s);
         let (f, g, it, stop) = stabilized_iterations(p, params.eta, params.max_iters, &mut tr);
-        Ok((
-            f,
-            g,
-            RunRecord {
-                iterations: it,
-                history: tr.history,
-                stop,
-                start,
-                sns: None,
-            },
-        ))
+        Ok((f, g, RunRecord::plain(it, tr.history, stop, start)))
     })
 }
 
@@ -486,33 +456,13 @@ pub fn sinkhorn_epsilon_scaling(
             it = reached;
             if stop == StopReason::TimeLimit || it >= params.max_iters {
                 // Report the state honestly: its error refers to the intermediate η.
-                return Ok((
-                    st.f,
-                    st.g,
-                    RunRecord {
-                        iterations: it,
-                        history,
-                        stop,
-                        start,
-                        sns: None,
-                    },
-                ));
+                return Ok((st.f, st.g, RunRecord::plain(it, history, stop, start)));
             }
             eta = (eta * schedule.factor).min(params.eta);
         }
         let mut tr = Tracker::new(start, params.tol, params.time_limit_s);
         let (reached, stop) = st.iterate(p, params.eta, it, params.max_iters, false, &mut tr);
         history.append(&mut tr.history);
-        Ok((
-            st.f,
-            st.g,
-            RunRecord {
-                iterations: reached,
-                history,
-                stop,
-                start,
-                sns: None,
-            },
-        ))
+        Ok((st.f, st.g, RunRecord::plain(reached, history, stop, start)))
     })
 }

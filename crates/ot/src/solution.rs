@@ -170,6 +170,24 @@ pub(crate) struct RunRecord {
     pub sns: Option<SnsStats>,
 }
 
+impl RunRecord {
+    /// The record of a solver without SNS statistics.
+    pub fn plain(
+        iterations: usize,
+        history: Vec<HistoryEntry>,
+        stop: StopReason,
+        start: std::time::Instant,
+    ) -> Self {
+        Self {
+            iterations,
+            history,
+            stop,
+            start,
+            sns: None,
+        }
+    }
+}
+
 /// Marginal errors `(‖P1 − a‖₁, ‖Pᵀ1 − b‖₁)` of a dense plan.
 pub(crate) fn marginal_errors(p: &OtProblem, plan: &[f64]) -> (f64, f64) {
     let mut rs = vec![0.0; p.n()];

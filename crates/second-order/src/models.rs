@@ -32,6 +32,85 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// A generalized linear model `f(w) = (1/N) Σ ℓ(xᵢᵀw, yᵢ) + (λ/2)‖w‖²` through its per-sample
+/// loss: `loss(z, y) → (ℓ, ℓ', ℓ'')`. Gradient `Xᵀℓ'/N`, Hessian = Gauss–Newton
+/// `Xᵀ diag(ℓ'') X / N`, empirical Fisher `Xᵀ diag(ℓ'²) X / N` (each `+ λ`).
+struct Glm<'a> {
+    data: &'a Dataset,
+    l2: f64,
+    loss: SampleLoss,
+}
+
+/// A per-sample loss `(z, y) ↦ (ℓ, ∂ℓ/∂z, ∂²ℓ/∂z²)`.
+type SampleLoss = fn(f64, f64) -> (f64, f64, f64);
+
+impl Glm<'_> {
+    fn value(&self, w: &[f64]) -> f64 {
+        let d = self.data;
+        let s = par_sum(d.n, 1, |r, acc| {
+            for i in r {
+                acc[0] += (self.loss)(dot(d.row(i), w), d.y[i]).0;
+            }
+        });
+        s[0] / d.n as f64 + 0.5 * self.l2 * dot(w, w)
+    }
+
+    fn gradient(&self, w: &[f64], g: &mut [f64]) -> f64 {
+        let d = self.data;
+        let f = d.features;
+        let s = par_sum(d.n, f + 1, |r, acc| {
+            for i in r {
+                let x = d.row(i);
+                let (l, dl, _) = (self.loss)(dot(x, w), d.y[i]);
+                acc[f] += l;
+                for (a, xi) in acc[..f].iter_mut().zip(x) {
+                    *a += dl * xi;
+                }
+            }
+        });
+        let inv = 1.0 / d.n as f64;
+        for (gi, si) in g.iter_mut().zip(&s[..f]) {
+            *gi = si * inv;
+        }
+        add_l2(self.l2, w, g);
+        s[f] * inv + 0.5 * self.l2 * dot(w, w)
+    }
+
+    fn curvature_vp(&self, kind: Curvature, w: &[f64], v: &[f64], out: &mut [f64]) {
+        let d = self.data;
+        let s = par_sum(d.n, d.features, |r, acc| {
+            for i in r {
+                let x = d.row(i);
+                let (_, dl, d2l) = (self.loss)(dot(x, w), d.y[i]);
+                let weight = match kind {
+                    Curvature::EmpiricalFisher => dl * dl,
+                    _ => d2l,
+                };
+                let c = weight * dot(x, v);
+                for (a, xi) in acc.iter_mut().zip(x) {
+                    *a += c * xi;
+                }
+            }
+        });
+        for (o, si) in out.iter_mut().zip(&s) {
+            *o = si / d.n as f64;
+        }
+        add_l2(self.l2, v, out);
+    }
+}
+
+/// Squared loss `½(z − y)²`.
+fn squared(z: f64, y: f64) -> (f64, f64, f64) {
+    let e = z - y;
+    (0.5 * e * e, e, 1.0)
+}
+
+/// Logistic loss `log(1 + eᶻ) − yz`.
+fn logistic(z: f64, y: f64) -> (f64, f64, f64) {
+    let p = sigmoid(z);
+    (softplus(z) - y * z, p - y, p * (1.0 - p))
+}
+
 /// `f(w) = (1/2N) ‖Xw − y‖² + (λ/2)‖w‖²`. Hessian = Gauss–Newton = `XᵀX/N + λI`.
 pub struct LeastSquares {
     data: Dataset,
@@ -46,6 +125,16 @@ impl LeastSquares {
     }
 }
 
+impl LeastSquares {
+    fn glm(&self) -> Glm<'_> {
+        Glm {
+            data: &self.data,
+            l2: self.l2,
+            loss: squared,
+        }
+    }
+}
+
 impl Objective for LeastSquares {
     fn dim(&self) -> usize {
         self.data.features
@@ -54,33 +143,10 @@ impl Objective for LeastSquares {
         "least squares"
     }
     fn value(&self, w: &[f64]) -> f64 {
-        let d = &self.data;
-        let s = par_sum(d.n, 1, |r, acc| {
-            for i in r {
-                let e = dot(d.row(i), w) - d.y[i];
-                acc[0] += 0.5 * e * e;
-            }
-        });
-        s[0] / d.n as f64 + 0.5 * self.l2 * dot(w, w)
+        self.glm().value(w)
     }
     fn gradient(&self, w: &[f64], g: &mut [f64]) -> f64 {
-        let d = &self.data;
-        let f = d.features;
-        let s = par_sum(d.n, f + 1, |r, acc| {
-            for i in r {
-                let e = dot(d.row(i), w) - d.y[i];
-                acc[f] += 0.5 * e * e;
-                for (a, x) in acc[..f].iter_mut().zip(d.row(i)) {
-                    *a += e * x;
-                }
-            }
-        });
-        let inv = 1.0 / d.n as f64;
-        for (gi, si) in g.iter_mut().zip(&s[..f]) {
-            *gi = si * inv;
-        }
-        add_l2(self.l2, w, g);
-        s[f] * inv + 0.5 * self.l2 * dot(w, w)
+        self.glm().gradient(w, g)
     }
     fn curvature_vp(
         &self,
@@ -89,25 +155,7 @@ impl Objective for LeastSquares {
         v: &[f64],
         out: &mut [f64],
     ) -> Result<(), SecondOrderError> {
-        let d = &self.data;
-        let fisher = kind == Curvature::EmpiricalFisher;
-        let s = par_sum(d.n, d.features, |r, acc| {
-            for i in r {
-                let x = d.row(i);
-                let mut c = dot(x, v);
-                if fisher {
-                    let e = dot(x, w) - d.y[i];
-                    c *= e * e;
-                }
-                for (a, xi) in acc.iter_mut().zip(x) {
-                    *a += c * xi;
-                }
-            }
-        });
-        for (o, si) in out.iter_mut().zip(&s) {
-            *o = si / d.n as f64;
-        }
-        add_l2(self.l2, v, out);
+        self.glm().curvature_vp(kind, w, v, out);
         Ok(())
     }
 }
@@ -154,6 +202,16 @@ impl LogisticRegression {
     }
 }
 
+impl LogisticRegression {
+    fn glm(&self) -> Glm<'_> {
+        Glm {
+            data: &self.data,
+            l2: self.l2,
+            loss: logistic,
+        }
+    }
+}
+
 impl Objective for LogisticRegression {
     fn dim(&self) -> usize {
         self.data.features
@@ -162,35 +220,10 @@ impl Objective for LogisticRegression {
         "logistic regression"
     }
     fn value(&self, w: &[f64]) -> f64 {
-        let d = &self.data;
-        let s = par_sum(d.n, 1, |r, acc| {
-            for i in r {
-                let z = dot(d.row(i), w);
-                acc[0] += softplus(z) - d.y[i] * z;
-            }
-        });
-        s[0] / d.n as f64 + 0.5 * self.l2 * dot(w, w)
+        self.glm().value(w)
     }
     fn gradient(&self, w: &[f64], g: &mut [f64]) -> f64 {
-        let d = &self.data;
-        let f = d.features;
-        let s = par_sum(d.n, f + 1, |r, acc| {
-            for i in r {
-                let x = d.row(i);
-                let z = dot(x, w);
-                acc[f] += softplus(z) - d.y[i] * z;
-                let c = sigmoid(z) - d.y[i];
-                for (a, xi) in acc[..f].iter_mut().zip(x) {
-                    *a += c * xi;
-                }
-            }
-        });
-        let inv = 1.0 / d.n as f64;
-        for (gi, si) in g.iter_mut().zip(&s[..f]) {
-            *gi = si * inv;
-        }
-        add_l2(self.l2, w, g);
-        s[f] * inv + 0.5 * self.l2 * dot(w, w)
+        self.glm().gradient(w, g)
     }
     fn curvature_vp(
         &self,
@@ -199,25 +232,7 @@ impl Objective for LogisticRegression {
         v: &[f64],
         out: &mut [f64],
     ) -> Result<(), SecondOrderError> {
-        let d = &self.data;
-        let s = par_sum(d.n, d.features, |r, acc| {
-            for i in r {
-                let x = d.row(i);
-                let p = sigmoid(dot(x, w));
-                let weight = match kind {
-                    Curvature::EmpiricalFisher => (p - d.y[i]) * (p - d.y[i]),
-                    _ => p * (1.0 - p),
-                };
-                let c = weight * dot(x, v);
-                for (a, xi) in acc.iter_mut().zip(x) {
-                    *a += c * xi;
-                }
-            }
-        });
-        for (o, si) in out.iter_mut().zip(&s) {
-            *o = si / d.n as f64;
-        }
-        add_l2(self.l2, v, out);
+        self.glm().curvature_vp(kind, w, v, out);
         Ok(())
     }
 }
