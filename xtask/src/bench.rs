@@ -440,35 +440,15 @@ fn print_table(solves: &[SolveRecord], peers: &[peers::PeerResult]) {
 
 /// One `Flags` problem per selected frame of a `simulate --dump` folder.
 fn frame_specs(dir: &std::path::Path, every: usize) -> Result<Vec<ProblemSpec>, String> {
-    let meta_path = dir.join("meta.json");
-    let meta: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(&meta_path)
-            .map_err(|e| format!("{}: {e}", meta_path.display()))?,
-    )
-    .map_err(|e| format!("{}: {e}", meta_path.display()))?;
-    let walls = meta["walls"].as_str().unwrap_or("open-top").to_string();
-    let mut frames: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("rhs_") && n.ends_with(".npy"))
-        })
-        .collect();
-    frames.sort();
-    if frames.is_empty() {
-        return Err(format!("{}: no rhs_*.npy frames", dir.display()));
-    }
-    Ok(frames
+    let dump = crate::simulate::FrameDump::open(dir, every)?;
+    Ok(dump
+        .frames
         .into_iter()
-        .enumerate()
-        .filter(|(k, _)| (k + 1) % every == 0)
-        .map(|(_, rhs)| ProblemSpec::Flags {
-            flags: dir.join("flags.npy"),
+        .map(|rhs| ProblemSpec::Flags {
+            flags: dump.flags.clone(),
             rhs_npy: Some(rhs),
             rhs: "smooth".into(),
-            walls: walls.clone(),
+            walls: dump.walls.clone(),
             seed: 0,
             solvers: Vec::new(),
         })

@@ -522,34 +522,19 @@ fn frame_samples(
 ) -> Result<ritz_neural_precond::data::GeometrySamples, String> {
     use ritz_linalg::io::npy;
     let err = |e: &dyn std::fmt::Display| format!("{}: {e}", dir.display());
-    let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).map_err(|e| err(&e))?)
-            .map_err(|e| err(&e))?;
-    let flags = npy::read_npy(dir.join("flags.npy")).map_err(|e| err(&e))?;
+    let dump = crate::simulate::FrameDump::open(dir, every)?;
+    let flags = npy::read_npy(&dump.flags).map_err(|e| err(&e))?;
     let dim = flags.shape.len();
     let shape: Vec<usize> = flags.shape.iter().rev().copied().collect();
-    let walls = match meta["walls"].as_str() {
-        Some("closed") => ritz_pde::Walls::closed(),
+    let walls = match dump.walls.as_str() {
+        "closed" => ritz_pde::Walls::closed(),
         _ => ritz_pde::Walls::open_top(dim),
     };
     let grid = ritz_pde::MacGrid::from_codes(&shape, &flags.to_i8().map_err(|e| err(&e))?, walls)
         .map_err(|e| err(&e))?;
     let problem = ritz_pde::PoissonProblem::new(grid).map_err(|e| err(&e))?;
-    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| err(&e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("rhs_") && n.ends_with(".npy"))
-        })
-        .collect();
-    names.sort();
     let mut rhs = Vec::new();
-    for (k, path) in names.iter().enumerate() {
-        if (k + 1) % every != 0 {
-            continue;
-        }
+    for path in &dump.frames {
         let mut b = npy::read_npy(path).map_err(|e| err(&e))?.to_f64();
         problem.prepare_rhs(&mut b).map_err(|e| err(&e))?;
         let norm = b.iter().map(|v| v * v).sum::<f64>().sqrt();

@@ -27,19 +27,61 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-/// Solvers that run natively on the simulator's grid vectors.
-const SIM_SOLVERS: &[&str] = &[
-    "cg",
-    "jacobi",
-    "ic0",
-    "mic0",
-    "mgpcg",
-    "mgpcg-f64",
-    "fcd-ic0",
-    "stencil",
-    "stencil-spd",
-    "dcdm",
-];
+/// True for catalogue solvers that run natively on the simulator's grid vectors (not the
+/// assembled `-csr` ones, the direct solve, or `deflated`, whose Lanczos basis depends on the
+/// right-hand side it was set up with).
+fn drives_simulation(name: &str) -> bool {
+    crate::solvers::GRID_SOLVERS.contains(&name)
+        && !name.ends_with("-csr")
+        && !matches!(name, "cholesky" | "deflated")
+}
+
+/// A `--dump` folder: its walls (`open-top` or `closed`), flag file, and the right-hand-side
+/// files of every `every`-th frame, in frame order.
+pub struct FrameDump {
+    /// Domain walls as written in `meta.json`.
+    pub walls: String,
+    /// `flags.npy` (int8 cell flags).
+    pub flags: PathBuf,
+    /// Selected `rhs_NNNN.npy` files.
+    pub frames: Vec<PathBuf>,
+}
+
+impl FrameDump {
+    /// Reads `meta.json` and lists the frames. Errors: unreadable folder or metadata, no frame.
+    pub fn open(dir: &Path, every: usize) -> Result<Self, String> {
+        let err = |e: &dyn std::fmt::Display| format!("{}: {e}", dir.display());
+        let meta: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("meta.json")).map_err(|e| err(&e))?,
+        )
+        .map_err(|e| err(&e))?;
+        let mut frames: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| err(&e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("rhs_") && n.ends_with(".npy"))
+            })
+            .collect();
+        frames.sort();
+        let every = every.max(1);
+        let frames: Vec<PathBuf> = frames
+            .into_iter()
+            .enumerate()
+            .filter(|(k, _)| (k + 1) % every == 0)
+            .map(|(_, p)| p)
+            .collect();
+        if frames.is_empty() {
+            return Err(err(&"no rhs_*.npy frames selected"));
+        }
+        Ok(Self {
+            walls: meta["walls"].as_str().unwrap_or("open-top").to_string(),
+            flags: dir.join("flags.npy"),
+            frames,
+        })
+    }
+}
 
 /// Arguments of `cargo xtask simulate`.
 #[derive(clap::Args, Debug)]
@@ -191,10 +233,15 @@ pub fn run(args: SimulateArgs) -> Result<(), String> {
         return Err("--solvers needs at least one solver".into());
     }
     for s in &args.solvers {
-        if !SIM_SOLVERS.contains(&s.as_str()) {
+        if !drives_simulation(s) {
+            let ok: Vec<&str> = crate::solvers::GRID_SOLVERS
+                .iter()
+                .copied()
+                .filter(|n| drives_simulation(n))
+                .collect();
             return Err(format!(
                 "solver '{s}' cannot drive the simulator (grid solvers: {})",
-                SIM_SOLVERS.join(", ")
+                ok.join(", ")
             ));
         }
     }

@@ -124,6 +124,8 @@ struct Schur {
     d2: Vec<f64>,
     ps: CsrMatrix,
     pst: CsrMatrix,
+    /// `diag(d1)⁻¹ P_s x`, reused across applications (CG calls `apply` every iteration).
+    scratch: std::sync::Mutex<Vec<f64>>,
 }
 
 impl LinearOperator for Schur {
@@ -134,7 +136,7 @@ impl LinearOperator for Schur {
         self.d2.len()
     }
     fn apply(&self, x: &[f64], y: &mut [f64]) {
-        let mut t = vec![0.0; self.d1_inv.len()];
+        let mut t = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
         self.ps.apply(x, &mut t);
         t.iter_mut().zip(&self.d1_inv).for_each(|(t, d)| *t *= d);
         self.pst.apply(&t, y);
@@ -440,6 +442,7 @@ fn newton_direction(
     let schur = Schur {
         d2: cur.cols[..m - 1].to_vec(),
         d1_inv,
+        scratch: std::sync::Mutex::new(vec![0.0; n]),
         ps,
         pst,
     };

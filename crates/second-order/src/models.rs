@@ -99,6 +99,47 @@ impl Glm<'_> {
     }
 }
 
+/// Implements [`Objective`] for a model with `data` and `l2` fields through [`Glm`] with the
+/// given per-sample loss.
+macro_rules! glm_objective {
+    ($model:ty, $name:literal, $loss:ident) => {
+        impl $model {
+            fn glm(&self) -> Glm<'_> {
+                Glm {
+                    data: &self.data,
+                    l2: self.l2,
+                    loss: $loss,
+                }
+            }
+        }
+
+        impl Objective for $model {
+            fn dim(&self) -> usize {
+                self.data.features
+            }
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn value(&self, w: &[f64]) -> f64 {
+                self.glm().value(w)
+            }
+            fn gradient(&self, w: &[f64], g: &mut [f64]) -> f64 {
+                self.glm().gradient(w, g)
+            }
+            fn curvature_vp(
+                &self,
+                kind: Curvature,
+                w: &[f64],
+                v: &[f64],
+                out: &mut [f64],
+            ) -> Result<(), SecondOrderError> {
+                self.glm().curvature_vp(kind, w, v, out);
+                Ok(())
+            }
+        }
+    };
+}
+
 /// Squared loss `½(z − y)²`.
 fn squared(z: f64, y: f64) -> (f64, f64, f64) {
     let e = z - y;
@@ -125,40 +166,7 @@ impl LeastSquares {
     }
 }
 
-impl LeastSquares {
-    fn glm(&self) -> Glm<'_> {
-        Glm {
-            data: &self.data,
-            l2: self.l2,
-            loss: squared,
-        }
-    }
-}
-
-impl Objective for LeastSquares {
-    fn dim(&self) -> usize {
-        self.data.features
-    }
-    fn name(&self) -> &'static str {
-        "least squares"
-    }
-    fn value(&self, w: &[f64]) -> f64 {
-        self.glm().value(w)
-    }
-    fn gradient(&self, w: &[f64], g: &mut [f64]) -> f64 {
-        self.glm().gradient(w, g)
-    }
-    fn curvature_vp(
-        &self,
-        kind: Curvature,
-        w: &[f64],
-        v: &[f64],
-        out: &mut [f64],
-    ) -> Result<(), SecondOrderError> {
-        self.glm().curvature_vp(kind, w, v, out);
-        Ok(())
-    }
-}
+glm_objective!(LeastSquares, "least squares", squared);
 
 fn sigmoid(z: f64) -> f64 {
     if z >= 0.0 {
@@ -202,40 +210,7 @@ impl LogisticRegression {
     }
 }
 
-impl LogisticRegression {
-    fn glm(&self) -> Glm<'_> {
-        Glm {
-            data: &self.data,
-            l2: self.l2,
-            loss: logistic,
-        }
-    }
-}
-
-impl Objective for LogisticRegression {
-    fn dim(&self) -> usize {
-        self.data.features
-    }
-    fn name(&self) -> &'static str {
-        "logistic regression"
-    }
-    fn value(&self, w: &[f64]) -> f64 {
-        self.glm().value(w)
-    }
-    fn gradient(&self, w: &[f64], g: &mut [f64]) -> f64 {
-        self.glm().gradient(w, g)
-    }
-    fn curvature_vp(
-        &self,
-        kind: Curvature,
-        w: &[f64],
-        v: &[f64],
-        out: &mut [f64],
-    ) -> Result<(), SecondOrderError> {
-        self.glm().curvature_vp(kind, w, v, out);
-        Ok(())
-    }
-}
+glm_objective!(LogisticRegression, "logistic regression", logistic);
 
 /// Multinomial (softmax) regression with `K` classes, labels in `0..K`; parameters `W` (`K × D`,
 /// row-major, flattened): `f(W) = (1/N) Σ [LSE(W xᵢ) − (W xᵢ)_{yᵢ}] + (λ/2)‖W‖²`.

@@ -112,7 +112,21 @@ struct Recorder<'a> {
     history: Vec<OptimRecord>,
 }
 
-impl Recorder<'_> {
+impl<'a> Recorder<'a> {
+    fn new(obj: &'a Counted<'a>) -> Self {
+        Self {
+            obj,
+            start: Instant::now(),
+            history: Vec::new(),
+        }
+    }
+    fn finish(self, x: Vec<f64>, stop: OptimStop) -> OptimResult {
+        OptimResult {
+            x,
+            history: self.history,
+            stop,
+        }
+    }
     fn record(&mut self, iteration: usize, value: f64, grad_norm: f64) {
         let (_, gradients, products) = self.obj.counts();
         self.history.push(OptimRecord {
@@ -250,11 +264,7 @@ pub fn regularized_newton(
         )));
     }
     let counted = Counted::new(obj);
-    let mut rec = Recorder {
-        obj: &counted,
-        start: Instant::now(),
-        history: Vec::new(),
-    };
+    let mut rec = Recorder::new(&counted);
     let d = obj.dim();
     let mut x = x0.to_vec();
     let mut g = vec![0.0; d];
@@ -300,11 +310,7 @@ pub fn regularized_newton(
             break;
         }
     }
-    Ok(OptimResult {
-        x,
-        history: rec.history,
-        stop,
-    })
+    Ok(rec.finish(x, stop))
 }
 
 /// Parameters of [`damped_newton`].
@@ -373,11 +379,7 @@ pub fn damped_newton(
 ) -> Result<OptimResult, SecondOrderError> {
     check_start(obj, x0, params.grad_tol)?;
     let counted = Counted::new(obj);
-    let mut rec = Recorder {
-        obj: &counted,
-        start: Instant::now(),
-        history: Vec::new(),
-    };
+    let mut rec = Recorder::new(&counted);
     let d = obj.dim();
     let mut x = x0.to_vec();
     let mut g = vec![0.0; d];
@@ -410,11 +412,7 @@ pub fn damped_newton(
     if norm(&g) <= params.grad_tol {
         stop = OptimStop::Converged;
     }
-    Ok(OptimResult {
-        x,
-        history: rec.history,
-        stop,
-    })
+    Ok(rec.finish(x, stop))
 }
 
 /// Parameters of [`gradient_descent`].
@@ -460,11 +458,7 @@ pub fn gradient_descent(
         )));
     }
     let counted = Counted::new(obj);
-    let mut rec = Recorder {
-        obj: &counted,
-        start: Instant::now(),
-        history: Vec::new(),
-    };
+    let mut rec = Recorder::new(&counted);
     let d = obj.dim();
     let mut x = x0.to_vec();
     let mut g = vec![0.0; d];
@@ -513,9 +507,5 @@ pub fn gradient_descent(
     if norm(&g) <= params.grad_tol {
         stop = OptimStop::Converged;
     }
-    Ok(OptimResult {
-        x,
-        history: rec.history,
-        stop,
-    })
+    Ok(rec.finish(x, stop))
 }
