@@ -74,9 +74,10 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1e-6)]
     pub pot_stop: f64,
     /// Directions kept by the flexible conjugate-direction solvers (fcd-ic0, stencil, dcdm):
-    /// each new direction is A-orthogonalized against the last k (DCDM: 2).
-    #[arg(long, default_value_t = 2)]
-    pub fcd_k: usize,
+    /// each new direction is A-orthogonalized against the last k. Default: 16 for dcdm, 2
+    /// (the DCDM paper's value) for the others.
+    #[arg(long)]
+    pub fcd_k: Option<usize>,
     /// A folder of frames dumped by `cargo xtask simulate --dump`: one problem per selected
     /// frame (its flags and right-hand side), instead of the config's problems.
     #[arg(long)]

@@ -285,7 +285,7 @@ pub fn run(args: SimulateArgs) -> Result<(), String> {
             sim.problem(),
             &vec![1.0; sim.problem().num_cells()],
             &learned,
-            2,
+            None,
         )?;
         solvers.push(CatalogueSolver {
             name: name.clone(),

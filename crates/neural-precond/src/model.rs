@@ -81,7 +81,22 @@ impl<B: Backend> LearnedModel<B> for DcdmNet<B> {
         self.check_shape(s).map(|_| Vec::new())
     }
     fn predict(&self, geo: &GeometryBatch<B>, r: Tensor<B, 5>) -> Tensor<B, 5> {
-        self.forward(r * geo.mask.clone()) * geo.mask.clone()
+        let mut r = r * geo.mask.clone();
+        if self.has_rms_input() {
+            // ‖r‖ = 1 on entry (the adapters and the data normalize): × √(fluid cells).
+            let [b, ..] = r.dims();
+            let cells = geo.mask.clone().sum().reshape([1, 1, 1, 1, 1]);
+            let norm = r.clone().powi_scalar(2).sum_dim(2).sum_dim(3).sum_dim(4);
+            let scale = (cells.repeat_dim(0, b) / norm.clamp_min(1e-30)).sqrt();
+            r = r * scale;
+        }
+        let y = self.forward(r.clone());
+        let y = if self.has_jacobi_skip() {
+            y + r / geo.diag.clone().clamp_min(1.0)
+        } else {
+            y
+        };
+        y * geo.mask.clone()
     }
 }
 

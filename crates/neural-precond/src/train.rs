@@ -262,7 +262,7 @@ fn scalar<B: AutodiffBackend>(t: burn::tensor::Tensor<B, 1>) -> f64 {
 
 /// Trains `model` (freshly initialized by the caller) on `data`, writing checkpoints and the
 /// final weights under `out`. With `resume`, continues from `<out>/checkpoint` if it exists
-/// (the configuration must match).
+/// (the configuration must match, except the epoch count: a larger one extends the run).
 ///
 /// Errors: invalid configuration or data, a non-finite loss (the run stops, the last
 /// checkpoint stays), file errors.
@@ -293,7 +293,13 @@ where
         log: Vec::new(),
     };
     if resume && let Some(prev) = read_state(out)? {
-        if serde_json::to_value(&prev.config).ok() != serde_json::to_value(cfg).ok() {
+        // Everything but the epoch count must match: resuming with more epochs extends a
+        // finished run.
+        let same = TrainConfig {
+            epochs: cfg.epochs,
+            ..prev.config.clone()
+        };
+        if serde_json::to_value(&same).ok() != serde_json::to_value(cfg).ok() {
             return Err(NeuralError::Config(format!(
                 "cannot resume {}: the checkpoint was made with a different configuration",
                 out.display()
@@ -318,6 +324,7 @@ where
             })?;
         optim = optim.load_record(orec);
         state = prev;
+        state.config.epochs = cfg.epochs;
     }
     // Geometry tensors (level hierarchy, coarsest inverse) are fixed: build them once.
     let geos = data

@@ -329,3 +329,76 @@ fn loss_decreases_on_a_tiny_problem() {
     let first = first.unwrap();
     assert!(last < 0.7 * first, "loss {first} -> {last}");
 }
+
+/// The problem's diagonal, read off `A e_i` (independent of the network's geometry tensors).
+fn operator_diagonal(p: &PoissonProblem) -> Vec<f64> {
+    let n = p.ncols();
+    let mut e = vec![0.0; n];
+    let mut y = vec![0.0; n];
+    (0..n)
+        .map(|i| {
+            e[i] = 1.0;
+            p.apply(&e, &mut y);
+            e[i] = 0.0;
+            y[i]
+        })
+        .collect()
+}
+
+fn tensor_of(g: &Geometry, v: Vec<f32>) -> Tensor<B, 5> {
+    let [d, h, w] = g.shape.dhw;
+    Tensor::from_data(TensorData::new(v, [1, 1, d, h, w]), &dev())
+}
+
+#[test]
+fn dcdm_jacobi_path_of_a_zero_network_is_a_jacobi_step() {
+    for dim in [2, 3] {
+        let p = problem(Scene::Spheres, dim, 16, 3);
+        let g = Geometry::of(&p);
+        let net = DcdmNetConfig::new(dim)
+            .with_jacobi_skip(true)
+            .init::<B>(&dev())
+            .unwrap();
+        let zeros = vec![0.0; ritz_neural_precond::flat::flat_params(&net).len()];
+        let net = ritz_neural_precond::flat::set_flat_params(net, &zeros).unwrap();
+        let geo = GeometryBatch::new(&g, net.plan(g.shape).unwrap(), &dev()).unwrap();
+        let r = noise(g.mask.len(), 5, &g.mask);
+        let z = to_vec(net.predict(&geo, tensor_of(&g, r.clone())));
+        let d = operator_diagonal(&p);
+        for i in 0..r.len() {
+            let want = if g.mask[i] == 1.0 {
+                r[i] as f64 / d[i]
+            } else {
+                0.0
+            };
+            assert!(
+                (z[i] as f64 - want).abs() <= 1e-6 * (1.0 + want.abs()),
+                "{dim}D cell {i}"
+            );
+        }
+    }
+}
+
+#[test]
+fn dcdm_rms_input_makes_the_direction_independent_of_the_input_scale() {
+    let p = problem(Scene::Organic, 2, 32, 4);
+    let g = Geometry::of(&p);
+    let r = noise(g.mask.len(), 6, &g.mask);
+    let scaled: Vec<f32> = r.iter().map(|v| v * 0.125).collect();
+    let run = |rms: bool| {
+        let net = DcdmNetConfig::new(2)
+            .with_rms_input(rms)
+            .init::<B>(&dev())
+            .unwrap();
+        let geo = GeometryBatch::new(&g, net.plan(g.shape).unwrap(), &dev()).unwrap();
+        let a = to_vec(net.predict(&geo, tensor_of(&g, r.clone())));
+        let b = to_vec(net.predict(&geo, tensor_of(&g, scaled.clone())));
+        let num: f32 = a.iter().zip(&b).map(|(x, y)| (x - y).powi(2)).sum();
+        let den: f32 = a.iter().map(|x| x * x).sum();
+        (num / den).sqrt()
+    };
+    // With the option the network sees the same input at any scale; without it (the paper's
+    // unit-norm convention leaves the scale to the caller) a biased ReLU net does not.
+    assert!(run(true) < 1e-5, "{}", run(true));
+    assert!(run(false) > 1e-3, "{}", run(false));
+}
