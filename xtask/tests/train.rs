@@ -111,6 +111,22 @@ fn training_resumes_after_sigkill_without_losing_an_epoch() {
         .unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("different configuration"));
+    // A larger epoch count extends the finished run: two more epochs, the first 30 kept.
+    let mut longer = TINY.to_vec();
+    let at = longer.iter().position(|&a| a == "--epochs").unwrap() + 1;
+    longer[at] = "32";
+    let st = xtask()
+        .args(&longer)
+        .arg("--out")
+        .arg(&out)
+        .arg("--resume")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let extended = json(&out.join("log.json"));
+    let extended = extended.as_array().unwrap();
+    assert_eq!(extended.len(), 32);
+    assert_eq!(&extended[..30], log.as_array().unwrap().as_slice());
     std::fs::remove_dir_all(&out).ok();
 }
 
