@@ -153,8 +153,7 @@ pub fn run(
 /// A-orthogonalization to 2 directions loses conjugacy; measured with the shipped 2D net at
 /// 256² (4× its training size), keeping 2 / 8 / 16 / 32 directions took 859 / 291 / 173 /
 /// 142 iterations (docs/neural.md), while the extra dot products cost under 1 % of a
-/// network forward. The linear stencil V-net converges in about 10 iterations, where more
-/// directions change nothing.
+/// network forward.
 pub fn default_fcd_k(solver: &str) -> usize {
     if solver == "dcdm" { 16 } else { 2 }
 }

@@ -52,6 +52,18 @@ fn epochs_done(out: &Path) -> usize {
         .unwrap_or(0) as usize
 }
 
+/// Runs `args --out out --resume` and expects success.
+fn resume(args: &[&str], out: &Path) {
+    let st = xtask()
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .arg("--resume")
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
 #[test]
 fn training_resumes_after_sigkill_without_losing_an_epoch() {
     let out = tmpdir("resume");
@@ -72,14 +84,7 @@ fn training_resumes_after_sigkill_without_losing_an_epoch() {
     let killed_at = epochs_done(&out);
     assert!(killed_at < 30, "the run finished before the kill");
     let before = json(&out.join("checkpoint/state.json"))["log"].clone();
-    let st = xtask()
-        .args(TINY)
-        .arg("--out")
-        .arg(&out)
-        .arg("--resume")
-        .status()
-        .unwrap();
-    assert!(st.success());
+    resume(TINY, &out);
     let log = json(&out.join("log.json"));
     let epochs: Vec<u64> = log
         .as_array()
@@ -115,14 +120,7 @@ fn training_resumes_after_sigkill_without_losing_an_epoch() {
     let mut longer = TINY.to_vec();
     let at = longer.iter().position(|&a| a == "--epochs").unwrap() + 1;
     longer[at] = "32";
-    let st = xtask()
-        .args(&longer)
-        .arg("--out")
-        .arg(&out)
-        .arg("--resume")
-        .status()
-        .unwrap();
-    assert!(st.success());
+    resume(&longer, &out);
     let extended = json(&out.join("log.json"));
     let extended = extended.as_array().unwrap();
     assert_eq!(extended.len(), 32);

@@ -83,7 +83,7 @@ impl<B: Backend> LearnedModel<B> for DcdmNet<B> {
     fn predict(&self, geo: &GeometryBatch<B>, r: Tensor<B, 5>) -> Tensor<B, 5> {
         let mut r = r * geo.mask.clone();
         if self.has_rms_input() {
-            // ‖r‖ = 1 on entry (the adapters and the data normalize): × √(fluid cells).
+            // Each sample × √(fluid cells) / ‖r‖: root-mean-square 1 over the fluid cells.
             let [b, ..] = r.dims();
             let cells = geo.mask.clone().sum().reshape([1, 1, 1, 1, 1]);
             let norm = r.clone().powi_scalar(2).sum_dim(2).sum_dim(3).sum_dim(4);
