@@ -10,7 +10,7 @@ use ritz_neural_precond::burn::backend::{Autodiff, Flex};
 use ritz_neural_precond::burn::module::AutodiffModule;
 use ritz_neural_precond::burn::optim::AdamConfig;
 use ritz_neural_precond::burn::tensor::backend::{AutodiffBackend, Backend};
-use ritz_neural_precond::train::LossKind;
+use ritz_neural_precond::train::{LossKind, LrSchedule};
 use ritz_neural_precond::{
     AnyModel, BurnPreconditioner, DatasetSpec, Geometry, LearnedModel, ModelConfig,
     SpdStencilPreconditioner, StencilPreconditioner, TrainConfig, TrainEvent, load_weights,
@@ -204,6 +204,27 @@ pub struct TrainArgs {
     /// data, energy loss; see docs/neural.md).
     #[arg(long)]
     pub paper: bool,
+    /// Energy loss over this many steps of the conjugate-direction iteration (the network
+    /// also sees the residuals it produces itself; cost per batch × steps).
+    #[arg(long)]
+    pub unroll: Option<usize>,
+    /// Start from these weights (a `<stem>` of `.bin`/`.json`, e.g.
+    /// crates/neural-precond/weights/dcdm-3d) instead of a fresh initialization; the model
+    /// configuration must match.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+    /// Step-size schedule: constant, or cosine decay to 1 % over the run.
+    #[arg(long, value_enum)]
+    pub schedule: Option<ScheduleArg>,
+}
+
+/// `--schedule` values.
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+pub enum ScheduleArg {
+    /// The same step size throughout.
+    Constant,
+    /// Cosine decay to 1 % of `--lr` at the end of the last epoch.
+    Cosine,
 }
 
 /// `--loss` values.
@@ -291,6 +312,9 @@ pub fn default_config(
         seed: 1,
         val_fraction: 0.2,
         loss,
+        schedule: LrSchedule::Constant,
+        unroll: 1,
+        init: None,
     })
 }
 
@@ -358,6 +382,18 @@ fn config_from_args(a: &TrainArgs) -> Result<TrainConfig, String> {
     if let Some(v) = a.rhs_samples {
         c.data.rhs_samples = v;
     }
+    if let Some(v) = a.schedule {
+        c.schedule = match v {
+            ScheduleArg::Constant => LrSchedule::Constant,
+            ScheduleArg::Cosine => LrSchedule::Cosine,
+        };
+    }
+    if let Some(v) = a.unroll {
+        c.unroll = v;
+    }
+    if let Some(p) = &a.init {
+        c.init = Some(p.display().to_string());
+    }
     c.validate().map_err(|e| e.to_string())?;
     Ok(c)
 }
@@ -378,6 +414,20 @@ pub fn run_train(a: TrainArgs) -> Result<(), String> {
         serde_json::to_string_pretty(&cfg).map_err(|e| e.to_string())?,
     )
     .map_err(|e| format!("{}: {e}", cfg_path.display()))?;
+    // The starting weights' own training record, kept in the new manifest (provenance survives
+    // `--install` overwriting the file the run started from).
+    let init_record = match &cfg.init {
+        None => None,
+        Some(stem) => {
+            let m = ritz_neural_precond::model::read_manifest(Path::new(stem))
+                .map_err(|e| e.to_string())?;
+            Some(serde_json::json!({
+                "weights": stem,
+                "checksum": m.checksum,
+                "training": m.training,
+            }))
+        }
+    };
     let t0 = std::time::Instant::now();
     let mut data = ritz_neural_precond::train::dataset_for(&cfg, &out.join("data"))
         .map_err(|e| e.to_string())?;
@@ -407,6 +457,16 @@ pub fn run_train(a: TrainArgs) -> Result<(), String> {
         #[cfg(not(feature = "cuda"))]
         BackendKind::Cuda => return Err(no_cuda()),
     }
+    if let Some(rec) = init_record {
+        let path = out.join("weights.json");
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut m: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        m["training"]["init"] = rec;
+        let text = serde_json::to_string_pretty(&m).map_err(|e| e.to_string())?;
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
     let log: Vec<ritz_neural_precond::train::EpochLog> =
         ritz_neural_precond::train::read_state(&out)
             .map_err(|e| e.to_string())?
@@ -423,9 +483,10 @@ pub fn run_train(a: TrainArgs) -> Result<(), String> {
         &curve,
         &format!("{name} {dim}D training (n = {})", cfg.data.n),
         "epoch",
-        match cfg.loss {
-            LossKind::Residual => "loss ‖b − αAf(b)‖²",
-            LossKind::Energy => "loss 1 − (fᵀb)²/(fᵀAf · bᵀA⁻¹b)",
+        match (cfg.loss, cfg.unroll) {
+            (LossKind::Residual, _) => "loss ‖b − αAf(b)‖²",
+            (LossKind::Energy, 1) => "loss 1 − (fᵀb)²/(fᵀAf · bᵀA⁻¹b)",
+            (LossKind::Energy, _) => "loss (E_K / E_0)^(1/K), K unrolled steps",
         },
         &[
             plot::Series {
@@ -474,7 +535,20 @@ where
 {
     let device = B::Device::default();
     B::seed(&device, cfg.seed);
-    let model = AnyModel::<B>::init(&cfg.model, &device).map_err(|e| e.to_string())?;
+    let model = match &cfg.init {
+        None => AnyModel::<B>::init(&cfg.model, &device).map_err(|e| e.to_string())?,
+        Some(stem) => {
+            let (m, model) =
+                load_weights::<B>(Path::new(stem), &device).map_err(|e| e.to_string())?;
+            if serde_json::to_value(&m.model).ok() != serde_json::to_value(&cfg.model).ok() {
+                return Err(format!(
+                    "--init {stem}: its model configuration differs from the run's"
+                ));
+            }
+            println!("starting from {stem}");
+            model
+        }
+    };
     println!(
         "model: {} {}D, {} parameters",
         cfg.model.name(),

@@ -128,6 +128,80 @@ fn training_resumes_after_sigkill_without_losing_an_epoch() {
     std::fs::remove_dir_all(&out).ok();
 }
 
+#[test]
+fn fine_tuning_with_an_unrolled_loss_starts_from_the_given_weights() {
+    let base = tmpdir("init-base");
+    let tuned = tmpdir("init-tuned");
+    let tiny_dcdm = [
+        "train",
+        "--model",
+        "dcdm",
+        "--dim",
+        "2",
+        "--n",
+        "16",
+        "--epochs",
+        "1",
+        "--geometries",
+        "2",
+        "--lanczos-steps",
+        "20",
+        "--ritz-samples",
+        "4",
+        "--rhs-samples",
+        "2",
+        "--noise-samples",
+        "2",
+        "--batch",
+        "4",
+        "--quiet",
+    ];
+    let run = |extra: &[&str], out: &Path| {
+        let mut args = tiny_dcdm.to_vec();
+        // `--model M` in `extra` replaces the base model.
+        if let Some(i) = extra.iter().position(|&a| a == "--model") {
+            args[2] = extra[i + 1];
+        }
+        let extra: Vec<&str> = match extra.iter().position(|&a| a == "--model") {
+            Some(i) => [&extra[..i], &extra[i + 2..]].concat(),
+            None => extra.to_vec(),
+        };
+        xtask()
+            .args(args)
+            .args(extra)
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&[], &base).status.success());
+    let stem = base.join("weights");
+    let stem = stem.to_str().unwrap();
+    let o = run(
+        &["--init", stem, "--unroll", "3", "--schedule", "cosine"],
+        &tuned,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m = json(&tuned.join("weights.json"));
+    let t = &m["training"];
+    assert_eq!(t["config"]["unroll"], 3);
+    assert_eq!(t["config"]["schedule"], "cosine");
+    // The starting weights' checksum and training record travel with the new weights.
+    let b = json(&base.join("weights.json"));
+    assert_eq!(t["init"]["checksum"], b["checksum"]);
+    assert_eq!(t["init"]["training"], b["training"]);
+    assert_ne!(m["checksum"], b["checksum"]);
+    // Weights of another model, and an unrolled residual loss, are refused.
+    let o = run(&["--model", "dcdm-large", "--init", stem], &tuned);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("differs"));
+    let o = run(&["--unroll", "2", "--loss", "residual"], &tuned);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unroll"));
+    std::fs::remove_dir_all(&base).ok();
+    std::fs::remove_dir_all(&tuned).ok();
+}
+
 #[cfg(not(feature = "cuda"))]
 #[test]
 fn cuda_backend_without_the_feature_is_a_clear_error() {

@@ -43,6 +43,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         seed: 1,
         val_fraction: 0.25,
         loss: ritz_neural_precond::train::LossKind::Energy,
+        schedule: ritz_neural_precond::train::LrSchedule::Constant,
+        unroll: 1,
+        init: None,
     };
     let t = std::time::Instant::now();
     let data = ritz_neural_precond::Dataset::generate(&cfg.data)?;

@@ -17,7 +17,7 @@
 
 use crate::data::{Dataset, DatasetSpec};
 use crate::error::NeuralError;
-use crate::loss::{energy_loss, scale_invariant_loss};
+use crate::loss::{energy_loss, scale_invariant_loss, unrolled_energy_loss};
 use crate::model::{LearnedModel, ModelConfig, save_weights};
 use crate::stencil::{GeometryBatch, grid_tensor};
 use burn::module::AutodiffModule;
@@ -53,6 +53,22 @@ pub struct TrainConfig {
     /// The training loss.
     #[serde(default)]
     pub loss: LossKind,
+    /// How the step size evolves over the run.
+    #[serde(default)]
+    pub schedule: LrSchedule,
+    /// Steps of the conjugate-direction iteration the energy loss follows
+    /// ([`crate::loss::unrolled_energy_loss`]); 1 is the one-step loss. Cost per batch grows
+    /// linearly with it.
+    #[serde(default = "one")]
+    pub unroll: usize,
+    /// Weights the run started from (`<stem>` of a `.bin`/`.json` pair), recorded for the
+    /// log; the caller loads them. `None`: a fresh initialization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<String>,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// Which loss to train on (see [`crate::loss`]).
@@ -64,6 +80,32 @@ pub enum LossKind {
     Residual,
     /// The A-norm error after the step, `1 − (qᵀb)²/(qᵀAq · bᵀA⁻¹b)`.
     Energy,
+}
+
+/// Step-size schedule over the run's optimizer steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LrSchedule {
+    /// `learning_rate` throughout.
+    #[default]
+    Constant,
+    /// Cosine decay from `learning_rate` to 1 % of it at the last step of the last epoch.
+    /// Extending a finished run with more epochs stretches the decay from that point on.
+    Cosine,
+}
+
+impl LrSchedule {
+    /// Step size at optimizer step `t` of `total` (0-based).
+    pub fn rate(self, lr: f64, t: usize, total: usize) -> f64 {
+        match self {
+            LrSchedule::Constant => lr,
+            LrSchedule::Cosine => {
+                let x = t as f64 / (total.max(2) - 1) as f64;
+                let floor = 0.01 * lr;
+                floor + 0.5 * (lr - floor) * (1.0 + (std::f64::consts::PI * x.min(1.0)).cos())
+            }
+        }
+    }
 }
 
 impl TrainConfig {
@@ -82,6 +124,11 @@ impl TrainConfig {
         if self.batch_size == 0 || self.epochs == 0 {
             return Err(NeuralError::Config(
                 "batch_size and epochs must be positive".into(),
+            ));
+        }
+        if self.unroll == 0 || (self.unroll > 1 && self.loss != LossKind::Energy) {
+            return Err(NeuralError::Config(
+                "unroll must be positive, and above 1 only with the energy loss".into(),
             ));
         }
         if !(0.0..1.0).contains(&self.val_fraction) {
@@ -225,7 +272,7 @@ fn batch_loss<B: AutodiffBackend, M: LearnedModel<B>>(
     data: &Dataset,
     geos: &[GeometryBatch<B>],
     items: &[(usize, usize)],
-    loss: LossKind,
+    cfg: &TrainConfig,
     device: &B::Device,
 ) -> Result<burn::tensor::Tensor<B, 1>, NeuralError> {
     // Every batch holds one geometry (see `epoch_batches`).
@@ -236,9 +283,8 @@ fn batch_loss<B: AutodiffBackend, M: LearnedModel<B>>(
         .map(|&(g, s)| data.geometries[g].rhs[s].as_slice())
         .collect();
     let b = grid_tensor::<B>(&rhs, shape.dhw, device);
-    let q = model.predict(geo, b.clone());
-    Ok(match loss {
-        LossKind::Residual => scale_invariant_loss(q, b, geo),
+    Ok(match cfg.loss {
+        LossKind::Residual => scale_invariant_loss(model.predict(geo, b.clone()), b, geo),
         LossKind::Energy => {
             let e: Vec<f32> = items
                 .iter()
@@ -249,7 +295,11 @@ fn batch_loss<B: AutodiffBackend, M: LearnedModel<B>>(
                 burn::tensor::TensorData::new(e, [n]),
                 device,
             );
-            energy_loss(q, b, e, geo)
+            if cfg.unroll > 1 {
+                unrolled_energy_loss(|r| model.predict(geo, r), b, e, geo, cfg.unroll)
+            } else {
+                energy_loss(model.predict(geo, b.clone()), b, e, geo)
+            }
         }
     })
 }
@@ -344,7 +394,7 @@ where
         let order = epoch_batches(&train_items, cfg.batch_size, cfg.seed, epoch);
         let mut total = 0.0;
         for (bi, chunk) in order.iter().enumerate() {
-            let loss = batch_loss::<B, M>(&model, data, &geos, chunk, cfg.loss, device)?;
+            let loss = batch_loss::<B, M>(&model, data, &geos, chunk, cfg, device)?;
             let grads = loss.backward();
             let value = scalar(loss);
             if !value.is_finite() {
@@ -353,7 +403,11 @@ where
                 )));
             }
             let grads = GradientsParams::from_grads(grads, &model);
-            model = optim.step(cfg.learning_rate, model, grads);
+            let step = (epoch - 1) * order.len() + bi;
+            let lr = cfg
+                .schedule
+                .rate(cfg.learning_rate, step, cfg.epochs * order.len());
+            model = optim.step(lr, model, grads);
             total += value;
             observer(TrainEvent::Batch {
                 epoch,
@@ -363,9 +417,8 @@ where
         }
         let mut val = 0.0;
         for chunk in &epoch_batches(&val_items, cfg.batch_size, cfg.seed, 0) {
-            val += scalar(batch_loss::<B, M>(
-                &model, data, &geos, chunk, cfg.loss, device,
-            )?) * chunk.len() as f64;
+            val += scalar(batch_loss::<B, M>(&model, data, &geos, chunk, cfg, device)?)
+                * chunk.len() as f64;
         }
         let entry = EpochLog {
             epoch,
@@ -413,4 +466,20 @@ where
 /// Loads or generates the dataset of `cfg` in `dir`.
 pub fn dataset_for(cfg: &TrainConfig, dir: &Path) -> Result<Dataset, NeuralError> {
     Dataset::load_or_generate(&cfg.data, dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cosine_schedule_decays_from_the_rate_to_one_percent() {
+        let s = LrSchedule::Cosine;
+        assert_eq!(s.rate(2e-3, 0, 100), 2e-3);
+        assert!((s.rate(2e-3, 99, 100) - 2e-5).abs() < 1e-15);
+        assert!((s.rate(2e-3, 50, 101) - 0.5 * (2e-3 + 2e-5)).abs() < 1e-15);
+        let r: Vec<f64> = (0..100).map(|t| s.rate(2e-3, t, 100)).collect();
+        assert!(r.windows(2).all(|w| w[1] < w[0]));
+        assert_eq!(LrSchedule::Constant.rate(2e-3, 77, 100), 2e-3);
+    }
 }

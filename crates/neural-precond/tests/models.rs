@@ -402,3 +402,123 @@ fn dcdm_rms_input_makes_the_direction_independent_of_the_input_scale() {
     assert!(run(true) < 1e-5, "{}", run(true));
     assert!(run(false) > 1e-3, "{}", run(false));
 }
+
+/// Plain CG from `x = 0` in f64: the energy `eᵀAe` removed by each of the first `k` steps
+/// (`α_j r_jᵀr_j`), and `E_0 = bᵀA⁻¹b` from a tight solve.
+fn cg_energy_steps(p: &PoissonProblem, b: &[f64], k: usize) -> (Vec<f64>, f64) {
+    let n = b.len();
+    let dot = |a: &[f64], c: &[f64]| a.iter().zip(c).map(|(x, y)| x * y).sum::<f64>();
+    let mut x = vec![0.0; n];
+    let mut r = b.to_vec();
+    let mut d = r.clone();
+    let mut ad = vec![0.0; n];
+    let mut removed = Vec::new();
+    let mut rr = dot(&r, &r);
+    for _ in 0..10 * n {
+        if rr <= 1e-28 * dot(b, b) {
+            break;
+        }
+        p.apply(&d, &mut ad);
+        let alpha = rr / dot(&d, &ad);
+        if removed.len() < k {
+            removed.push(alpha * rr);
+        }
+        for i in 0..n {
+            x[i] += alpha * d[i];
+            r[i] -= alpha * ad[i];
+        }
+        let rr_new = dot(&r, &r);
+        for i in 0..n {
+            d[i] = r[i] + rr_new / rr * d[i];
+        }
+        rr = rr_new;
+    }
+    (removed, dot(b, &x))
+}
+
+#[test]
+fn unrolled_energy_loss_with_the_identity_network_is_cg() {
+    use ritz_neural_precond::loss::{energy_loss, unrolled_energy_loss};
+    // The flexible conjugate-direction iteration with all directions kept and p = r is CG,
+    // so K unrolled steps remove exactly CG's first K energy decrements.
+    let p = problem(Scene::Spheres, 2, 16, 2);
+    let g = Geometry::of(&p);
+    let geo = GeometryBatch::<B>::new(&g, Vec::new(), &dev()).unwrap();
+    let r = noise(g.mask.len(), 9, &g.mask);
+    let b64: Vec<f64> = r.iter().map(|&v| v as f64).collect();
+    let (removed, e0) = cg_energy_steps(&p, &b64, 6);
+    let energy = Tensor::<B, 1>::from_data(TensorData::new(vec![e0 as f32], [1]), &dev());
+    let value = |t: Tensor<B, 1>| t.into_data().to_vec::<f32>().unwrap()[0] as f64;
+    for k in [1, 3, 6] {
+        let got = value(unrolled_energy_loss(
+            |x| x,
+            tensor_of(&g, r.clone()),
+            energy.clone(),
+            &geo,
+            k,
+        ));
+        let left: f64 = 1.0 - removed[..k].iter().sum::<f64>() / e0;
+        let want = left.powf(1.0 / k as f64);
+        assert!(
+            (got - want).abs() < 1e-3 * want,
+            "K = {k}: {got} vs CG {want}"
+        );
+    }
+    // K = 1 is the one-step energy loss.
+    let one = value(energy_loss(
+        tensor_of(&g, r.clone()),
+        tensor_of(&g, r.clone()),
+        energy.clone(),
+        &geo,
+    ));
+    let unrolled = value(unrolled_energy_loss(
+        |x| x,
+        tensor_of(&g, r),
+        energy,
+        &geo,
+        1,
+    ));
+    assert!((one - unrolled).abs() < 1e-6, "{one} vs {unrolled}");
+}
+
+#[test]
+fn unrolled_loss_decreases_when_training_a_tiny_dcdm_net() {
+    use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+    use ritz_neural_precond::loss::unrolled_energy_loss;
+    type AB = Autodiff<Flex>;
+    let p = problem(Scene::Spheres, 2, 16, 5);
+    let g = Geometry::of(&p);
+    let d = ritz_neural_precond::data::ritz_samples(&p, 60, 6, 0.55, 9.0, 1).unwrap();
+    let e: Vec<f32> = d
+        .iter()
+        .map(|b| {
+            let b64: Vec<f64> = b.iter().map(|&v| v as f64).collect();
+            cg_energy_steps(&p, &b64, 0).1 as f32
+        })
+        .collect();
+    let mut net = DcdmNetConfig::new(2)
+        .with_jacobi_skip(true)
+        .with_rms_input(true)
+        .init::<AB>(&Default::default())
+        .unwrap();
+    let geo = GeometryBatch::<AB>::new(&g, Vec::new(), &Default::default()).unwrap();
+    let parts: Vec<&[f32]> = d.iter().map(|v| v.as_slice()).collect();
+    let b =
+        ritz_neural_precond::stencil::grid_tensor::<AB>(&parts, g.shape.dhw, &Default::default());
+    let energy = Tensor::<AB, 1>::from_data(TensorData::new(e, [d.len()]), &Default::default());
+    let mut optim = AdamConfig::new().init();
+    let mut first = None;
+    let mut last = 0.0;
+    for _ in 0..25 {
+        let loss =
+            unrolled_energy_loss(|r| net.predict(&geo, r), b.clone(), energy.clone(), &geo, 3);
+        let grads = loss.backward();
+        last = loss.into_data().to_vec::<f32>().unwrap()[0] as f64;
+        assert!(last.is_finite() && last > 0.0 && last <= 1.0, "{last}");
+        first.get_or_insert(last);
+        let g = GradientsParams::from_grads(grads, &net);
+        net = optim.step(1e-3, net, g);
+    }
+    let first = first.unwrap();
+    assert!(last < 0.8 * first, "loss {first} -> {last}");
+}
