@@ -289,7 +289,9 @@ pub fn default_config(
             10,
             20,
         );
-        // 2D: 8 epochs at 64² (5.5 min); 3D: 20 epochs at 16³ (18 min).
+        // 2D: 8 epochs at 64² (5.5 min); 3D: 20 epochs at 16³ (30 min). The shipped nets
+        // add a second stage, `--init <these weights> --unroll 8 --lr 3e-4 --epochs 3`
+        // (docs/neural.md, DCDM).
         (data, if dim == 3 { 20 } else { 8 }, LossKind::Energy)
     } else {
         let data = spec(

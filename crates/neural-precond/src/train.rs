@@ -1,4 +1,8 @@
-//! The trainer: a hand-written Adam loop over a [`Dataset`] with the scale-invariant loss.
+//! The trainer: a hand-written Adam loop over a [`Dataset`] with one of the losses of
+//! [`crate::loss`] (the paper's scale-invariant loss, the one-step energy loss, or the energy
+//! loss unrolled over `unroll` steps of the iteration) and a constant or cosine step size.
+//! A run starts from the model the caller passes: fresh, or loaded from weights named in
+//! `init` for fine-tuning.
 //!
 //! - The split is disjoint: with two or more geometries the last `val_fraction` of them are
 //!   held out whole (validation measures unseen geometries); with one geometry, the last
