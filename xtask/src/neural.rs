@@ -400,6 +400,40 @@ fn config_from_args(a: &TrainArgs) -> Result<TrainConfig, String> {
     Ok(c)
 }
 
+/// The record of the weights a run starts from (`--init`): their stem, checksum and training
+/// record. Kept as `<out>/init.json`; with `resume`, the one saved for the same stem is reused.
+/// Errors: unreadable weights, weights of another model.
+fn init_record(
+    stem: &Path,
+    model: &ModelConfig,
+    out: &Path,
+    resume: bool,
+) -> Result<serde_json::Value, String> {
+    let path = out.join("init.json");
+    let name = stem.display().to_string();
+    if resume
+        && let Some(rec) = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .filter(|r| r["weights"] == name.as_str())
+    {
+        return Ok(rec);
+    }
+    let m = ritz_neural_precond::model::read_manifest(stem).map_err(|e| e.to_string())?;
+    if serde_json::to_value(&m.model).ok() != serde_json::to_value(model).ok() {
+        return Err(format!(
+            "--init {name}: its model configuration differs from the run's"
+        ));
+    }
+    let rec = serde_json::json!({
+        "weights": name,
+        "checksum": m.checksum,
+        "training": m.training,
+    });
+    std::fs::write(&path, rec.to_string()).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(rec)
+}
+
 /// `cargo xtask train`.
 pub fn run_train(a: TrainArgs) -> Result<(), String> {
     let cfg = config_from_args(&a)?;
@@ -417,18 +451,11 @@ pub fn run_train(a: TrainArgs) -> Result<(), String> {
     )
     .map_err(|e| format!("{}: {e}", cfg_path.display()))?;
     // The starting weights' own training record, kept in the new manifest (provenance survives
-    // `--install` overwriting the file the run started from).
+    // `--install` overwriting the file the run started from). Saved in the output folder when
+    // the run starts, so a resumed run records the weights it really started from.
     let init_record = match &cfg.init {
         None => None,
-        Some(stem) => {
-            let m = ritz_neural_precond::model::read_manifest(Path::new(stem))
-                .map_err(|e| e.to_string())?;
-            Some(serde_json::json!({
-                "weights": stem,
-                "checksum": m.checksum,
-                "training": m.training,
-            }))
-        }
+        Some(stem) => Some(init_record(Path::new(stem), &cfg.model, &out, a.resume)?),
     };
     let t0 = std::time::Instant::now();
     let mut data = ritz_neural_precond::train::dataset_for(&cfg, &out.join("data"))
@@ -537,18 +564,18 @@ where
 {
     let device = B::Device::default();
     B::seed(&device, cfg.seed);
-    let model = match &cfg.init {
+    // A resumed run loads its checkpoint instead; the starting weights matter only at the start.
+    let resuming = a.resume
+        && ritz_neural_precond::train::read_state(out)
+            .map_err(|e| e.to_string())?
+            .is_some();
+    let model = match cfg.init.as_deref().filter(|_| !resuming) {
         None => AnyModel::<B>::init(&cfg.model, &device).map_err(|e| e.to_string())?,
         Some(stem) => {
-            let (m, model) =
-                load_weights::<B>(Path::new(stem), &device).map_err(|e| e.to_string())?;
-            if serde_json::to_value(&m.model).ok() != serde_json::to_value(&cfg.model).ok() {
-                return Err(format!(
-                    "--init {stem}: its model configuration differs from the run's"
-                ));
-            }
             println!("starting from {stem}");
-            model
+            load_weights::<B>(Path::new(stem), &device)
+                .map_err(|e| e.to_string())?
+                .1
         }
     };
     println!(

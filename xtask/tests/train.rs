@@ -157,15 +157,24 @@ fn fine_tuning_with_an_unrolled_loss_starts_from_the_given_weights() {
         "--quiet",
     ];
     let run = |extra: &[&str], out: &Path| {
+        // A flag of `extra` that the base arguments already set replaces their value.
         let mut args = tiny_dcdm.to_vec();
-        // `--model M` in `extra` replaces the base model.
-        if let Some(i) = extra.iter().position(|&a| a == "--model") {
-            args[2] = extra[i + 1];
+        let mut rest = Vec::new();
+        let mut i = 0;
+        while i < extra.len() {
+            let flag = extra[i].starts_with("--");
+            match args.iter().position(|&a| flag && a == extra[i]) {
+                Some(j) if i + 1 < extra.len() => {
+                    args[j + 1] = extra[i + 1];
+                    i += 2;
+                }
+                _ => {
+                    rest.push(extra[i]);
+                    i += 1;
+                }
+            }
         }
-        let extra: Vec<&str> = match extra.iter().position(|&a| a == "--model") {
-            Some(i) => [&extra[..i], &extra[i + 2..]].concat(),
-            None => extra.to_vec(),
-        };
+        let extra = rest;
         xtask()
             .args(args)
             .args(extra)
@@ -191,6 +200,28 @@ fn fine_tuning_with_an_unrolled_loss_starts_from_the_given_weights() {
     assert_eq!(t["init"]["checksum"], b["checksum"]);
     assert_eq!(t["init"]["training"], b["training"]);
     assert_ne!(m["checksum"], b["checksum"]);
+    // Replacing the starting weights and then extending the run keeps the record of the
+    // weights it really started from.
+    assert!(run(&["--seed", "9"], &base).status.success());
+    assert_ne!(json(&base.join("weights.json"))["checksum"], b["checksum"]);
+    let o = run(
+        &[
+            "--init",
+            stem,
+            "--unroll",
+            "3",
+            "--schedule",
+            "cosine",
+            "--epochs",
+            "2",
+            "--resume",
+        ],
+        &tuned,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m2 = json(&tuned.join("weights.json"));
+    assert_eq!(m2["training"]["log"].as_array().unwrap().len(), 2);
+    assert_eq!(m2["training"]["init"]["checksum"], b["checksum"]);
     // Weights of another model, and an unrolled residual loss, are refused.
     let o = run(&["--model", "dcdm-large", "--init", stem], &tuned);
     assert!(!o.status.success());
