@@ -23,7 +23,6 @@
 
 use crate::ops::{batch_dot, laplacian};
 use crate::stencil::GeometryBatch;
-use burn::tensor::TensorData;
 use burn::tensor::{Tensor, backend::Backend};
 
 /// Batch mean of `‖b − α A q‖²` (see the module docs). Shapes: `q`, `b` `[B, 1, D, H, W]`.
@@ -79,7 +78,7 @@ pub fn unrolled_energy_loss<B: Backend>(
     let mut r = b;
     // Kept directions: (p, Ap, pᵀAp).
     let mut kept: Vec<(Tensor<B, 5>, Tensor<B, 5>, Tensor<B, 1>)> = Vec::with_capacity(steps);
-    let mut removed = Tensor::<B, 1>::from_data(TensorData::new(vec![0f32; n], [n]), &r.device());
+    let mut removed = Tensor::<B, 1>::zeros([n], &r.device());
     for j in 0..steps {
         let mut p = predict(r.clone());
         let mut ap = laplacian(p.clone(), geo.mask.clone(), geo.diag.clone(), geo.shape);

@@ -299,34 +299,54 @@ fn weights_round_trip_and_corruption() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-#[test]
-fn loss_decreases_on_a_tiny_problem() {
+type AB = Autodiff<Flex>;
+
+/// `steps` Adam steps of size `lr` on `loss(net)`: the first and the last loss value. Every
+/// value must be finite.
+fn adam_descent<M: burn::module::AutodiffModule<AB>>(
+    mut net: M,
+    steps: usize,
+    lr: f64,
+    loss: impl Fn(&M) -> Tensor<AB, 1>,
+) -> (f64, f64) {
     use burn::optim::{AdamConfig, GradientsParams, Optimizer};
-    use ritz_neural_precond::loss::scale_invariant_loss;
-    type AB = Autodiff<Flex>;
+    let mut optim = AdamConfig::new().init();
+    let mut values = Vec::with_capacity(steps);
+    for _ in 0..steps {
+        let l = loss(&net);
+        let grads = l.backward();
+        let v = l.into_data().to_vec::<f32>().unwrap()[0] as f64;
+        assert!(v.is_finite(), "loss {v}");
+        values.push(v);
+        let g = GradientsParams::from_grads(grads, &net);
+        net = optim.step(lr, net, g);
+    }
+    (values[0], values[steps - 1])
+}
+
+/// A 2D spheres problem at 16² with `samples` Ritz-vector right-hand sides as one batch.
+fn tiny_batch(samples: usize) -> (PoissonProblem, Geometry, Vec<Vec<f32>>, Tensor<AB, 5>) {
     let p = problem(Scene::Spheres, 2, 16, 5);
     let g = Geometry::of(&p);
-    let d = ritz_neural_precond::data::ritz_samples(&p, 60, 8, 0.55, 9.0, 1).unwrap();
-    let mut net = StencilNetConfig::new(2)
+    let d = ritz_neural_precond::data::ritz_samples(&p, 60, samples, 0.55, 9.0, 1).unwrap();
+    let parts: Vec<&[f32]> = d.iter().map(|v| v.as_slice()).collect();
+    let b =
+        ritz_neural_precond::stencil::grid_tensor::<AB>(&parts, g.shape.dhw, &Default::default());
+    (p, g, d, b)
+}
+
+#[test]
+fn loss_decreases_on_a_tiny_problem() {
+    use ritz_neural_precond::loss::scale_invariant_loss;
+    let (_, g, _, b) = tiny_batch(8);
+    let net = StencilNetConfig::new(2)
         .init::<AB>(&Default::default())
         .unwrap();
     let geo =
         GeometryBatch::<AB>::new(&g, net.plan(g.shape).unwrap(), &Default::default()).unwrap();
-    let parts: Vec<&[f32]> = d.iter().map(|v| v.as_slice()).collect();
-    let b =
-        ritz_neural_precond::stencil::grid_tensor::<AB>(&parts, g.shape.dhw, &Default::default());
-    let mut optim = AdamConfig::new().init();
-    let mut first = None;
-    let mut last = 0.0;
-    for _ in 0..30 {
-        let loss = scale_invariant_loss(net.predict(&geo, b.clone()), b.clone(), &geo);
-        let grads = loss.backward();
-        last = loss.into_data().to_vec::<f32>().unwrap()[0] as f64;
-        first.get_or_insert(last);
-        let g = GradientsParams::from_grads(grads, &net);
-        net = optim.step(1e-2, net, g);
-    }
-    let first = first.unwrap();
+    let (first, last) = adam_descent(net, 30, 1e-2, |net| {
+        scale_invariant_loss(net.predict(&geo, b.clone()), b.clone(), &geo)
+    });
     assert!(last < 0.7 * first, "loss {first} -> {last}");
 }
 
@@ -483,42 +503,25 @@ fn unrolled_energy_loss_with_the_identity_network_is_cg() {
 
 #[test]
 fn unrolled_loss_decreases_when_training_a_tiny_dcdm_net() {
-    use burn::optim::{AdamConfig, GradientsParams, Optimizer};
     use ritz_neural_precond::loss::unrolled_energy_loss;
-    type AB = Autodiff<Flex>;
-    let p = problem(Scene::Spheres, 2, 16, 5);
-    let g = Geometry::of(&p);
-    let d = ritz_neural_precond::data::ritz_samples(&p, 60, 6, 0.55, 9.0, 1).unwrap();
-    let e: Vec<f32> = d
-        .iter()
-        .map(|b| {
-            let b64: Vec<f64> = b.iter().map(|&v| v as f64).collect();
-            cg_energy_steps(&p, &b64, 0).1 as f32
-        })
+    let (p, g, d, b) = tiny_batch(6);
+    let e: Vec<f32> = ritz_neural_precond::data::energies(&p, &d)
+        .unwrap()
+        .into_iter()
+        .map(|v| v as f32)
         .collect();
-    let mut net = DcdmNetConfig::new(2)
+    let energy = Tensor::<AB, 1>::from_data(TensorData::new(e, [d.len()]), &Default::default());
+    let net = DcdmNetConfig::new(2)
         .with_jacobi_skip(true)
         .with_rms_input(true)
         .init::<AB>(&Default::default())
         .unwrap();
     let geo = GeometryBatch::<AB>::new(&g, Vec::new(), &Default::default()).unwrap();
-    let parts: Vec<&[f32]> = d.iter().map(|v| v.as_slice()).collect();
-    let b =
-        ritz_neural_precond::stencil::grid_tensor::<AB>(&parts, g.shape.dhw, &Default::default());
-    let energy = Tensor::<AB, 1>::from_data(TensorData::new(e, [d.len()]), &Default::default());
-    let mut optim = AdamConfig::new().init();
-    let mut first = None;
-    let mut last = 0.0;
-    for _ in 0..25 {
-        let loss =
-            unrolled_energy_loss(|r| net.predict(&geo, r), b.clone(), energy.clone(), &geo, 3);
-        let grads = loss.backward();
-        last = loss.into_data().to_vec::<f32>().unwrap()[0] as f64;
-        assert!(last.is_finite() && last > 0.0 && last <= 1.0, "{last}");
-        first.get_or_insert(last);
-        let g = GradientsParams::from_grads(grads, &net);
-        net = optim.step(1e-3, net, g);
-    }
-    let first = first.unwrap();
+    let (first, last) = adam_descent(net, 25, 1e-3, |net| {
+        let l = unrolled_energy_loss(|r| net.predict(&geo, r), b.clone(), energy.clone(), &geo, 3);
+        let v = l.clone().into_data().to_vec::<f32>().unwrap()[0];
+        assert!(v > 0.0 && v <= 1.0, "{v}");
+        l
+    });
     assert!(last < 0.8 * first, "loss {first} -> {last}");
 }
