@@ -126,8 +126,19 @@ struct ProblemReport {
     build_s: f64,
     solves: Vec<SolveRecord>,
     peers: Vec<peers::PeerResult>,
+    /// Every error of this problem, as text (failed solves, peers, the problem itself, plots).
     errors: Vec<String>,
+    /// The requested solves (and peers) that failed, by name; all of them when the problem
+    /// itself could not be built.
+    failed: Vec<FailedSolve>,
     plot: Option<String>,
+}
+
+/// A requested solve that failed.
+#[derive(Serialize)]
+struct FailedSolve {
+    solver: String,
+    error: String,
 }
 
 #[derive(Serialize)]
@@ -136,7 +147,77 @@ struct Report {
     machine: Machine,
     tolerance: f64,
     max_iters: usize,
+    /// False while the run is in progress (the file is rewritten after every problem) or when
+    /// it was interrupted.
+    complete: bool,
+    /// Number of requested solves (and peers) that failed; the command exits non-zero if any.
+    failed_solves: usize,
     problems: Vec<ProblemReport>,
+}
+
+impl Report {
+    /// Writes the report to `path` by an atomic rename, so that readers never see half a file.
+    fn write(&self, path: &std::path::Path) -> Result<(), String> {
+        let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+/// The solvers a problem runs: `--solvers`, else the config's list, else the defaults.
+fn solver_names(args: &BenchArgs, spec: &ProblemSpec) -> Vec<String> {
+    match (&args.solvers, spec.solvers()) {
+        (Some(s), _) => s.clone(),
+        (None, s) if !s.is_empty() => s.to_vec(),
+        _ => DEFAULT_SOLVERS.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// Checks every requested solver name against the catalogue of its problem's kind, and the
+/// backend, before any work. Errors: all the problems found, one per line.
+fn validate_plan(args: &BenchArgs, specs: &[ProblemSpec]) -> Result<(), String> {
+    let mut errors = Vec::new();
+    for spec in specs {
+        let known = match spec {
+            ProblemSpec::Mtx { .. } => solvers::CSR_SOLVERS,
+            _ => solvers::GRID_SOLVERS,
+        };
+        for name in solver_names(args, spec) {
+            if !known.contains(&name.as_str()) {
+                errors.push(format!(
+                    "unknown solver '{name}' for {} (known: {})",
+                    spec_label(spec),
+                    known.join(", ")
+                ));
+            }
+            let learned = matches!(name.as_str(), "dcdm" | "stencil" | "stencil-spd");
+            if learned && args.backend == crate::neural::BackendKind::Cuda && !cfg!(feature = "cuda")
+            {
+                errors.push(crate::neural::no_cuda());
+            }
+        }
+    }
+    if args.fcd_k.is_some_and(|k| k > 1 << 20) {
+        errors.push(format!("--fcd-k {} is out of range (at most 2^20)", args.fcd_k.unwrap_or(0)));
+    }
+    errors.dedup();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("\n"))
+    }
+}
+
+/// A name for a problem that could not be built.
+fn spec_label(spec: &ProblemSpec) -> String {
+    match spec {
+        ProblemSpec::Scene {
+            scene, dim, n, seed, ..
+        } => format!("scene {scene} {dim}D n={n} seed={seed}"),
+        ProblemSpec::Flags { flags, .. } => format!("flags {}", flags.display()),
+        ProblemSpec::Mtx { mtx, .. } => format!("matrix {}", mtx.display()),
+    }
 }
 
 /// Runs the bench.
@@ -196,9 +277,14 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         rtol: config.tolerance,
         atol: 0.0,
         max_iters: config.max_iters,
+        ..Default::default()
     };
     params.validate().map_err(|e| e.to_string())?;
+    validate_plan(&args, &config.problems)?;
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    // A failing run must not leave the previous run's results looking like its own.
+    let path = args.out.join("bench.json");
+    std::fs::remove_file(&path).ok();
     let python = if args.peers {
         Some(peers::ensure_venv()?)
     } else {
@@ -223,13 +309,47 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         params.rtol, params.max_iters
     );
 
-    let mut reports = Vec::new();
+    let mut report = Report {
+        schema: "ritz-bench/1",
+        machine: Machine {
+            threads,
+            triad_bytes_per_s: bw,
+        },
+        tolerance: params.rtol,
+        max_iters: params.max_iters,
+        complete: false,
+        failed_solves: 0,
+        problems: Vec::new(),
+    };
+    let mut requested = 0;
     for spec in &config.problems {
+        let names = solver_names(&args, spec);
+        requested += names.len();
         let problem = match problems::load(spec) {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("error: {e}");
-                return Err(e);
+                report.failed_solves += names.len();
+                report.problems.push(ProblemReport {
+                    name: spec_label(spec),
+                    source: spec_label(spec),
+                    unknowns: 0,
+                    cells: None,
+                    build_s: 0.0,
+                    solves: Vec::new(),
+                    peers: Vec::new(),
+                    errors: vec![e.clone()],
+                    failed: names
+                        .iter()
+                        .map(|n| FailedSolve {
+                            solver: n.clone(),
+                            error: e.clone(),
+                        })
+                        .collect(),
+                    plot: None,
+                });
+                report.write(&path)?;
+                continue;
             }
         };
         println!(
@@ -241,13 +361,9 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
                 .map_or(String::new(), |c| format!(", {c} grid cells")),
             problem.build_s
         );
-        let names: Vec<String> = match (&args.solvers, spec.solvers()) {
-            (Some(s), _) => s.clone(),
-            (None, s) if !s.is_empty() => s.to_vec(),
-            _ => DEFAULT_SOLVERS.iter().map(|s| s.to_string()).collect(),
-        };
         let mut solves = Vec::new();
         let mut errors = Vec::new();
+        let mut failed = Vec::new();
         for name in &names {
             let mut runs = Vec::new();
             for rep in 0..args.repeat.max(1) {
@@ -274,6 +390,10 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
                     Ok(rec) => runs.push(rec),
                     Err(e) => {
                         eprintln!("  {e}");
+                        failed.push(FailedSolve {
+                            solver: name.clone(),
+                            error: e.clone(),
+                        });
                         errors.push(e);
                         break;
                     }
@@ -299,6 +419,15 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
                 let pass = 8.0 * rec.vector_len as f64 / bw;
                 rec.passes_per_iteration = rec.time_per_iteration_s / pass;
             }
+            if rec.stop == "Diverged" {
+                let error = format!("{name}: diverged (‖r‖ > dtol·‖b‖ after {} iterations)", rec.iterations);
+                eprintln!("  {error}");
+                failed.push(FailedSolve {
+                    solver: name.clone(),
+                    error: error.clone(),
+                });
+                errors.push(error);
+            }
             solves.push(rec);
         }
         let mut peer_records = Vec::new();
@@ -311,6 +440,10 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
                     Ok(r) => peer_records.push(r),
                     Err(e) => {
                         eprintln!("  {e}");
+                        failed.push(FailedSolve {
+                            solver: name.to_string(),
+                            error: e.clone(),
+                        });
                         errors.push(e);
                     }
                 }
@@ -326,16 +459,18 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
                 values: &s.history,
             })
             .collect();
+        // A plot that cannot be drawn is reported but fails no solve.
         let plot = match plot::convergence(&plot_path, &problem.name, &series) {
             Ok(()) => Some(plot_path.display().to_string()),
             Err(e) => {
-                eprintln!("  {e}");
+                eprintln!("  warning: {e}");
                 errors.push(e);
                 None
             }
         };
         println!();
-        reports.push(ProblemReport {
+        report.failed_solves += failed.len();
+        report.problems.push(ProblemReport {
             name: problem.name.clone(),
             source: problem.source.clone(),
             unknowns: problem.unknowns(),
@@ -344,27 +479,26 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
             solves,
             peers: peer_records,
             errors,
+            failed,
             plot,
         });
+        report.write(&path)?;
     }
-    let report = Report {
-        schema: "ritz-bench/1",
-        machine: Machine {
-            threads,
-            triad_bytes_per_s: bw,
-        },
-        tolerance: params.rtol,
-        max_iters: params.max_iters,
-        problems: reports,
-    };
-    let path = args.out.join("bench.json");
-    let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    report.complete = true;
+    report.write(&path)?;
     println!(
         "wrote {} and convergence plots in {}",
         path.display(),
         args.out.display()
     );
+    if report.failed_solves > 0 {
+        return Err(format!(
+            "{} of {} requested solves failed (recorded in {})",
+            report.failed_solves,
+            requested + if python.is_some() { peers::PEERS.len() * config.problems.len() } else { 0 },
+            path.display()
+        ));
+    }
     Ok(())
 }
 

@@ -31,6 +31,11 @@ use std::path::PathBuf;
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+    /// Memory limit (e.g. 8G, 512M, bytes): every size that comes from input is checked
+    /// against it, and against the memory available (MemAvailable, or the cgroup's limit when
+    /// lower), before anything is allocated; a larger request is an error naming both.
+    #[arg(long, global = true, value_parser = ritz_linalg::mem::parse_size)]
+    mem_limit: Option<u64>,
 }
 
 /// Where a single problem comes from (overrides the config's problem list).
@@ -108,6 +113,7 @@ enum Cmd {
 
 fn main() {
     let cli = Cli::parse();
+    ritz_linalg::mem::set_limit(cli.mem_limit);
     let res = match cli.cmd {
         Cmd::Bench(args) => bench::run(args),
         Cmd::Train(args) => neural::run_train(args),

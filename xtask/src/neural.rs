@@ -31,8 +31,8 @@ pub enum BackendKind {
 #[cfg(feature = "cuda")]
 type Gpu = ritz_neural_precond::burn::backend::Cuda;
 
-#[cfg(not(feature = "cuda"))]
-fn no_cuda() -> String {
+/// The error for `--backend cuda` in a build without the `cuda` feature.
+pub fn no_cuda() -> String {
     "--backend cuda needs xtask built with the cuda feature: cargo xtask … is `cargo run --release \
      -p xtask`; run `cargo run --release -p xtask --features cuda -- …`"
         .into()
@@ -443,6 +443,10 @@ pub fn run_train(a: TrainArgs) -> Result<(), String> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("train-out/{name}-{dim}d")));
+    if a.resume {
+        // Refuse an incompatible resume before anything in `out` is touched.
+        ritz_neural_precond::train::resumable_state(&out, &cfg).map_err(|e| e.to_string())?;
+    }
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     let cfg_path = out.join("config.json");
     std::fs::write(
@@ -505,7 +509,7 @@ pub fn run_train(a: TrainArgs) -> Result<(), String> {
         .chain(log.iter().map(|l| l.train_loss))
         .collect();
     let val_l: Vec<f64> = std::iter::once(f64::NAN)
-        .chain(log.iter().map(|l| l.val_loss))
+        .chain(log.iter().map(|l| l.val_loss.unwrap_or(f64::NAN)))
         .collect();
     let curve = out.join("curve.png");
     plot::log_plot(
@@ -621,8 +625,11 @@ where
         }
         TrainEvent::Epoch(l) => {
             let line = format!(
-                "epoch {:3}  train {:.4e}  validation {:.4e}  {:.1} s",
-                l.epoch, l.train_loss, l.val_loss, l.seconds
+                "epoch {:3}  train {:.4e}  validation {}  {:.1} s",
+                l.epoch,
+                l.train_loss,
+                l.val_loss.map_or("-".into(), |v| format!("{v:.4e}")),
+                l.seconds
             );
             if pb.is_hidden() {
                 println!("{line}");

@@ -147,10 +147,34 @@ struct Report {
 
 /// Runs the OT suite: one case per seed, then the median speedups.
 pub fn run(args: &OtArgs) -> Result<(), String> {
-    std::fs::create_dir_all(args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    // Parameters and names first, before any work or output.
     if args.seeds.is_empty() {
         return Err("--ot-seeds needs at least one seed".into());
     }
+    if !(args.eta > 0.0 && args.eta.is_finite()) {
+        return Err(format!("--eta must be positive and finite, got {}", args.eta));
+    }
+    if !(args.tol > 0.0 && args.tol.is_finite()) {
+        return Err(format!("--ot-tol must be positive and finite, got {}", args.tol));
+    }
+    if args.n == 0 {
+        return Err("--ot-n must be at least 1".into());
+    }
+    const KNOWN: &[&str] = &[
+        "sns",
+        "sinkhorn-log",
+        "sinkhorn-stabilized",
+        "sinkhorn",
+        "eps-scaling",
+        "exact",
+    ];
+    if let Some(bad) = args.solvers.iter().find(|s| !KNOWN.contains(&s.as_str())) {
+        return Err(format!("unknown OT solver {bad} ({})", KNOWN.join(", ")));
+    }
+    // The cost matrix, a kernel and its transpose, and a plan per solve.
+    ritz_ot::problem::check_dense("the OT suite's dense matrices", args.n, args.n, 4)
+        .map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let threads = rayon::current_num_threads();
     println!(
         "OT suite: random assignment n = {}, costs U[0,1), uniform marginals, η = {}, seeds {:?}, {threads} threads",
@@ -219,6 +243,13 @@ median over {} seeds:",
     let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
     std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     println!("wrote {}", path.display());
+    let failed: usize = report.cases.iter().map(|c| c.errors.len()).sum();
+    if failed > 0 {
+        return Err(format!(
+            "{failed} OT solves failed (recorded in {})",
+            path.display()
+        ));
+    }
     Ok(())
 }
 

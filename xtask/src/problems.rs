@@ -212,6 +212,18 @@ fn parse_walls(w: &str, dim: usize) -> Result<Walls, String> {
     }
 }
 
+/// Bytes per grid cell a bench problem takes with its solvers: the Poisson problem (14), the
+/// right-hand side, solution and true residual (24), a Krylov solver's scratch (32), the
+/// preconditioner (multigrid hierarchy or IC(0) factor, ≤ 24), the compact and assembled copies
+/// for `-csr` solvers (≤ 34).
+pub const BENCH_BYTES_PER_CELL: usize = 128;
+
+/// Checks the bench's whole memory budget for a grid of `shape` before anything is built.
+fn check_bench_memory(shape: &[usize]) -> Result<(), String> {
+    ritz_pde::check_cell_memory("a bench problem and its solvers", shape, BENCH_BYTES_PER_CELL)
+        .map_err(|e| e.to_string())
+}
+
 /// Loads or builds a problem.
 pub fn load(spec: &ProblemSpec) -> Result<Problem, String> {
     let t = Instant::now();
@@ -226,6 +238,10 @@ pub fn load(spec: &ProblemSpec) -> Result<Problem, String> {
         } => {
             let sc: Scene = scene.parse().map_err(err("scene"))?;
             let kind: RhsKind = rhs.parse().map_err(err("rhs"))?;
+            if !(2..=3).contains(dim) {
+                return Err(format!("scene: --dim must be 2 or 3, got {dim}"));
+            }
+            check_bench_memory(&vec![*n; *dim])?;
             let grid = sc.generate(*dim, *n, *seed).map_err(err("scene"))?;
             let problem = PoissonProblem::new(grid).map_err(err("problem"))?;
             let b = kind.generate(&problem, *seed);
@@ -247,7 +263,8 @@ pub fn load(spec: &ProblemSpec) -> Result<Problem, String> {
             seed,
             ..
         } => {
-            let arr = npy::read_npy(flags).map_err(err("flags"))?;
+            let flags_ctx = format!("flags {}", flags.display());
+            let arr = npy::read_npy(flags).map_err(err(&flags_ctx))?;
             let dim = arr.shape.len();
             if !(2..=3).contains(&dim) {
                 return Err(format!(
@@ -255,14 +272,16 @@ pub fn load(spec: &ProblemSpec) -> Result<Problem, String> {
                     arr.shape
                 ));
             }
-            let codes = arr.to_i8().map_err(err("flags"))?;
+            let codes = arr.to_i8().map_err(err(&flags_ctx))?;
             let shape: Vec<usize> = arr.shape.iter().rev().copied().collect();
+            check_bench_memory(&shape)?;
             let grid = MacGrid::from_codes(&shape, &codes, parse_walls(walls, dim)?)
-                .map_err(err("flags"))?;
+                .map_err(err(&flags_ctx))?;
             let problem = PoissonProblem::new(grid).map_err(err("problem"))?;
             let b = match rhs_npy {
                 Some(path) => {
-                    let r = npy::read_npy(path).map_err(err("rhs"))?;
+                    let ctx = format!("rhs {}", path.display());
+                    let r = npy::read_npy(path).map_err(err(&ctx))?;
                     if r.shape != arr.shape {
                         return Err(format!(
                             "rhs: shape {:?} does not match the flag grid {:?}",
@@ -270,7 +289,7 @@ pub fn load(spec: &ProblemSpec) -> Result<Problem, String> {
                         ));
                     }
                     let mut b = r.to_f64();
-                    problem.prepare_rhs(&mut b).map_err(err("rhs"))?;
+                    problem.prepare_rhs(&mut b).map_err(err(&ctx))?;
                     b
                 }
                 None => {
@@ -291,11 +310,12 @@ pub fn load(spec: &ProblemSpec) -> Result<Problem, String> {
         ProblemSpec::Mtx {
             mtx: path, rhs_npy, ..
         } => {
-            let a = mtx::read_matrix_market(path).map_err(err("matrix"))?;
-            a.check_symmetric(1e-12).map_err(err("matrix"))?;
+            let ctx = format!("matrix {}", path.display());
+            let a = mtx::read_matrix_market(path).map_err(err(&ctx))?;
+            a.check_symmetric(1e-12).map_err(err(&ctx))?;
             let b = match rhs_npy {
                 Some(p) => {
-                    let r = npy::read_npy(p).map_err(err("rhs"))?;
+                    let r = npy::read_npy(p).map_err(err(&format!("rhs {}", p.display())))?;
                     let b = r.to_f64();
                     if b.len() != a.nrows() {
                         return Err(format!(

@@ -89,6 +89,14 @@ struct Report {
 
 /// Runs the suite.
 pub fn run(args: &SoArgs) -> Result<(), String> {
+    // Parameters first, before any work or output.
+    if args.d == 0 || args.m == 0 {
+        return Err(format!(
+            "--mfac-d and --mfac-m must be at least 1 (got {} and {})",
+            args.d, args.m
+        ));
+    }
+    ritz_second_order::mfac::check_window_memory(args.d, args.m).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let threads = rayon::current_num_threads();
     println!("second-order suite, {threads} threads\n");
@@ -113,7 +121,7 @@ fn bench_mfac(args: &SoArgs) -> Result<MfacReport, String> {
     let (d, m) = (args.d, args.m);
     println!(
         "== M-FAC dynamic IHVP, d = {d}, m = {m} (gradients: {:.1} GB of f64)",
-        8.0 * (d * m) as f64 / 1e9
+        8.0 * d as f64 * m as f64 / 1e9
     );
     let bw = ritz_linalg::vector::triad_bandwidth(1 << 24, 7);
     let t = Instant::now();

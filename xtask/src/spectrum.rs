@@ -44,6 +44,7 @@ pub fn run(args: &ProblemArgs, steps: usize, out: &Path) -> Result<(), String> {
     let m = lz.steps();
     let mut sample: Vec<usize> = (0..m).step_by(50).collect();
     sample.extend([1, m - 1]);
+    sample.retain(|&i| i < m);
     sample.sort_unstable();
     sample.dedup();
     let mut loss = 0.0f64;

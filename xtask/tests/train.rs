@@ -107,7 +107,8 @@ fn training_resumes_after_sigkill_without_losing_an_epoch() {
         assert_eq!(a, b);
     }
     assert!(out.join("weights.bin").exists() && out.join("curve.png").exists());
-    // A different configuration refuses to resume.
+    // A different configuration refuses to resume, and leaves the run's files as they were.
+    let config_before = std::fs::read(out.join("config.json")).unwrap();
     let o = xtask()
         .args(TINY)
         .args(["--lr", "0.5", "--resume", "--out"])
@@ -116,6 +117,7 @@ fn training_resumes_after_sigkill_without_losing_an_epoch() {
         .unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("different configuration"));
+    assert_eq!(std::fs::read(out.join("config.json")).unwrap(), config_before);
     // A larger epoch count extends the finished run: two more epochs, the first 30 kept.
     let mut longer = TINY.to_vec();
     let at = longer.iter().position(|&a| a == "--epochs").unwrap() + 1;
@@ -125,6 +127,23 @@ fn training_resumes_after_sigkill_without_losing_an_epoch() {
     let extended = extended.as_array().unwrap();
     assert_eq!(extended.len(), 32);
     assert_eq!(&extended[..30], log.as_array().unwrap().as_slice());
+    // A flipped byte in the checkpoint is caught by its checksum, not resumed silently.
+    let state = json(&out.join("checkpoint/state.json"));
+    assert!(state["checkpoint"]["model"].is_string(), "{state}");
+    let ck = out.join("checkpoint/model-32.bin");
+    let mut bytes = std::fs::read(&ck).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&ck, bytes).unwrap();
+    longer[at] = "33";
+    let o = xtask()
+        .args(&longer)
+        .args(["--resume", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("corrupted checkpoint"));
     std::fs::remove_dir_all(&out).ok();
 }
 

@@ -7,7 +7,9 @@
 
 use crate::deflation::Deflation;
 use crate::error::KrylovError;
-use crate::solve::{Monitor, SolveInfo, SolveParams, StopReason, curvature, finite, prepare};
+use crate::solve::{
+    Monitor, SolveInfo, SolveParams, StopReason, curvature, finite, prepare, rescaled,
+};
 use ritz_linalg::{LinearOperator, Preconditioner, SpdPreconditioner, vector};
 
 /// Solves `A x = b` by conjugate gradients, starting from the given `x`.
@@ -26,6 +28,16 @@ pub fn cg(
     params: &SolveParams,
     monitor: &mut dyn Monitor,
 ) -> Result<SolveInfo, KrylovError> {
+    rescaled(b, x, params, |b, x, params| cg_inner(a, b, x, params, monitor))
+}
+
+fn cg_inner(
+    a: &dyn LinearOperator,
+    b: &[f64],
+    x: &mut [f64],
+    params: &SolveParams,
+    monitor: &mut dyn Monitor,
+) -> Result<SolveInfo, KrylovError> {
     let mut sys = match prepare(a, b, x, params, None, monitor) {
         Ok(s) => s,
         Err(done) => return done,
@@ -37,11 +49,8 @@ pub fn cg(
     let mut rr = finite("residual", vector::dot(&r, &r), 0)?;
     let mut p = r.clone();
     let mut it = 0;
-    let mut stop = StopReason::MaxIterations;
-    if sys.record(0, rr.sqrt(), monitor) {
-        stop = StopReason::Converged;
-    }
-    while stop == StopReason::MaxIterations && it < params.max_iters {
+    let mut stop = sys.record(0, rr.sqrt(), monitor);
+    while stop.is_none() && it < params.max_iters {
         it += 1;
         let pap = curvature("pᵀAp", a.apply_dot(&p, &mut q), it)?;
         let alpha = rr / pap;
@@ -50,11 +59,9 @@ pub fn cg(
         // x += α p, then p = r + β p.
         vector::cg_update_xp(alpha, beta, &r, x, &mut p);
         rr = rr_new;
-        if sys.record(it, rr.sqrt(), monitor) {
-            stop = StopReason::Converged;
-        }
+        stop = sys.record(it, rr.sqrt(), monitor);
     }
-    Ok(sys.finish(x, it, stop))
+    Ok(sys.finish(x, it, stop.unwrap_or(StopReason::MaxIterations)))
 }
 
 /// Solves `A x = b` by preconditioned conjugate gradients with an SPD preconditioner `M⁻¹`.
@@ -91,6 +98,20 @@ pub(crate) fn pcg_impl(
     params: &SolveParams,
     monitor: &mut dyn Monitor,
 ) -> Result<SolveInfo, KrylovError> {
+    rescaled(b, x, params, |b, x, params| {
+        pcg_inner(a, m, defl, b, x, params, monitor)
+    })
+}
+
+fn pcg_inner(
+    a: &dyn LinearOperator,
+    m: &dyn Preconditioner,
+    defl: Option<&Deflation>,
+    b: &[f64],
+    x: &mut [f64],
+    params: &SolveParams,
+    monitor: &mut dyn Monitor,
+) -> Result<SolveInfo, KrylovError> {
     let mut sys = match prepare(a, b, x, params, Some(m.dim()), monitor) {
         Ok(s) => s,
         Err(done) => return done,
@@ -106,8 +127,8 @@ pub(crate) fn pcg_impl(
         ritz_linalg::operator::residual(a, &sys.b, x, &mut r);
     }
     let rnorm = finite("residual", vector::norm2(&r), 0)?;
-    if sys.record(0, rnorm, monitor) {
-        return Ok(sys.finish(x, 0, StopReason::Converged));
+    if let Some(stop) = sys.record(0, rnorm, monitor) {
+        return Ok(sys.finish(x, 0, stop));
     }
     let mut rz = sys.precondition(m, &r, &mut z, 0)?;
     let mut p = z.clone();
@@ -121,9 +142,9 @@ pub(crate) fn pcg_impl(
         let pap = curvature("pᵀAp", a.apply_dot(&p, &mut q), it)?;
         let alpha = rz / pap;
         let rr = finite("residual", vector::axpy_norm2sq(-alpha, &q, &mut r), it)?;
-        if sys.record(it, rr.sqrt(), monitor) {
+        if let Some(s) = sys.record(it, rr.sqrt(), monitor) {
             vector::axpy(alpha, &p, x);
-            stop = StopReason::Converged;
+            stop = s;
             break;
         }
         let rz_new = sys.precondition(m, &r, &mut z, it)?;

@@ -11,7 +11,9 @@
 //! Every step minimizes the A-norm error over the new direction, so the A-norm error never grows.
 
 use crate::error::KrylovError;
-use crate::solve::{Monitor, SolveInfo, SolveParams, StopReason, curvature, finite, prepare};
+use crate::solve::{
+    Monitor, SolveInfo, SolveParams, StopReason, curvature, finite, prepare, rescaled,
+};
 use ritz_linalg::{LinearOperator, Preconditioner, vector};
 use serde::{Deserialize, Serialize};
 
@@ -45,11 +47,25 @@ impl Default for FcdParams {
 /// Cost per iteration: one preconditioner application, one mat-vec (two with true-residual
 /// recomputation), `2k + 4` dot/axpy kernels; memory: `2(k + 1) + 2` vectors.
 ///
-/// Errors: as [`cg`](crate::cg()); a direction with `qᵀAq ≤ 0` (e.g. a preconditioner that
+/// Errors: as [`cg`](crate::cg()); `k` so large that the kept directions exceed the available
+/// memory ([`LinalgError::OutOfMemory`](ritz_linalg::LinalgError::OutOfMemory)); a direction with `qᵀAq ≤ 0` (e.g. a preconditioner that
 /// returns zero or a vector in the span of the previous directions) is reported as
 /// `NotPositiveDefinite { what: "search direction" }`, a NaN from the preconditioner as
 /// `NonFiniteIterate`.
 pub fn fcd(
+    a: &dyn LinearOperator,
+    m: &dyn Preconditioner,
+    b: &[f64],
+    x: &mut [f64],
+    params: &FcdParams,
+    monitor: &mut dyn Monitor,
+) -> Result<SolveInfo, KrylovError> {
+    rescaled(b, x, &params.solve, |b, x, sp| {
+        fcd_inner(a, m, b, x, &FcdParams { solve: *sp, ..*params }, monitor)
+    })
+}
+
+fn fcd_inner(
     a: &dyn LinearOperator,
     m: &dyn Preconditioner,
     b: &[f64],
@@ -64,6 +80,10 @@ pub fn fcd(
     };
     let n = x.len();
     let k = params.k;
+    ritz_linalg::mem::check(
+        || format!("{k} kept directions of the flexible conjugate-direction iteration"),
+        ritz_linalg::mem::product(&[2 * k.saturating_add(1) + 2, n, 8]),
+    )?;
     let mut r = vec![0.0; n];
     let mut s = vec![0.0; n];
     // Ring of k + 1 slots: (p, A p, pᵀ A p).
@@ -72,12 +92,9 @@ pub fn fcd(
         .collect();
     ritz_linalg::operator::residual(a, &sys.b, x, &mut r);
     let mut rnorm = finite("residual", vector::norm2(&r), 0)?;
-    let mut stop = StopReason::MaxIterations;
     let mut it = 0;
-    if sys.record(0, rnorm, monitor) {
-        stop = StopReason::Converged;
-    }
-    while stop == StopReason::MaxIterations && it < sp.max_iters {
+    let mut stop = sys.record(0, rnorm, monitor);
+    while stop.is_none() && it < sp.max_iters {
         it += 1;
         let slot = (it - 1) % (k + 1);
         let (mut q, mut aq, _) = std::mem::take(&mut dirs[slot]);
@@ -114,9 +131,7 @@ pub fn fcd(
         };
         rnorm = finite("residual", rr.sqrt(), it)?;
         dirs[slot] = (q, aq, qaq);
-        if sys.record(it, rnorm, monitor) {
-            stop = StopReason::Converged;
-        }
+        stop = sys.record(it, rnorm, monitor);
     }
-    Ok(sys.finish(x, it, stop))
+    Ok(sys.finish(x, it, stop.unwrap_or(StopReason::MaxIterations)))
 }

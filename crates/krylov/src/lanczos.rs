@@ -63,8 +63,8 @@ pub struct RitzPairs {
 /// Runs `params.steps` Lanczos steps from `start` (projected onto the operator's range when it
 /// has a null space).
 ///
-/// Errors: shape mismatch, NaN in `start`, a zero start vector, `steps` = 0 or > `n`,
-/// a NaN appearing in the iteration.
+/// Errors: shape mismatch, NaN in `start`, a zero start vector, `steps` = 0 or > `n`, a basis
+/// (`8 m n` bytes) beyond the available memory, a NaN appearing in the iteration.
 pub fn lanczos(
     a: &dyn LinearOperator,
     start: &[f64],
@@ -81,6 +81,10 @@ pub fn lanczos(
     }
     let ns = a.null_space();
     let m = params.steps;
+    ritz_linalg::mem::check(
+        || format!("a Lanczos basis of {m} vectors of length {n}"),
+        ritz_linalg::mem::product(&[m, n, 8]),
+    )?;
     let mut basis = vec![0.0; m * n];
     let mut q = start.to_vec();
     if let Some(ns) = ns {

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 /// Stopping parameters shared by the iterative solvers.
 ///
 /// The stop test is `‖r_k‖₂ ≤ max(atol, rtol · ‖b‖₂)` on the (recursively updated) residual,
-/// the convention of SciPy and PETSc's default test with a zero initial guess.
+/// the convention of SciPy and PETSc's default test with a zero initial guess. The divergence
+/// test (PETSc's `dtol`) stops with [`StopReason::Diverged`] once `‖r_k‖₂ > dtol · ‖b‖₂`, e.g.
+/// CG on an inconsistent singular system whose null space the operator does not expose.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SolveParams {
     /// Relative tolerance (to `‖b‖`).
@@ -17,6 +19,14 @@ pub struct SolveParams {
     pub atol: f64,
     /// Maximum number of iterations.
     pub max_iters: usize,
+    /// Divergence tolerance: stop when `‖r_k‖ > dtol · ‖b‖` (default 1e8; `f64::INFINITY`
+    /// disables the test).
+    #[serde(default = "default_dtol")]
+    pub dtol: f64,
+}
+
+fn default_dtol() -> f64 {
+    1e8
 }
 
 impl Default for SolveParams {
@@ -25,17 +35,24 @@ impl Default for SolveParams {
             rtol: 1e-6,
             atol: 0.0,
             max_iters: 10_000,
+            dtol: default_dtol(),
         }
     }
 }
 
 impl SolveParams {
-    /// Errors on negative or NaN tolerances.
+    /// Errors on negative or NaN tolerances, or a divergence tolerance below 1.
     pub fn validate(&self) -> Result<(), KrylovError> {
         if !(self.rtol >= 0.0 && self.atol >= 0.0) {
             return Err(KrylovError::InvalidParameter(format!(
                 "tolerances must be non-negative, got rtol = {}, atol = {}",
                 self.rtol, self.atol
+            )));
+        }
+        if !(self.dtol >= 1.0) {
+            return Err(KrylovError::InvalidParameter(format!(
+                "the divergence tolerance must be at least 1, got dtol = {}",
+                self.dtol
             )));
         }
         Ok(())
@@ -55,6 +72,9 @@ pub enum StopReason {
     MaxIterations,
     /// The right-hand side is zero: the solution is zero.
     ZeroRhs,
+    /// The residual grew past `dtol · ‖b‖` (an inconsistent or indefinite system); `x` holds
+    /// the last iterate.
+    Diverged,
 }
 
 /// What a solve returns.
@@ -99,6 +119,39 @@ impl<F: FnMut(usize, f64)> Monitor for F {
     }
 }
 
+/// Runs `solve` on the system scaled by a power of two `s` so that `‖s b‖ ∈ [0.5, 2)` when
+/// `‖b‖` lies outside `[2⁻⁶⁴, 2⁶⁴]`, and scales `x` and the result back (also on error).
+/// Scaling by a power of two is exact, so every solver takes the same iterations for `b` and
+/// `10^±150 · b`; no inner product under- or overflows and an `f32` preconditioner (the MGPCG
+/// V-cycle) sees residuals of ordinary size. Inside the range nothing is copied.
+pub(crate) fn rescaled(
+    b: &[f64],
+    x: &mut [f64],
+    params: &SolveParams,
+    solve: impl FnOnce(&[f64], &mut [f64], &SolveParams) -> Result<SolveInfo, KrylovError>,
+) -> Result<SolveInfo, KrylovError> {
+    const LOW: f64 = 1.0 / 18_446_744_073_709_551_616.0; // 2⁻⁶⁴
+    const HIGH: f64 = 18_446_744_073_709_551_616.0; // 2⁶⁴
+    let bnorm = vector::norm2(b);
+    if b.len() != x.len() || !(bnorm.is_finite() && bnorm > 0.0) || (LOW..=HIGH).contains(&bnorm)
+    {
+        return solve(b, x, params);
+    }
+    let s = vector::pow2_near_inverse(bnorm);
+    let bs: Vec<f64> = b.iter().map(|v| v * s).collect();
+    vector::scale(s, x);
+    let scaled_params = SolveParams {
+        atol: params.atol * s,
+        ..*params
+    };
+    let res = solve(&bs, x, &scaled_params);
+    vector::scale(1.0 / s, x);
+    res.map(|mut info| {
+        info.rhs_norm /= s;
+        info
+    })
+}
+
 /// A validated system ready to iterate: the right-hand side projected onto the operator's
 /// range, its norm, the absolute stop threshold, and the residual history being recorded.
 pub(crate) struct Prepared<'a> {
@@ -109,6 +162,7 @@ pub(crate) struct Prepared<'a> {
     /// Absolute threshold for ‖r‖.
     pub threshold: f64,
     bnorm: f64,
+    dtol: f64,
     history: Vec<f64>,
 }
 
@@ -152,18 +206,26 @@ pub(crate) fn prepare<'a>(
         null_space,
         threshold: params.threshold(bnorm),
         bnorm,
+        dtol: params.dtol,
         history: Vec::new(),
     })
 }
 
 impl Prepared<'_> {
-    /// Records `‖r‖` for iteration `it`, tells the monitor, and returns whether the stop test
-    /// is met.
-    pub fn record(&mut self, it: usize, rnorm: f64, monitor: &mut dyn Monitor) -> bool {
+    /// Records `‖r‖` for iteration `it`, tells the monitor, and returns the stop reason when
+    /// the stop test ([`StopReason::Converged`]) or the divergence test
+    /// ([`StopReason::Diverged`]) is met.
+    pub fn record(&mut self, it: usize, rnorm: f64, monitor: &mut dyn Monitor) -> Option<StopReason> {
         let rel = rnorm / self.bnorm;
         self.history.push(rel);
         monitor.observe(it, rel);
-        rnorm <= self.threshold
+        if rnorm <= self.threshold {
+            Some(StopReason::Converged)
+        } else if rel > self.dtol {
+            Some(StopReason::Diverged)
+        } else {
+            None
+        }
     }
 
     /// Projects `x` onto the range (singular operators) and builds the result.

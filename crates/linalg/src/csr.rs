@@ -26,7 +26,8 @@ impl CsrMatrix {
     ///
     /// Cost: O(nnz + nrows) time and memory (counting sort by row, then a sort per row).
     ///
-    /// Errors: an index out of bounds, a NaN/Inf value, or a dimension above `u32::MAX`.
+    /// Errors: an index out of bounds, a NaN/Inf value, a dimension above `u32::MAX`, or sizes
+    /// whose arrays exceed the available memory ([`LinalgError::OutOfMemory`], checked first).
     pub fn from_triplets(
         nrows: usize,
         ncols: usize,
@@ -39,6 +40,14 @@ impl CsrMatrix {
                 max: u32::MAX as usize,
             });
         }
+        // Peak: three row-pointer arrays and two copies of the column indices and values.
+        let rows = crate::mem::bytes_of::<usize>(nrows.saturating_add(1))
+            .and_then(|b| b.checked_mul(3));
+        let entries = crate::mem::bytes_of::<(u32, f64)>(triplets.len()).and_then(|b| b.checked_mul(2));
+        crate::mem::check(
+            || format!("a {nrows}×{ncols} CSR matrix with {} entries", triplets.len()),
+            rows.zip(entries).and_then(|(r, e)| r.checked_add(e)),
+        )?;
         let mut counts = vec![0usize; nrows + 1];
         for (k, &(i, j, v)) in triplets.iter().enumerate() {
             if i >= nrows || j >= ncols {

@@ -73,6 +73,17 @@ pub enum LinalgError {
         /// The supported maximum.
         max: usize,
     },
+    /// An allocation that a size from input asks for exceeds the memory available (see
+    /// [`mem`](crate::mem)); nothing was allocated.
+    #[error("{what} needs {} but {} is available{}", needed.map_or("more than 2^64 bytes".into(), crate::mem::format_bytes), available.map_or("an unknown amount".into(), crate::mem::format_bytes), crate::mem::limit().map_or(String::new(), |l| format!(" (--mem-limit {})", crate::mem::format_bytes(l))))]
+    OutOfMemory {
+        /// What would have been allocated.
+        what: String,
+        /// Bytes it needs (`None`: more than `u64` can count).
+        needed: Option<u64>,
+        /// Bytes available when it was checked (`None`: unknown).
+        available: Option<u64>,
+    },
 }
 
 /// Returns an error naming the first NaN/Inf entry of `v`, if any. Cost: one pass over `v`.

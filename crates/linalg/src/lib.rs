@@ -8,6 +8,7 @@
 //! * [`vector`]: rayon-parallel, deterministic, fused BLAS-1 kernels (memory-bandwidth bound).
 //! * [`CsrMatrix`]: compressed sparse rows with a rayon-parallel mat-vec (faer's sparse × dense
 //!   product is single-threaded) and conversion to faer for direct factorizations.
+//! * [`mem`]: the memory budget every input-derived size is checked against before allocating.
 //! * [`io`]: MatrixMarket (coordinate, real/integer, general/symmetric) and `.npy` files.
 //!
 //! Errors are typed ([`LinalgError`], [`io::IoError`]); nothing here panics on user input, only
@@ -17,6 +18,7 @@ pub mod csr;
 pub mod dense;
 pub mod error;
 pub mod io;
+pub mod mem;
 pub mod nullspace;
 pub mod operator;
 pub mod precond;

@@ -59,9 +59,31 @@ pub fn dot(x: &[f64], y: &[f64]) -> f64 {
     reduce(x.len(), |r| dot_serial(&x[r.clone()], &y[r]))
 }
 
-/// `‖x‖₂`. Cost: 1 pass.
+/// `‖x‖₂`, free of overflow and underflow: when `Σ xᵢ²` leaves the range where it is exact
+/// to rounding (below 1e-280 or above 1e280, e.g. `x` scaled by 1e±150), the sum is redone on
+/// `x` scaled by a power of two near `1/‖x‖∞`, as LAPACK's `dnrm2` does. Cost: 1 pass (3 in
+/// that case).
 pub fn norm2(x: &[f64]) -> f64 {
-    dot(x, x).sqrt()
+    let s = dot(x, x);
+    if (1e-280..=1e280).contains(&s) || s == 0.0 && norm_inf(x) == 0.0 {
+        return s.sqrt();
+    }
+    let m = norm_inf(x);
+    if !(m.is_finite() && m > 0.0) {
+        return if s.is_nan() { s } else { m };
+    }
+    let scale = pow2_near_inverse(m);
+    let ss = reduce(x.len(), |r| {
+        x[r].iter().map(|&v| (v * scale) * (v * scale)).sum::<f64>()
+    });
+    ss.sqrt() / scale
+}
+
+/// A power of two `2^k` with `2^k · m ∈ [0.5, 2)` for finite `m > 0` (scaling by it is exact
+/// for normal numbers).
+pub fn pow2_near_inverse(m: f64) -> f64 {
+    let k = (-m.log2().round()).clamp(-1022.0, 1023.0) as i32;
+    2f64.powi(k)
 }
 
 /// `‖x‖∞`. Cost: 1 pass.

@@ -55,8 +55,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ritz_neural_precond::train(net, &cfg, &data, &out, false, &device, &mut |ev| {
         if let TrainEvent::Epoch(l) = ev {
             println!(
-                "epoch {:2}  train loss {:.3e}  validation {:.3e}",
-                l.epoch, l.train_loss, l.val_loss
+                "epoch {:2}  train loss {:.3e}  validation {}",
+                l.epoch,
+                l.train_loss,
+                l.val_loss.map_or("-".into(), |v| format!("{v:.3e}"))
             );
         }
     })?;

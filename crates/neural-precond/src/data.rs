@@ -290,9 +290,18 @@ impl Dataset {
     /// Generates a dataset from its spec. Cost: dominated by Lanczos, about
     /// `geometries × lanczos_steps²` vector operations.
     ///
-    /// Errors: an invalid spec, scene generation or Lanczos failures.
+    /// Errors: an invalid spec, a data set beyond the available memory, scene generation or
+    /// Lanczos failures.
     pub fn generate(spec: &DatasetSpec) -> Result<Self, NeuralError> {
         spec.validate()?;
+        // Kept: every geometry's f32 right-hand sides and its problem and geometry tensors
+        // (~64 bytes per cell); transient: one Lanczos basis of f64 vectors.
+        let samples = spec.ritz_samples + spec.rhs_samples + spec.noise_samples;
+        let per_cell = spec
+            .geometries
+            .saturating_mul(samples.saturating_mul(4).saturating_add(64))
+            .saturating_add(spec.lanczos_steps.saturating_mul(8));
+        ritz_pde::check_cell_memory("a training data set", &vec![spec.n; spec.dim], per_cell)?;
         let mut geometries = Vec::with_capacity(spec.geometries);
         for g in 0..spec.geometries {
             let scene = spec.scenes[g % spec.scenes.len()];

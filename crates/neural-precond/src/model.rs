@@ -11,8 +11,8 @@ use crate::dcdm::{DcdmNet, DcdmNetConfig};
 use crate::error::NeuralError;
 use crate::geometry::GridShape;
 use crate::stencil::{GeometryBatch, StencilNet, StencilNetConfig};
-use burn::module::Module;
-use burn::record::{BinFileRecorder, FullPrecisionSettings};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::record::{BinBytesRecorder, BinFileRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::{Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -217,6 +217,11 @@ pub fn save_weights<B: Backend, M: Module<B>>(
 
 /// Reads and checks a manifest and its record's checksum.
 pub fn read_manifest(stem: &Path) -> Result<WeightsManifest, NeuralError> {
+    read_checked(stem).map(|(m, _)| m)
+}
+
+/// The manifest and the record's bytes, checked against the manifest's format and checksum.
+fn read_checked(stem: &Path) -> Result<(WeightsManifest, Vec<u8>), NeuralError> {
     let (bin, json) = paths(stem);
     let text =
         std::fs::read_to_string(&json).map_err(|e| load_err("weights manifest", &json, e))?;
@@ -229,6 +234,11 @@ pub fn read_manifest(stem: &Path) -> Result<WeightsManifest, NeuralError> {
             format!("format {:?}, expected {FORMAT:?}", m.format),
         ));
     }
+    let len = std::fs::metadata(&bin)
+        .map_err(|e| load_err("weights", &bin, e))?
+        .len();
+    ritz_linalg::mem::check(|| format!("weights {}", bin.display()), Some(len))
+        .map_err(|e| load_err("weights", &bin, e))?;
     let bytes = std::fs::read(&bin).map_err(|e| load_err("weights", &bin, e))?;
     let sum = format!("{:016x}", fnv1a64(&bytes));
     if sum != m.checksum {
@@ -241,19 +251,133 @@ pub fn read_manifest(stem: &Path) -> Result<WeightsManifest, NeuralError> {
             ),
         ));
     }
-    Ok(m)
+    Ok((m, bytes))
 }
 
-fn load_into<B: Backend, M: Module<B>>(
+/// Sets every float parameter to one value, keeping the ids.
+struct Fill(f32);
+
+impl<B: Backend> ModuleMapper<B> for Fill {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        let (id, t, mapper) = param.consume();
+        Param::from_mapped_value(id, t.zeros_like().add_scalar(self.0), mapper)
+    }
+}
+
+/// Collects the ids of every parameter.
+struct Ids(Vec<ParamId>);
+
+impl<B: Backend> ModuleVisitor<B> for Ids {
+    fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<B, D>>) {
+        self.0.push(p.id);
+    }
+    fn visit_int<const D: usize>(&mut self, p: &Param<Tensor<B, D, burn::tensor::Int>>) {
+        self.0.push(p.id);
+    }
+    fn visit_bool<const D: usize>(&mut self, p: &Param<Tensor<B, D, burn::tensor::Bool>>) {
+        self.0.push(p.id);
+    }
+}
+
+/// Checks record bytes against the layout of `model`'s own record *before* burn decodes them
+/// (burn's decoder and `load_record` panic on a record of another architecture, and accept
+/// an edited tensor shape). The record of a given architecture is byte-for-byte fixed except
+/// for the parameter values and ids: the layout is found by encoding `model` twice with every
+/// parameter set to two values whose bytes all differ, and locating its ids. The record must
+/// have the same length, the same bytes everywhere else, and well-formed ids. Cost: two
+/// encodings of the model (its parameter count in bytes, twice).
+fn check_record_layout<B: Backend, M: Module<B>>(
+    model: &M,
+    bytes: &[u8],
+    bin: &Path,
+) -> Result<(), NeuralError> {
+    // Encoded exactly as `save_weights` writes (the recorder's name is part of the record's
+    // metadata), through a temporary file.
+    static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let tmp = std::env::temp_dir().join(format!(
+        "ritz-layout-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let encode = |value: f32| -> Result<Vec<u8>, NeuralError> {
+        let recorder = BinFileRecorder::<FullPrecisionSettings>::new();
+        let m = model.clone().map(&mut Fill(value));
+        let file = tmp.with_extension("bin");
+        let res = m
+            .save_file(tmp.clone(), &recorder)
+            .map_err(|e| format!("{e:?}"))
+            .and_then(|()| std::fs::read(&file).map_err(|e| e.to_string()));
+        std::fs::remove_file(&file).ok();
+        res.map_err(|e| load_err("weights", bin, format!("encoding the model's layout: {e}")))
+    };
+    let zeros = encode(0.0)?;
+    let ones = encode(f32::from_bits(0x0101_0101))?;
+    let bad = |reason: String| {
+        Err(load_err(
+            "weights",
+            bin,
+            format!("{reason}: not a record of the manifest's model (edited manifest or record?)"),
+        ))
+    };
+    if bytes.len() != zeros.len() || ones.len() != zeros.len() {
+        return bad(format!(
+            "{} bytes where the model's record has {}",
+            bytes.len(),
+            zeros.len()
+        ));
+    }
+    // Id positions: each id is a bincode string, a length byte then its characters.
+    let mut ids = Ids(Vec::new());
+    model.visit(&mut ids);
+    let mut is_id = vec![false; zeros.len()];
+    let mut id_spans = Vec::new();
+    let mut from = 0;
+    for id in ids.0 {
+        let text = id.serialize();
+        let mut pat = vec![text.len() as u8];
+        pat.extend_from_slice(text.as_bytes());
+        let Some(at) = zeros[from..]
+            .windows(pat.len())
+            .position(|w| w == pat.as_slice())
+            .map(|p| p + from)
+        else {
+            return bad(format!("parameter id {text} not found in the model's own record"));
+        };
+        is_id[at + 1..at + pat.len()].fill(true);
+        id_spans.push(at + 1..at + pat.len());
+        from = at + pat.len();
+    }
+    if let Some(i) =
+        (0..zeros.len()).find(|&i| zeros[i] == ones[i] && !is_id[i] && bytes[i] != zeros[i])
+    {
+        return bad(format!("byte {i} differs from the model's record layout"));
+    }
+    for span in id_spans {
+        let ok = std::str::from_utf8(&bytes[span.clone()])
+            .ok()
+            .and_then(ParamId::try_deserialize)
+            .is_some();
+        if !ok {
+            return bad(format!("malformed parameter id at bytes {span:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// Decodes `bytes` (a record of `model`'s architecture, read by the caller) into `model`,
+/// checking the bytes against the model's record layout first, so that no input makes burn
+/// panic. Errors: [`NeuralError::Load`] naming `path`.
+pub fn load_record_bytes<B: Backend, M: Module<B>>(
     model: M,
+    bytes: Vec<u8>,
     bin: &Path,
     device: &B::Device,
 ) -> Result<M, NeuralError> {
-    let recorder = BinFileRecorder::<FullPrecisionSettings>::new();
-    let m = model
-        .load_file(bin.to_path_buf(), &recorder, device)
+    check_record_layout(&model, &bytes, bin)?;
+    let recorder = BinBytesRecorder::<FullPrecisionSettings>::default();
+    let record = Recorder::<B>::load(&recorder, bytes, device)
         .map_err(|e| load_err("weights", bin, format!("{e:?}")))?;
-    Ok(m)
+    Ok(model.load_record(record))
 }
 
 /// Loads `<stem>.bin` + `<stem>.json`: checks the manifest and checksum, builds the model,
@@ -265,11 +389,11 @@ pub fn load_weights<B: Backend>(
     stem: &Path,
     device: &B::Device,
 ) -> Result<(WeightsManifest, AnyModel<B>), NeuralError> {
-    let manifest = read_manifest(stem)?;
+    let (manifest, bytes) = read_checked(stem)?;
     let (bin, _) = paths(stem);
     let model = match AnyModel::<B>::init(&manifest.model, device)? {
-        AnyModel::Dcdm(m) => AnyModel::Dcdm(load_into(m, &bin, device)?),
-        AnyModel::Stencil(m) => AnyModel::Stencil(load_into(m, &bin, device)?),
+        AnyModel::Dcdm(m) => AnyModel::Dcdm(load_record_bytes(m, bytes, &bin, device)?),
+        AnyModel::Stencil(m) => AnyModel::Stencil(load_record_bytes(m, bytes, &bin, device)?),
     };
     if model.num_params() != manifest.params {
         return Err(load_err(

@@ -22,7 +22,7 @@
 use crate::data::{Dataset, DatasetSpec};
 use crate::error::NeuralError;
 use crate::loss::{energy_loss, scale_invariant_loss, unrolled_energy_loss};
-use crate::model::{LearnedModel, ModelConfig, save_weights};
+use crate::model::{LearnedModel, ModelConfig, fnv1a64, load_record_bytes, save_weights};
 use crate::stencil::{GeometryBatch, grid_tensor};
 use burn::module::AutodiffModule;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
@@ -149,8 +149,8 @@ pub struct EpochLog {
     pub epoch: usize,
     /// Mean training loss over the epoch's batches.
     pub train_loss: f64,
-    /// Mean validation loss after the epoch (NaN-free; 0 without validation data).
-    pub val_loss: f64,
+    /// Mean validation loss after the epoch (`None`, JSON `null`, without validation data).
+    pub val_loss: Option<f64>,
     /// Wall seconds of the epoch.
     pub seconds: f64,
 }
@@ -164,6 +164,42 @@ pub struct TrainState {
     pub epochs_done: usize,
     /// One entry per completed epoch.
     pub log: Vec<EpochLog>,
+    /// FNV-1a 64 checksums (hex) of the last checkpoint's model and optimizer records, checked
+    /// before a resume loads them.
+    #[serde(default)]
+    pub checkpoint: Option<CheckpointSums>,
+}
+
+/// Checksums of one checkpoint's records.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CheckpointSums {
+    /// Of `model-<epoch>.bin`.
+    pub model: String,
+    /// Of `optim-<epoch>.bin`.
+    pub optim: String,
+}
+
+/// Reads a checkpoint record and checks it against its checksum.
+fn read_checkpoint(path: &Path, what: &'static str, sum: &str) -> Result<Vec<u8>, NeuralError> {
+    let load = |reason: String| NeuralError::Load {
+        what,
+        path: path.display().to_string(),
+        reason,
+    };
+    let bytes = std::fs::read(path).map_err(|e| load(e.to_string()))?;
+    let got = format!("{:016x}", fnv1a64(&bytes));
+    if got != sum {
+        return Err(load(format!(
+            "checksum {got} does not match the training state's {sum} (corrupted checkpoint)"
+        )));
+    }
+    Ok(bytes)
+}
+
+/// FNV-1a checksum (hex) of a file just written.
+fn file_sum(path: &Path) -> Result<String, NeuralError> {
+    let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
+    Ok(format!("{:016x}", fnv1a64(&bytes)))
 }
 
 /// Progress reported to the caller.
@@ -220,6 +256,28 @@ pub fn read_state(out: &Path) -> Result<Option<TrainState>, NeuralError> {
             path: p.display().to_string(),
             reason: e.to_string(),
         })
+}
+
+/// The checkpointed state of `out` that a run with `cfg` may resume, if any: everything but
+/// the epoch count must match (resuming with more epochs extends a finished run). Call it
+/// before writing anything into `out`, so that a refused resume leaves the run as it was.
+///
+/// Errors: an unreadable state, or a state made with another configuration.
+pub fn resumable_state(out: &Path, cfg: &TrainConfig) -> Result<Option<TrainState>, NeuralError> {
+    let Some(prev) = read_state(out)? else {
+        return Ok(None);
+    };
+    let same = TrainConfig {
+        epochs: cfg.epochs,
+        ..prev.config.clone()
+    };
+    if serde_json::to_value(&same).ok() != serde_json::to_value(cfg).ok() {
+        return Err(NeuralError::Config(format!(
+            "cannot resume {}: the checkpoint was made with a different configuration",
+            out.display()
+        )));
+    }
+    Ok(Some(prev))
 }
 
 /// Sample references: (geometry, sample).
@@ -345,30 +403,23 @@ where
         config: cfg.clone(),
         epochs_done: 0,
         log: Vec::new(),
+        checkpoint: None,
     };
-    if resume && let Some(prev) = read_state(out)? {
-        // Everything but the epoch count must match: resuming with more epochs extends a
-        // finished run.
-        let same = TrainConfig {
-            epochs: cfg.epochs,
-            ..prev.config.clone()
-        };
-        if serde_json::to_value(&same).ok() != serde_json::to_value(cfg).ok() {
-            return Err(NeuralError::Config(format!(
-                "cannot resume {}: the checkpoint was made with a different configuration",
-                out.display()
-            )));
-        }
+    if resume && let Some(prev) = resumable_state(out, cfg)? {
         let e = prev.epochs_done;
-        let mpath = ck.join(format!("model-{e}"));
-        model = model
-            .load_file(mpath.clone(), &recorder, device)
-            .map_err(|err| NeuralError::Load {
-                what: "checkpoint model",
-                path: mpath.display().to_string(),
-                reason: format!("{err:?}"),
-            })?;
-        let opath = ck.join(format!("optim-{e}"));
+        let sums = prev.checkpoint.clone().ok_or_else(|| NeuralError::Load {
+            what: "training state",
+            path: ck.join("state.json").display().to_string(),
+            reason: "no checkpoint checksums (a checkpoint of an older version): start anew"
+                .into(),
+        })?;
+        // Both records are checked against their checksums, and the model record against the
+        // model's layout, before burn decodes them.
+        let mpath = ck.join(format!("model-{e}.bin"));
+        let mbytes = read_checkpoint(&mpath, "checkpoint model", &sums.model)?;
+        model = load_record_bytes(model, mbytes, &mpath, device)?;
+        let opath = ck.join(format!("optim-{e}.bin"));
+        read_checkpoint(&opath, "checkpoint optimizer", &sums.optim)?;
         let orec = recorder
             .load(opath.clone(), device)
             .map_err(|err| NeuralError::Load {
@@ -427,11 +478,7 @@ where
         let entry = EpochLog {
             epoch,
             train_loss: total / order.len() as f64,
-            val_loss: if val_items.is_empty() {
-                0.0
-            } else {
-                val / val_items.len() as f64
-            },
+            val_loss: (!val_items.is_empty()).then(|| val / val_items.len() as f64),
             seconds: t0.elapsed().as_secs_f64(),
         };
         // Checkpoint: records first, then the state by atomic rename, then old records.
@@ -446,6 +493,10 @@ where
             .map_err(|e| io_err(&opath, format!("{e:?}")))?;
         state.epochs_done = epoch;
         state.log.push(entry.clone());
+        state.checkpoint = Some(CheckpointSums {
+            model: file_sum(&mpath.with_extension("bin"))?,
+            optim: file_sum(&opath.with_extension("bin"))?,
+        });
         let tmp = ck.join("state.json.tmp");
         let text = serde_json::to_string_pretty(&state).map_err(|e| io_err(&tmp, e))?;
         std::fs::write(&tmp, text).map_err(|e| io_err(&tmp, e))?;

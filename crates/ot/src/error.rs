@@ -66,4 +66,7 @@ pub enum OtError {
         /// Which row/column or quantity.
         detail: String,
     },
+    /// A dense `n × m` array beyond the available memory (nothing was allocated).
+    #[error(transparent)]
+    Linalg(#[from] ritz_linalg::LinalgError),
 }

@@ -38,6 +38,7 @@ pub fn emd(problem: &OtProblem) -> Result<OtSolution, OtError> {
     let tiny = 1e-15 * mass;
     let mut supply = problem.source().to_vec();
     let mut demand = problem.target().to_vec();
+    crate::problem::check_dense("the exact solver's flow", n, m, 1)?;
     let mut flow = vec![0.0; n * m];
     // Potentials: reduced cost of arc i → j is C_ij + pr[i] − pc[j] ≥ 0.
     let mut pr = vec![0.0; n];

@@ -170,6 +170,8 @@ impl OtProblem {
                 index,
             });
         }
+        // The problem keeps the transpose of the cost too.
+        check_dense("the transposed cost matrix", n, m, 1)?;
         let b = if ma == mb {
             b
         } else {
@@ -214,6 +216,7 @@ impl OtProblem {
                 found: b.len(),
             });
         }
+        check_dense("a point-cloud cost matrix", n, m, 1)?;
         let mut cost = vec![0.0; n * m];
         for i in 0..n {
             for j in 0..m {
@@ -259,6 +262,7 @@ impl OtProblem {
         if n == 0 {
             return Err(OtError::InvalidParameter("n must be ≥ 1".into()));
         }
+        check_dense("a random assignment cost matrix", n, n, 1)?;
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
         let cost: Vec<f64> = (0..n * n).map(|_| rng.random::<f64>()).collect();
         let h = vec![1.0 / n as f64; n];
@@ -328,6 +332,16 @@ pub(crate) fn transpose(x: &[f64], n: usize, m: usize) -> Vec<f64> {
         }
     }
     t
+}
+
+/// Errors with `OutOfMemory` (as [`OtError::Linalg`]) unless `copies` dense `n × m` arrays of
+/// `f64` fit in the memory available now. Every solver calls it before its dense allocations.
+pub fn check_dense(what: &str, n: usize, m: usize, copies: usize) -> Result<(), OtError> {
+    ritz_linalg::mem::check(
+        || format!("{copies} × {what} ({n} × {m} f64)"),
+        ritz_linalg::mem::product(&[n, m, copies, 8]),
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

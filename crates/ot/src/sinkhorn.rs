@@ -17,7 +17,7 @@
 
 use crate::error::OtError;
 use crate::kernels;
-use crate::problem::OtProblem;
+use crate::problem::{OtProblem, check_dense};
 use crate::solution::{HistoryEntry, OtSolution, RunRecord, StopReason, finish_entropic};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -222,6 +222,7 @@ impl LogState {
 /// [`StopReason::MaxIterations`] / [`StopReason::TimeLimit`].
 pub fn sinkhorn_log(problem: &OtProblem, params: &SinkhornParams) -> Result<OtSolution, OtError> {
     params.validate()?;
+    check_dense("the transport plan", problem.n(), problem.m(), 1)?;
     let start = Instant::now();
     with_support(problem, params.eta, |p| {
         let mut st = LogState::new(p, vec![0.0; p.n()], vec![0.0; p.m()]);
@@ -240,6 +241,7 @@ pub fn sinkhorn_log(problem: &OtProblem, params: &SinkhornParams) -> Result<OtSo
 /// [`sinkhorn_stabilized`] or [`sinkhorn_log`]); invalid parameters.
 pub fn sinkhorn(problem: &OtProblem, params: &SinkhornParams) -> Result<OtSolution, OtError> {
     params.validate()?;
+    check_dense("the Gibbs kernel K, Kᵀ and the plan", problem.n(), problem.m(), 3)?;
     let start = Instant::now();
     let eta = params.eta;
     with_support(problem, eta, |p| {
@@ -306,6 +308,7 @@ pub fn sinkhorn_stabilized(
     params: &SinkhornParams,
 ) -> Result<OtSolution, OtError> {
     params.validate()?;
+    check_dense("the Gibbs kernel K, Kᵀ and the plan", problem.n(), problem.m(), 3)?;
     let start = Instant::now();
     with_support(problem, params.eta, |p| {
         let mut tr = Tracker::new(start, params.tol, params.time_limit_s);
@@ -419,6 +422,7 @@ pub fn sinkhorn_epsilon_scaling(
     schedule: &EpsilonScaling,
 ) -> Result<OtSolution, OtError> {
     params.validate()?;
+    check_dense("the Gibbs kernel K, Kᵀ and the plan", problem.n(), problem.m(), 3)?;
     if !(schedule.factor > 1.0 && schedule.factor.is_finite()) {
         return Err(OtError::InvalidParameter(format!(
             "ε-scaling factor must be > 1, got {}",

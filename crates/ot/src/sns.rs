@@ -238,6 +238,8 @@ pub fn sinkhorn_newton_sparse(
     params: &SnsParams,
 ) -> Result<OtSolution, OtError> {
     params.validate()?;
+    // The current and trial plans, and the final one.
+    crate::problem::check_dense("Sinkhorn-Newton-Sparse's plans", problem.n(), problem.m(), 3)?;
     let start = Instant::now();
     let eta = params.eta;
     let support = problem.without_empty_bins();
@@ -459,6 +461,7 @@ fn newton_direction(
         rtol,
         atol: 0.0,
         max_iters: params.cg_max_iters,
+        ..Default::default()
     };
     let mut x = vec![0.0; m - 1];
     let mut iters = 0;

@@ -60,6 +60,22 @@ impl Default for Walls {
     }
 }
 
+/// Errors with [`LinalgError::OutOfMemory`](ritz_linalg::LinalgError::OutOfMemory) (as
+/// [`PdeError::Linalg`]) unless `bytes_per_cell` bytes for each cell of `shape` fit in the
+/// memory available now ([`ritz_linalg::mem`]). Every constructor that allocates per-cell
+/// arrays of a size that comes from input calls it first; a caller that will build several
+/// (a simulator, a bench) can check its whole budget up front.
+pub fn check_cell_memory(what: &str, shape: &[usize], bytes_per_cell: usize) -> Result<(), PdeError> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let mut factors = shape.to_vec();
+    factors.push(bytes_per_cell);
+    ritz_linalg::mem::check(
+        || format!("{what} on a {} grid ({bytes_per_cell} bytes per cell)", dims.join("×")),
+        ritz_linalg::mem::product(&factors),
+    )?;
+    Ok(())
+}
+
 /// A 2D or 3D cell-centred grid with unit spacing and a flag per cell.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MacGrid {
@@ -102,6 +118,7 @@ impl MacGrid {
                 reason: "more than 2^32 - 1 cells".into(),
             });
         }
+        check_cell_memory("cell flags", shape, std::mem::size_of::<CellFlag>())?;
         let mut d = [1usize; 3];
         d[..shape.len()].copy_from_slice(shape);
         Ok(d)

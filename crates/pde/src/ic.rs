@@ -64,8 +64,10 @@ pub struct GridIc0 {
 }
 
 impl GridIc0 {
-    /// Factorizes. Errors with `NotSpd` if an IC(0) pivot is not positive (impossible for a
-    /// Poisson M-matrix except through rounding) or the parameters are out of range.
+    /// Factorizes. A pivot within `1e-10 · A_cc` of zero (the end of a floating region's
+    /// elimination) decouples its cell, as the CSR factorization does. Errors with `NotSpd` if
+    /// a pivot is clearly negative (impossible for a Poisson M-matrix) or the parameters are out
+    /// of range.
     pub fn new(problem: &PoissonProblem, variant: IcVariant) -> Result<Self, PdeError> {
         let grid = problem.grid();
         let [nx, ny, nz] = grid.dims();
@@ -113,9 +115,11 @@ impl GridIc0 {
             if tau > 0.0 && ec < sigma * acc {
                 ec = acc;
             }
-            if acc == 0.0 {
-                // A fluid cell walled in on every side: a one-cell floating region whose value
-                // the null-space projection determines. The preconditioner leaves it at 0.
+            if acc == 0.0 || ec.abs() <= 1e-10 * acc {
+                // A null pivot: the last cell of a floating (all-Neumann) region, where the
+                // singular M-matrix's elimination ends in 0 (exactly for a chain of cells), or a
+                // fluid cell walled in on every side. Its value is fixed by the null-space
+                // projection: the preconditioner decouples it (e = d = 0), as the CSR IC(0).
                 continue;
             }
             if ec <= 0.0 || !ec.is_finite() {

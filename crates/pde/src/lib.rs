@@ -28,7 +28,7 @@ pub mod scenes;
 pub mod smoke;
 
 pub use error::PdeError;
-pub use grid::{CellFlag, MacGrid, WallKind, Walls};
+pub use grid::{CellFlag, MacGrid, WallKind, Walls, check_cell_memory};
 pub use ic::{GridIc0, IcVariant};
 pub use multigrid::{GridMultigrid, MultigridParams, Precision};
 pub use poisson::{ExportedPaths, PoissonProblem};

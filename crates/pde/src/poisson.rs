@@ -41,8 +41,10 @@ impl PoissonProblem {
     /// Builds the problem: per-cell stencil data, compact numbering, connected regions.
     /// Cost: O(cells) time and ~14 bytes per cell.
     ///
-    /// Errors: [`PdeError::NoFluid`] if no cell is fluid.
+    /// Errors: [`PdeError::NoFluid`] if no cell is fluid; `OutOfMemory` (as
+    /// [`PdeError::Linalg`]) when its arrays would not fit.
     pub fn new(grid: MacGrid) -> Result<Self, PdeError> {
+        crate::grid::check_cell_memory("a Poisson problem", &grid.shape(), 14)?;
         let n = grid.len();
         let [nx, ny, nz] = grid.dims();
         let dim = grid.dim();

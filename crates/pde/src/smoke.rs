@@ -141,6 +141,11 @@ pub fn sphere_scene(dim: usize, n: usize) -> Result<MacGrid, PdeError> {
 }
 
 impl Smoke {
+    /// Bytes per grid cell the simulator's own fields take (velocity, density, temperature,
+    /// pressure, right-hand side, advection scratch, the Poisson problem); a pressure solver
+    /// adds its own.
+    pub const BYTES_PER_CELL: usize = 128;
+
     /// A still, smoke-free state on `grid`. Air cells inside the domain are not supported (smoke
     /// fills the box; use air *walls* for an open boundary). Errors: invalid parameters, air
     /// cells, no fluid.
@@ -157,6 +162,8 @@ impl Smoke {
                 "invalid smoke parameters: {params:?}"
             )));
         }
+        // Velocities, density, temperature, pressure, right-hand side and advection scratch.
+        crate::grid::check_cell_memory("a smoke simulation", &grid.shape(), Self::BYTES_PER_CELL)?;
         if grid.flags().contains(&CellFlag::Air) {
             return Err(PdeError::Unsupported(
                 "the smoke simulator fills the box with fluid: use air walls, not air cells".into(),

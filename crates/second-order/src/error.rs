@@ -58,6 +58,9 @@ pub enum SecondOrderError {
     /// A linear solve failed (matrix not positive definite, Krylov breakdown).
     #[error("linear solve failed: {0}")]
     Solve(String),
+    /// A size beyond the available memory (nothing was allocated), and other linalg errors.
+    #[error(transparent)]
+    Linalg(#[from] ritz_linalg::LinalgError),
 }
 
 /// Errors on the first NaN/∞ of `v`.

@@ -159,9 +159,19 @@ pub struct DynamicMfac {
     llt: Option<faer::linalg::solvers::Llt<f64>>,
 }
 
+/// Errors with `OutOfMemory` (as [`SecondOrderError::Linalg`]) unless a window of `m`
+/// gradients of dimension `d` (`8md` bytes, plus the `m × m` Gram matrix) fits in the memory
+/// available now. Call it before generating the gradients.
+pub fn check_window_memory(d: usize, m: usize) -> Result<(), SecondOrderError> {
+    let bytes = ritz_linalg::mem::product(&[m, d.saturating_add(m), 8]);
+    ritz_linalg::mem::check(|| format!("an M-FAC window of {m} gradients of dimension {d}"), bytes)?;
+    Ok(())
+}
+
 impl DynamicMfac {
     /// An empty window of `m` gradients of dimension `d` with damping `λ`. Memory `8md` bytes.
-    /// Errors: zero sizes, bad `λ`.
+    /// Errors: zero sizes, bad `λ`, a window beyond the available memory
+    /// ([`check_window_memory`]).
     pub fn new(d: usize, m: usize, lambda: f64) -> Result<Self, SecondOrderError> {
         check_damping(lambda)?;
         if d == 0 || m == 0 {
@@ -169,6 +179,7 @@ impl DynamicMfac {
                 "M-FAC needs d ≥ 1 and m ≥ 1".into(),
             ));
         }
+        check_window_memory(d, m)?;
         Ok(Self {
             d,
             m,

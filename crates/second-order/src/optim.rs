@@ -209,6 +209,7 @@ impl<'a> System<'a> {
                     rtol: solve.cg_rtol,
                     atol: 0.0,
                     max_iters: solve.cg_max_iters,
+                    ..Default::default()
                 };
                 ritz_krylov::cg(op, r, &mut z, &p, &mut ())
                     .map_err(|e| SecondOrderError::Solve(e.to_string()))?;
