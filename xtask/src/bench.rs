@@ -167,23 +167,50 @@ impl Report {
 
 /// The solvers a problem runs: `--solvers`, else the config's list, else the defaults.
 fn solver_names(args: &BenchArgs, spec: &ProblemSpec) -> Vec<String> {
-    match (&args.solvers, spec.solvers()) {
-        (Some(s), _) => s.clone(),
+    names_for(args.solvers.as_deref(), spec)
+}
+
+fn names_for(over: Option<&[String]>, spec: &ProblemSpec) -> Vec<String> {
+    match (over, spec.solvers()) {
+        (Some(s), _) => s.to_vec(),
         (None, s) if !s.is_empty() => s.to_vec(),
         _ => DEFAULT_SOLVERS.iter().map(|s| s.to_string()).collect(),
     }
 }
 
-/// Checks every requested solver name against the catalogue of its problem's kind, and the
-/// backend, before any work. Errors: all the problems found, one per line.
-fn validate_plan(args: &BenchArgs, specs: &[ProblemSpec]) -> Result<(), String> {
+/// Parses and validates a bench configuration (schema in docs/bench.md) without reading any
+/// file it names: tolerances, every problem ([`problems::validate_spec`]) and every solver
+/// name. Errors: all the problems found, one per line.
+pub fn parse_config(text: &str) -> Result<Config, String> {
+    let config: Config = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let params = SolveParams {
+        rtol: config.tolerance,
+        max_iters: config.max_iters,
+        ..Default::default()
+    };
+    params.validate().map_err(|e| e.to_string())?;
+    let mut errors: Vec<String> = config
+        .problems
+        .iter()
+        .filter_map(|p| problems::validate_spec(p).err())
+        .collect();
+    errors.extend(unknown_solvers(None, &config.problems));
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(errors.join("\n"))
+    }
+}
+
+/// Solver names not in the catalogue of their problem's kind.
+fn unknown_solvers(over: Option<&[String]>, specs: &[ProblemSpec]) -> Vec<String> {
     let mut errors = Vec::new();
     for spec in specs {
         let known = match spec {
             ProblemSpec::Mtx { .. } => solvers::CSR_SOLVERS,
             _ => solvers::GRID_SOLVERS,
         };
-        for name in solver_names(args, spec) {
+        for name in names_for(over, spec) {
             if !known.contains(&name.as_str()) {
                 errors.push(format!(
                     "unknown solver '{name}' for {} (known: {})",
@@ -191,15 +218,35 @@ fn validate_plan(args: &BenchArgs, specs: &[ProblemSpec]) -> Result<(), String> 
                     known.join(", ")
                 ));
             }
+        }
+    }
+    errors
+}
+
+/// Checks every problem and requested solver name against the catalogue of its problem's
+/// kind, and the backend, before any work. Errors: all the problems found, one per line.
+fn validate_plan(args: &BenchArgs, specs: &[ProblemSpec]) -> Result<(), String> {
+    let mut errors: Vec<String> = specs
+        .iter()
+        .filter_map(|p| problems::validate_spec(p).err())
+        .collect();
+    errors.extend(unknown_solvers(args.solvers.as_deref(), specs));
+    for spec in specs {
+        for name in solver_names(args, spec) {
             let learned = matches!(name.as_str(), "dcdm" | "stencil" | "stencil-spd");
-            if learned && args.backend == crate::neural::BackendKind::Cuda && !cfg!(feature = "cuda")
+            if learned
+                && args.backend == crate::neural::BackendKind::Cuda
+                && !cfg!(feature = "cuda")
             {
                 errors.push(crate::neural::no_cuda());
             }
         }
     }
     if args.fcd_k.is_some_and(|k| k > 1 << 20) {
-        errors.push(format!("--fcd-k {} is out of range (at most 2^20)", args.fcd_k.unwrap_or(0)));
+        errors.push(format!(
+            "--fcd-k {} is out of range (at most 2^20)",
+            args.fcd_k.unwrap_or(0)
+        ));
     }
     errors.dedup();
     if errors.is_empty() {
@@ -213,7 +260,11 @@ fn validate_plan(args: &BenchArgs, specs: &[ProblemSpec]) -> Result<(), String> 
 fn spec_label(spec: &ProblemSpec) -> String {
     match spec {
         ProblemSpec::Scene {
-            scene, dim, n, seed, ..
+            scene,
+            dim,
+            n,
+            seed,
+            ..
         } => format!("scene {scene} {dim}D n={n} seed={seed}"),
         ProblemSpec::Flags { flags, .. } => format!("flags {}", flags.display()),
         ProblemSpec::Mtx { mtx, .. } => format!("matrix {}", mtx.display()),
@@ -257,7 +308,14 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     let mut config: Config = match &args.config {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?
+            let mut c: Config =
+                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?;
+            // Overrides apply before validation; the problems and names are checked below.
+            if args.tol.is_some() || args.max_iters.is_some() {
+                c.tolerance = args.tol.unwrap_or(c.tolerance);
+                c.max_iters = args.max_iters.unwrap_or(c.max_iters);
+            }
+            c
         }
         None => serde_json::from_str(DEFAULT_CONFIG).expect("embedded bench config is valid"),
     };
@@ -420,7 +478,10 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
                 rec.passes_per_iteration = rec.time_per_iteration_s / pass;
             }
             if rec.stop == "Diverged" {
-                let error = format!("{name}: diverged (‖r‖ > dtol·‖b‖ after {} iterations)", rec.iterations);
+                let error = format!(
+                    "{name}: diverged (‖r‖ > dtol·‖b‖ after {} iterations)",
+                    rec.iterations
+                );
                 eprintln!("  {error}");
                 failed.push(FailedSolve {
                     solver: name.clone(),
@@ -495,7 +556,12 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         return Err(format!(
             "{} of {} requested solves failed (recorded in {})",
             report.failed_solves,
-            requested + if python.is_some() { peers::PEERS.len() * config.problems.len() } else { 0 },
+            requested
+                + if python.is_some() {
+                    peers::PEERS.len() * config.problems.len()
+                } else {
+                    0
+                },
             path.display()
         ));
     }

@@ -152,10 +152,16 @@ pub fn run(args: &OtArgs) -> Result<(), String> {
         return Err("--ot-seeds needs at least one seed".into());
     }
     if !(args.eta > 0.0 && args.eta.is_finite()) {
-        return Err(format!("--eta must be positive and finite, got {}", args.eta));
+        return Err(format!(
+            "--eta must be positive and finite, got {}",
+            args.eta
+        ));
     }
     if !(args.tol > 0.0 && args.tol.is_finite()) {
-        return Err(format!("--ot-tol must be positive and finite, got {}", args.tol));
+        return Err(format!(
+            "--ot-tol must be positive and finite, got {}",
+            args.tol
+        ));
     }
     if args.n == 0 {
         return Err("--ot-n must be at least 1".into());

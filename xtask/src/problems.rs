@@ -212,6 +212,28 @@ fn parse_walls(w: &str, dim: usize) -> Result<Walls, String> {
     }
 }
 
+/// Checks a problem before any work: the scene, right-hand side and walls names, the
+/// dimension, and for a scene the bench's memory budget. Files are read later, by [`load`].
+pub fn validate_spec(spec: &ProblemSpec) -> Result<(), String> {
+    match spec {
+        ProblemSpec::Scene {
+            scene, dim, n, rhs, ..
+        } => {
+            scene.parse::<Scene>().map_err(err("scene"))?;
+            rhs.parse::<RhsKind>().map_err(err("rhs"))?;
+            if !(2..=3).contains(dim) {
+                return Err(format!("scene: dim must be 2 or 3, got {dim}"));
+            }
+            check_bench_memory(&vec![*n; *dim])
+        }
+        ProblemSpec::Flags { rhs, walls, .. } => {
+            rhs.parse::<RhsKind>().map_err(err("rhs"))?;
+            parse_walls(walls, 3).map(|_| ())
+        }
+        ProblemSpec::Mtx { .. } => Ok(()),
+    }
+}
+
 /// Bytes per grid cell a bench problem takes with its solvers: the Poisson problem (14), the
 /// right-hand side, solution and true residual (24), a Krylov solver's scratch (32), the
 /// preconditioner (multigrid hierarchy or IC(0) factor, ≤ 24), the compact and assembled copies
@@ -220,8 +242,12 @@ pub const BENCH_BYTES_PER_CELL: usize = 128;
 
 /// Checks the bench's whole memory budget for a grid of `shape` before anything is built.
 fn check_bench_memory(shape: &[usize]) -> Result<(), String> {
-    ritz_pde::check_cell_memory("a bench problem and its solvers", shape, BENCH_BYTES_PER_CELL)
-        .map_err(|e| e.to_string())
+    ritz_pde::check_cell_memory(
+        "a bench problem and its solvers",
+        shape,
+        BENCH_BYTES_PER_CELL,
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// Loads or builds a problem.

@@ -250,10 +250,14 @@ pub fn run(args: SimulateArgs) -> Result<(), String> {
     }
     // The simulator's fields, then per solver one reference copy of each frame's system and
     // its preconditioner (the bench's per-cell budget), before anything is allocated.
-    let per_cell = Smoke::BYTES_PER_CELL
-        + args.solvers.len() * crate::problems::BENCH_BYTES_PER_CELL;
-    ritz_pde::check_cell_memory("a smoke simulation and its solvers", &vec![args.n; args.dim], per_cell)
-        .map_err(|e| e.to_string())?;
+    let per_cell =
+        Smoke::BYTES_PER_CELL + args.solvers.len() * crate::problems::BENCH_BYTES_PER_CELL;
+    ritz_pde::check_cell_memory(
+        "a smoke simulation and its solvers",
+        &vec![args.n; args.dim],
+        per_cell,
+    )
+    .map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let grid = grid_for(&args)?;
     let walls = grid.walls();

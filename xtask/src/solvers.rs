@@ -237,7 +237,10 @@ pub fn build_method(
         }
         ("cholesky", _) => {
             let asm = problem.assembled();
-            Method::Cholesky(SparseCholesky::new(asm.matrix, asm.null_space).map_err(e)?)
+            Method::Cholesky(
+                SparseCholesky::new(asm.matrix, asm.null_space)
+                    .map_err(|x| format!("{name}: {x}"))?,
+            )
         }
         _ => return Err(format!("unknown solver '{name}'")),
     })
@@ -266,7 +269,7 @@ pub fn solve_method(
         }
         Method::Deflated(m, d) => deflated_pcg(op, m, d, b, x, params, monitor).map_err(e)?,
         Method::Cholesky(f) => {
-            *x = f.solve(b).map_err(e)?;
+            *x = f.solve(b).map_err(|x| x.to_string())?;
             SolveInfo {
                 iterations: 1,
                 residual_history: vec![1.0],

@@ -86,7 +86,12 @@ fn memory_bombs_are_refused_with_bytes_needed_and_available() {
     // A limit makes the refusals independent of the machine's memory.
     let lim = ["--mem-limit", "2G"];
     fails(
-        xtask().args(lim).args(["bench", "--mtx"]).arg(&bomb).arg("--out").arg(&d),
+        xtask()
+            .args(lim)
+            .args(["bench", "--mtx"])
+            .arg(&bomb)
+            .arg("--out")
+            .arg(&d),
         "needs 103.1 GB",
     );
     for args in [
@@ -94,7 +99,15 @@ fn memory_bombs_are_refused_with_bytes_needed_and_available() {
         &["simulate", "--dim", "3", "--n", "1624"],
         &["train", "--model", "stencil", "--dim", "3", "--n", "1624"],
         &["bench", "--suite", "ot", "--ot-n", "100000"],
-        &["bench", "--suite", "second-order", "--mfac-d", "1000000", "--mfac-m", "1000000"],
+        &[
+            "bench",
+            "--suite",
+            "second-order",
+            "--mfac-d",
+            "1000000",
+            "--mfac-m",
+            "1000000",
+        ],
     ] {
         let t = fails(xtask().args(lim).args(args).arg("--out").arg(&d), "needs");
         assert!(t.contains("available"), "{t}");
@@ -109,13 +122,24 @@ fn memory_bombs_are_refused_with_bytes_needed_and_available() {
     // The limit itself applies: a 256² bench needs about 8 MB.
     fails(
         xtask()
-            .args(["--mem-limit", "1M", "bench", "--scene", "spheres", "--dim", "2"])
+            .args([
+                "--mem-limit",
+                "1M",
+                "bench",
+                "--scene",
+                "spheres",
+                "--dim",
+                "2",
+            ])
             .args(["--n", "256", "--solvers", "cg", "--out"])
             .arg(&d),
         "--mem-limit",
     );
     // A malformed limit is a usage error (clap's exit code 2).
-    let out = xtask().args(["--mem-limit", "lots", "bench"]).output().unwrap();
+    let out = xtask()
+        .args(["--mem-limit", "lots", "bench"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("invalid memory size"));
 }
@@ -125,7 +149,9 @@ fn cg_mic0_mgpcg_and_stencil_take_the_same_iterations_for_b_and_1e_pm150_b() {
     let d = tmpdir("scale");
     succeeds(
         xtask()
-            .args(["export", "--scene", "spheres", "--dim", "2", "--n", "64", "--rhs", "noise"])
+            .args([
+                "export", "--scene", "spheres", "--dim", "2", "--n", "64", "--rhs", "noise",
+            ])
             .arg("--out")
             .arg(&d),
     );
@@ -138,7 +164,13 @@ fn cg_mic0_mgpcg_and_stencil_take_the_same_iterations_for_b_and_1e_pm150_b() {
         let out = d.join(format!("out_{s:e}"));
         succeeds(
             xtask()
-                .args(["bench", "--walls", "open-top", "--solvers", "cg,mic0,mgpcg,stencil"])
+                .args([
+                    "bench",
+                    "--walls",
+                    "open-top",
+                    "--solvers",
+                    "cg,mic0,mgpcg,stencil",
+                ])
                 .arg("--flags")
                 .arg(d.join("flags.npy"))
                 .arg("--rhs-npy")
@@ -161,7 +193,10 @@ fn cg_mic0_mgpcg_and_stencil_take_the_same_iterations_for_b_and_1e_pm150_b() {
                 .collect::<Vec<_>>(),
         );
     }
-    assert!(iterations.windows(2).all(|w| w[0] == w[1]), "{iterations:?}");
+    assert!(
+        iterations.windows(2).all(|w| w[0] == w[1]),
+        "{iterations:?}"
+    );
 }
 
 #[test]
@@ -202,7 +237,12 @@ fn failed_solves_exit_non_zero_and_are_recorded_beside_the_results() {
     )
     .unwrap();
     fails(
-        xtask().arg("bench").arg("--config").arg(&config).arg("--out").arg(&d),
+        xtask()
+            .arg("bench")
+            .arg("--config")
+            .arg(&config)
+            .arg("--out")
+            .arg(&d),
         "1 of 4 requested solves failed",
     );
     let j = json(&d.join("bench.json"));
@@ -212,7 +252,12 @@ fn failed_solves_exit_non_zero_and_are_recorded_beside_the_results() {
     assert_eq!(p.len(), 3);
     assert_eq!(p[0]["solves"][0]["stop"], "Converged");
     assert_eq!(p[1]["failed"][0]["solver"], "cg");
-    assert!(p[1]["failed"][0]["error"].as_str().unwrap().contains("missing.mtx"));
+    assert!(
+        p[1]["failed"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("missing.mtx")
+    );
     assert_eq!(p[2]["solves"].as_array().unwrap().len(), 2);
     // A failing rerun does not leave the previous run's bench.json behind.
     fails(
@@ -235,7 +280,9 @@ fn divergence_is_a_stop_reason_and_a_failed_solve() {
     let d = tmpdir("diverge");
     succeeds(
         xtask()
-            .args(["export", "--scene", "closed", "--dim", "2", "--n", "32", "--out"])
+            .args([
+                "export", "--scene", "closed", "--dim", "2", "--n", "32", "--out",
+            ])
             .arg(&d),
     );
     let n = read_npy(d.join("b.npy")).unwrap().to_f64().len();
@@ -307,4 +354,26 @@ fn edited_weights_are_refused_without_a_panic() {
         assert!(!t.contains("panicked"), "{what}: {t}");
     }
     assert!(refused > 0);
+}
+
+/// A 2 × 8192 grid stops the stencil net's and MGPCG's coarsening at a 1 × 4096 line, which
+/// is now factorized sparsely (it was a dense O(m³) eigen-decomposition, 47 s): both solve, in
+/// the iterations of a square grid.
+#[test]
+fn thin_grids_set_up_and_solve_with_learned_and_classical_multigrid() {
+    let d = tmpdir("thin");
+    let flags = d.join("flags.npy");
+    ritz_linalg::io::npy::write_npy_i8(&flags, &[2, 8192], &vec![0i8; 2 * 8192]).unwrap();
+    succeeds(
+        xtask()
+            .args(["bench", "--solvers", "stencil,stencil-spd,mgpcg", "--flags"])
+            .arg(&flags)
+            .arg("--out")
+            .arg(&d),
+    );
+    let j = json(&d.join("bench.json"));
+    for r in j["problems"][0]["solves"].as_array().unwrap() {
+        assert_eq!(r["stop"], "Converged", "{r}");
+        assert!(r["iterations"].as_u64().unwrap() <= 20, "{r}");
+    }
 }

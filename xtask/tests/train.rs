@@ -117,7 +117,10 @@ fn training_resumes_after_sigkill_without_losing_an_epoch() {
         .unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("different configuration"));
-    assert_eq!(std::fs::read(out.join("config.json")).unwrap(), config_before);
+    assert_eq!(
+        std::fs::read(out.join("config.json")).unwrap(),
+        config_before
+    );
     // A larger epoch count extends the finished run: two more epochs, the first 30 kept.
     let mut longer = TINY.to_vec();
     let at = longer.iter().position(|&a| a == "--epochs").unwrap() + 1;

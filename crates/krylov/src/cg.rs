@@ -28,7 +28,9 @@ pub fn cg(
     params: &SolveParams,
     monitor: &mut dyn Monitor,
 ) -> Result<SolveInfo, KrylovError> {
-    rescaled(b, x, params, |b, x, params| cg_inner(a, b, x, params, monitor))
+    rescaled(b, x, params, |b, x, params| {
+        cg_inner(a, b, x, params, monitor)
+    })
 }
 
 fn cg_inner(

@@ -61,7 +61,17 @@ pub fn fcd(
     monitor: &mut dyn Monitor,
 ) -> Result<SolveInfo, KrylovError> {
     rescaled(b, x, &params.solve, |b, x, sp| {
-        fcd_inner(a, m, b, x, &FcdParams { solve: *sp, ..*params }, monitor)
+        fcd_inner(
+            a,
+            m,
+            b,
+            x,
+            &FcdParams {
+                solve: *sp,
+                ..*params
+            },
+            monitor,
+        )
     })
 }
 

@@ -133,8 +133,7 @@ pub(crate) fn rescaled(
     const LOW: f64 = 1.0 / 18_446_744_073_709_551_616.0; // 2⁻⁶⁴
     const HIGH: f64 = 18_446_744_073_709_551_616.0; // 2⁶⁴
     let bnorm = vector::norm2(b);
-    if b.len() != x.len() || !(bnorm.is_finite() && bnorm > 0.0) || (LOW..=HIGH).contains(&bnorm)
-    {
+    if b.len() != x.len() || !(bnorm.is_finite() && bnorm > 0.0) || (LOW..=HIGH).contains(&bnorm) {
         return solve(b, x, params);
     }
     let s = vector::pow2_near_inverse(bnorm);
@@ -215,7 +214,12 @@ impl Prepared<'_> {
     /// Records `‖r‖` for iteration `it`, tells the monitor, and returns the stop reason when
     /// the stop test ([`StopReason::Converged`]) or the divergence test
     /// ([`StopReason::Diverged`]) is met.
-    pub fn record(&mut self, it: usize, rnorm: f64, monitor: &mut dyn Monitor) -> Option<StopReason> {
+    pub fn record(
+        &mut self,
+        it: usize,
+        rnorm: f64,
+        monitor: &mut dyn Monitor,
+    ) -> Option<StopReason> {
         let rel = rnorm / self.bnorm;
         self.history.push(rel);
         monitor.observe(it, rel);

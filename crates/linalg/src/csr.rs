@@ -41,11 +41,17 @@ impl CsrMatrix {
             });
         }
         // Peak: three row-pointer arrays and two copies of the column indices and values.
-        let rows = crate::mem::bytes_of::<usize>(nrows.saturating_add(1))
-            .and_then(|b| b.checked_mul(3));
-        let entries = crate::mem::bytes_of::<(u32, f64)>(triplets.len()).and_then(|b| b.checked_mul(2));
+        let rows =
+            crate::mem::bytes_of::<usize>(nrows.saturating_add(1)).and_then(|b| b.checked_mul(3));
+        let entries =
+            crate::mem::bytes_of::<(u32, f64)>(triplets.len()).and_then(|b| b.checked_mul(2));
         crate::mem::check(
-            || format!("a {nrows}×{ncols} CSR matrix with {} entries", triplets.len()),
+            || {
+                format!(
+                    "a {nrows}×{ncols} CSR matrix with {} entries",
+                    triplets.len()
+                )
+            },
             rows.zip(entries).and_then(|(r, e)| r.checked_add(e)),
         )?;
         let mut counts = vec![0usize; nrows + 1];

@@ -9,6 +9,7 @@
 //! * [`CsrMatrix`]: compressed sparse rows with a rayon-parallel mat-vec (faer's sparse × dense
 //!   product is single-threaded) and conversion to faer for direct factorizations.
 //! * [`mem`]: the memory budget every input-derived size is checked against before allocating.
+//! * [`direct`]: sparse Cholesky (faer) for SPD and region-singular matrices.
 //! * [`io`]: MatrixMarket (coordinate, real/integer, general/symmetric) and `.npy` files.
 //!
 //! Errors are typed ([`LinalgError`], [`io::IoError`]); nothing here panics on user input, only
@@ -16,6 +17,7 @@
 
 pub mod csr;
 pub mod dense;
+pub mod direct;
 pub mod error;
 pub mod io;
 pub mod mem;

@@ -117,8 +117,11 @@ impl DcdmNetConfig {
                 self.dim
             )));
         }
-        if self.channels == 0 {
-            return Err(NeuralError::Config("channels must be positive".into()));
+        if self.channels == 0 || self.channels > 1024 {
+            return Err(NeuralError::Config(format!(
+                "channels must be in 1..=1024, got {}",
+                self.channels
+            )));
         }
         Ok(())
     }

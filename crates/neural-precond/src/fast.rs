@@ -318,9 +318,51 @@ pub struct FastStencil {
     levels: Vec<FastLevel>,
     symmetric: bool,
     mask: Vec<f32>,
-    /// Coarsest-level pseudo-inverse, row-major.
-    coarse_inverse: Vec<f32>,
+    /// The exact coarsest-level solve.
+    coarse: CoarseSolve,
     scratch: Mutex<Vec<Buffers>>,
+}
+
+/// Coarsest levels up to this many cells are solved with a dense pseudo-inverse (a
+/// mat-vec of `cells²` flops); larger ones — grids of extreme aspect ratio, whose short side
+/// stops the coarsening early (a 2 × 8192 grid's coarsest level is a 1 × 4096 line) — with a
+/// sparse Cholesky factorization, linear in the cells for such thin grids.
+const DENSE_COARSEST: usize = 512;
+
+/// The exact solve on the coarsest level: `A_L⁺ x`.
+enum CoarseSolve {
+    /// Pseudo-inverse, row-major.
+    Dense(Vec<f32>),
+    /// Sparse Cholesky of the level's operator.
+    Sparse(Box<ritz_pde::poisson::GridCholesky>),
+    /// No fluid cell on the level.
+    Zero,
+}
+
+impl std::fmt::Debug for CoarseSolve {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Dense(inv) => write!(f, "Dense({} entries)", inv.len()),
+            Self::Sparse(c) => c.fmt(f),
+            Self::Zero => f.write_str("Zero"),
+        }
+    }
+}
+
+impl CoarseSolve {
+    fn new(level: &crate::geometry::LevelGeometry) -> Result<Self, NeuralError> {
+        if level.shape.cells() <= DENSE_COARSEST {
+            return Ok(Self::Dense(level.pseudo_inverse()?));
+        }
+        let problem = match ritz_pde::PoissonProblem::new(level.grid.clone()) {
+            Ok(p) => p,
+            Err(ritz_pde::PdeError::NoFluid) => return Ok(Self::Zero),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Self::Sparse(Box::new(
+            ritz_pde::poisson::GridCholesky::new(&problem)?,
+        )))
+    }
 }
 
 fn to_padded(lay: &Layout, v: &[f32]) -> Vec<f32> {
@@ -372,7 +414,7 @@ impl FastStencil {
                 mix,
             });
         }
-        let coarse_inverse = hier.last().expect("a plan has a level").pseudo_inverse()?;
+        let coarse = CoarseSolve::new(hier.last().expect("a plan has a level"))?;
         let scratch = levels
             .iter()
             .map(|l| Buffers {
@@ -385,7 +427,7 @@ impl FastStencil {
             levels,
             symmetric: net.is_symmetric(),
             mask: geo.mask.clone(),
-            coarse_inverse,
+            coarse,
             scratch: Mutex::new(scratch),
         })
     }
@@ -472,14 +514,37 @@ impl FastStencil {
                 xc.extend_from_slice(&x[b..b + w]);
             }
         }
-        let inv = &self.coarse_inverse;
-        lay.par_rows(out, |row, z, y| {
-            for i in 0..w {
-                let c = (z * h + y) * w + i;
-                let r = &inv[c * nc..(c + 1) * nc];
-                row[lay.pads[2] + i] = r.iter().zip(&xc).map(|(a, b)| a * b).sum::<f32>();
+        match &self.coarse {
+            CoarseSolve::Dense(inv) => lay.par_rows(out, |row, z, y| {
+                for i in 0..w {
+                    let c = (z * h + y) * w + i;
+                    let r = &inv[c * nc..(c + 1) * nc];
+                    row[lay.pads[2] + i] = r.iter().zip(&xc).map(|(a, b)| a * b).sum::<f32>();
+                }
+            }),
+            CoarseSolve::Sparse(chol) => {
+                let cells = chol.fluid_cells();
+                let b: Vec<f64> = cells.iter().map(|&c| xc[c as usize] as f64).collect();
+                // Only NaN input fails; NaN then reaches the Krylov iteration, which reports it.
+                let x = chol.solve(&b).unwrap_or_else(|_| vec![f64::NAN; b.len()]);
+                let mut zg = vec![0.0f64; nc];
+                for (&c, &v) in cells.iter().zip(&x) {
+                    zg[c as usize] = v;
+                }
+                lay.par_rows(out, |row, z, y| {
+                    let c = (z * h + y) * w;
+                    for (o, v) in row[lay.pads[2]..lay.pads[2] + w]
+                        .iter_mut()
+                        .zip(&zg[c..c + w])
+                    {
+                        *o = *v as f32;
+                    }
+                });
             }
-        });
+            CoarseSolve::Zero => lay.par_rows(out, |row, _, _| {
+                row[lay.pads[2]..lay.pads[2] + w].fill(0.0);
+            }),
+        }
     }
 
     /// The V-cycle on level `l`: input residual in `bufs[l].x`, result in `bufs[l].z`.

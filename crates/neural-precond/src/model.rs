@@ -222,36 +222,60 @@ pub fn read_manifest(stem: &Path) -> Result<WeightsManifest, NeuralError> {
 
 /// The manifest and the record's bytes, checked against the manifest's format and checksum.
 fn read_checked(stem: &Path) -> Result<(WeightsManifest, Vec<u8>), NeuralError> {
+    let (m, bytes) = read_parts(stem)?;
+    check_checksum(&m, &bytes, &paths(stem).0)?;
+    Ok((m, bytes))
+}
+
+/// The parsed manifest and the record's bytes (their size checked against the memory
+/// available first).
+fn read_parts(stem: &Path) -> Result<(WeightsManifest, Vec<u8>), NeuralError> {
     let (bin, json) = paths(stem);
     let text =
         std::fs::read_to_string(&json).map_err(|e| load_err("weights manifest", &json, e))?;
-    let m: WeightsManifest =
-        serde_json::from_str(&text).map_err(|e| load_err("weights manifest", &json, e))?;
-    if m.format != FORMAT {
-        return Err(load_err(
-            "weights manifest",
-            &json,
-            format!("format {:?}, expected {FORMAT:?}", m.format),
-        ));
-    }
+    let m = parse_manifest(&text, &json)?;
     let len = std::fs::metadata(&bin)
         .map_err(|e| load_err("weights", &bin, e))?
         .len();
     ritz_linalg::mem::check(|| format!("weights {}", bin.display()), Some(len))
         .map_err(|e| load_err("weights", &bin, e))?;
     let bytes = std::fs::read(&bin).map_err(|e| load_err("weights", &bin, e))?;
-    let sum = format!("{:016x}", fnv1a64(&bytes));
+    Ok((m, bytes))
+}
+
+/// Parses a weights manifest (`path` names it in errors). Errors: malformed JSON, an unknown
+/// format, a model configuration out of range.
+pub fn parse_manifest(text: &str, path: &Path) -> Result<WeightsManifest, NeuralError> {
+    let m: WeightsManifest =
+        serde_json::from_str(text).map_err(|e| load_err("weights manifest", path, e))?;
+    if m.format != FORMAT {
+        return Err(load_err(
+            "weights manifest",
+            path,
+            format!("format {:?}, expected {FORMAT:?}", m.format),
+        ));
+    }
+    match &m.model {
+        ModelConfig::Dcdm(c) => c.validate(),
+        ModelConfig::Stencil(c) => c.validate(),
+    }
+    .map_err(|e| load_err("weights manifest", path, e))?;
+    Ok(m)
+}
+
+fn check_checksum(m: &WeightsManifest, bytes: &[u8], bin: &Path) -> Result<(), NeuralError> {
+    let sum = format!("{:016x}", fnv1a64(bytes));
     if sum != m.checksum {
         return Err(load_err(
             "weights",
-            &bin,
+            bin,
             format!(
                 "checksum {sum} does not match the manifest's {} (corrupted or replaced file)",
                 m.checksum
             ),
         ));
     }
-    Ok((m, bytes))
+    Ok(())
 }
 
 /// Sets every float parameter to one value, keeping the ids.
@@ -341,7 +365,9 @@ fn check_record_layout<B: Backend, M: Module<B>>(
             .position(|w| w == pat.as_slice())
             .map(|p| p + from)
         else {
-            return bad(format!("parameter id {text} not found in the model's own record"));
+            return bad(format!(
+                "parameter id {text} not found in the model's own record"
+            ));
         };
         is_id[at + 1..at + pat.len()].fill(true);
         id_spans.push(at + 1..at + pat.len());
@@ -389,8 +415,24 @@ pub fn load_weights<B: Backend>(
     stem: &Path,
     device: &B::Device,
 ) -> Result<(WeightsManifest, AnyModel<B>), NeuralError> {
-    let (manifest, bytes) = read_checked(stem)?;
-    let (bin, _) = paths(stem);
+    let (manifest, bytes) = read_parts(stem)?;
+    decode_weights(manifest, bytes, &paths(stem).0, device)
+}
+
+/// Builds the model of a parsed manifest and loads `bytes` (its record; `bin` names it in
+/// errors) into it: the checksum, the record's layout against the model's own, the parameter
+/// count and the finiteness of every parameter are checked, in that order, so that no input
+/// reaches burn's decoder unchecked. Cost: the model's initialization and two encodings of it.
+///
+/// Errors: [`NeuralError::Load`], [`NeuralError::NonFinite`], an invalid configuration.
+pub fn decode_weights<B: Backend>(
+    manifest: WeightsManifest,
+    bytes: Vec<u8>,
+    bin: &Path,
+    device: &B::Device,
+) -> Result<(WeightsManifest, AnyModel<B>), NeuralError> {
+    check_checksum(&manifest, &bytes, bin)?;
+    let bin = bin.to_path_buf();
     let model = match AnyModel::<B>::init(&manifest.model, device)? {
         AnyModel::Dcdm(m) => AnyModel::Dcdm(load_record_bytes(m, bytes, &bin, device)?),
         AnyModel::Stencil(m) => AnyModel::Stencil(load_record_bytes(m, bytes, &bin, device)?),

@@ -410,8 +410,7 @@ where
         let sums = prev.checkpoint.clone().ok_or_else(|| NeuralError::Load {
             what: "training state",
             path: ck.join("state.json").display().to_string(),
-            reason: "no checkpoint checksums (a checkpoint of an older version): start anew"
-                .into(),
+            reason: "no checkpoint checksums (a checkpoint of an older version): start anew".into(),
         })?;
         // Both records are checked against their checksums, and the model record against the
         // model's layout, before burn decodes them.

@@ -241,7 +241,12 @@ pub fn sinkhorn_log(problem: &OtProblem, params: &SinkhornParams) -> Result<OtSo
 /// [`sinkhorn_stabilized`] or [`sinkhorn_log`]); invalid parameters.
 pub fn sinkhorn(problem: &OtProblem, params: &SinkhornParams) -> Result<OtSolution, OtError> {
     params.validate()?;
-    check_dense("the Gibbs kernel K, Kᵀ and the plan", problem.n(), problem.m(), 3)?;
+    check_dense(
+        "the Gibbs kernel K, Kᵀ and the plan",
+        problem.n(),
+        problem.m(),
+        3,
+    )?;
     let start = Instant::now();
     let eta = params.eta;
     with_support(problem, eta, |p| {
@@ -308,7 +313,12 @@ pub fn sinkhorn_stabilized(
     params: &SinkhornParams,
 ) -> Result<OtSolution, OtError> {
     params.validate()?;
-    check_dense("the Gibbs kernel K, Kᵀ and the plan", problem.n(), problem.m(), 3)?;
+    check_dense(
+        "the Gibbs kernel K, Kᵀ and the plan",
+        problem.n(),
+        problem.m(),
+        3,
+    )?;
     let start = Instant::now();
     with_support(problem, params.eta, |p| {
         let mut tr = Tracker::new(start, params.tol, params.time_limit_s);
@@ -422,7 +432,12 @@ pub fn sinkhorn_epsilon_scaling(
     schedule: &EpsilonScaling,
 ) -> Result<OtSolution, OtError> {
     params.validate()?;
-    check_dense("the Gibbs kernel K, Kᵀ and the plan", problem.n(), problem.m(), 3)?;
+    check_dense(
+        "the Gibbs kernel K, Kᵀ and the plan",
+        problem.n(),
+        problem.m(),
+        3,
+    )?;
     if !(schedule.factor > 1.0 && schedule.factor.is_finite()) {
         return Err(OtError::InvalidParameter(format!(
             "ε-scaling factor must be > 1, got {}",

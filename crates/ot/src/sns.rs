@@ -239,7 +239,12 @@ pub fn sinkhorn_newton_sparse(
 ) -> Result<OtSolution, OtError> {
     params.validate()?;
     // The current and trial plans, and the final one.
-    crate::problem::check_dense("Sinkhorn-Newton-Sparse's plans", problem.n(), problem.m(), 3)?;
+    crate::problem::check_dense(
+        "Sinkhorn-Newton-Sparse's plans",
+        problem.n(),
+        problem.m(),
+        3,
+    )?;
     let start = Instant::now();
     let eta = params.eta;
     let support = problem.without_empty_bins();

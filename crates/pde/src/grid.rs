@@ -65,12 +65,21 @@ impl Default for Walls {
 /// memory available now ([`ritz_linalg::mem`]). Every constructor that allocates per-cell
 /// arrays of a size that comes from input calls it first; a caller that will build several
 /// (a simulator, a bench) can check its whole budget up front.
-pub fn check_cell_memory(what: &str, shape: &[usize], bytes_per_cell: usize) -> Result<(), PdeError> {
+pub fn check_cell_memory(
+    what: &str,
+    shape: &[usize],
+    bytes_per_cell: usize,
+) -> Result<(), PdeError> {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
     let mut factors = shape.to_vec();
     factors.push(bytes_per_cell);
     ritz_linalg::mem::check(
-        || format!("{what} on a {} grid ({bytes_per_cell} bytes per cell)", dims.join("×")),
+        || {
+            format!(
+                "{what} on a {} grid ({bytes_per_cell} bytes per cell)",
+                dims.join("×")
+            )
+        },
         ritz_linalg::mem::product(&factors),
     )?;
     Ok(())

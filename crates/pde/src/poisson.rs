@@ -566,6 +566,45 @@ impl LinearOperator for AssembledPoisson {
     }
 }
 
+/// The exact solve `x = A⁺ b` of a Poisson problem by sparse Cholesky over its fluid cells
+/// (floating regions pinned, `b` and `x` projected, see
+/// [`SparseCholesky`](ritz_linalg::direct::SparseCholesky)): the coarsest-level solve of the
+/// multigrid hierarchies (MGPCG, the stencil nets) when that level is too large for a dense
+/// pseudo-inverse — grids of extreme aspect ratio, whose short side stops the coarsening early.
+/// Cost: setup near-linear in the cells for such thin grids; a solve is two sparse triangular
+/// solves.
+pub struct GridCholesky {
+    cells: Vec<u32>,
+    chol: ritz_linalg::direct::SparseCholesky,
+}
+
+impl GridCholesky {
+    /// Factorizes the problem's assembled operator. Errors: a factorization failure.
+    pub fn new(problem: &PoissonProblem) -> Result<Self, PdeError> {
+        let asm = AssembledPoisson::new(problem);
+        let chol = ritz_linalg::direct::SparseCholesky::new(&asm.matrix, asm.null_space.as_ref())?;
+        Ok(Self {
+            cells: problem.fluid_cells().to_vec(),
+            chol,
+        })
+    }
+    /// Grid index of each unknown (the compact numbering).
+    pub fn fluid_cells(&self) -> &[u32] {
+        &self.cells
+    }
+    /// `A⁺ b` for `b` over the fluid cells (compact numbering). Errors: a wrong length or
+    /// NaN/Inf in `b`.
+    pub fn solve(&self, b: &[f64]) -> Result<Vec<f64>, PdeError> {
+        Ok(self.chol.solve(b)?)
+    }
+}
+
+impl std::fmt::Debug for GridCholesky {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GridCholesky({} unknowns)", self.cells.len())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

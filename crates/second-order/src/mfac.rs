@@ -164,7 +164,10 @@ pub struct DynamicMfac {
 /// available now. Call it before generating the gradients.
 pub fn check_window_memory(d: usize, m: usize) -> Result<(), SecondOrderError> {
     let bytes = ritz_linalg::mem::product(&[m, d.saturating_add(m), 8]);
-    ritz_linalg::mem::check(|| format!("an M-FAC window of {m} gradients of dimension {d}"), bytes)?;
+    ritz_linalg::mem::check(
+        || format!("an M-FAC window of {m} gradients of dimension {d}"),
+        bytes,
+    )?;
     Ok(())
 }
 

@@ -1,0 +1,3 @@
+//! Fuzz target `flags`: see `ritz_fuzz::flags`.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| ritz_fuzz::flags(data));

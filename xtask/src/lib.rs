@@ -1,0 +1,164 @@
+//! `cargo xtask`: ritz's developer and benchmark tasks.
+//!
+//! * `cargo xtask bench` — runs solvers on problems (embedded default suite, a JSON config, one
+//!   built-in scene, a MatrixMarket matrix or an npy flag grid), prints a table, writes
+//!   `bench-out/bench.json` and convergence plots. See `docs/bench.md`.
+//! * `cargo xtask train` — trains a learned preconditioner (DCDM CNN, stencil V-net, SPD
+//!   stencil net): data, resumable training, weights, log and curve. See `docs/neural.md`.
+//! * `cargo xtask simulate` — smoke past obstacles with pluggable pressure solvers; frames as
+//!   pictures, per-frame solver figures, optional dumps of every frame's system.
+//! * `cargo xtask test` — all tests (creates the Python peers' venv first when it can).
+//! * `cargo xtask venv` — creates `.venv` with the Python peers (NumPy, SciPy, PyAMG, POT).
+//! * `cargo xtask lanczos` — Lanczos timing and accuracy on a problem.
+//! * `cargo xtask export` — writes a built-in problem as MatrixMarket + npy files.
+//! * `cargo xtask fuzz` — runs the libFuzzer targets of `fuzz/` (parsers and validators).
+
+// The CLI's internals, a library so that the fuzz targets (`fuzz/`) reach the bench
+// configuration's validator; the API for users is in the crates.
+#![allow(missing_docs)]
+
+pub mod bench;
+mod fuzz;
+mod neural;
+mod ot_bench;
+mod peers;
+mod plot;
+pub mod problems;
+mod second_order_bench;
+mod simulate;
+mod solvers;
+mod spectrum;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "xtask", about = "ritz developer tasks")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+    /// Memory limit (e.g. 8G, 512M, bytes): every size that comes from input is checked
+    /// against it, and against the memory available (MemAvailable, or the cgroup's limit when
+    /// lower), before anything is allocated; a larger request is an error naming both.
+    #[arg(long, global = true, value_parser = ritz_linalg::mem::parse_size)]
+    mem_limit: Option<u64>,
+}
+
+/// Where a single problem comes from (overrides the config's problem list).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ProblemArgs {
+    /// Built-in scene: plume, spheres, pillars, organic, closed.
+    #[arg(long)]
+    pub scene: Option<String>,
+    /// Grid dimension for --scene (2 or 3).
+    #[arg(long, default_value_t = 3)]
+    pub dim: usize,
+    /// Cells per axis for --scene.
+    #[arg(long, default_value_t = 64)]
+    pub n: usize,
+    /// Scene and right-hand-side seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Right-hand side for --scene / --flags: smooth, buoyancy, noise.
+    #[arg(long, default_value = "smooth")]
+    pub rhs: String,
+    /// External matrix (MatrixMarket, coordinate real, symmetric or general SPD).
+    #[arg(long)]
+    pub mtx: Option<PathBuf>,
+    /// External cell-flag grid (npy int8: 0 fluid, 1 solid, 2 air; 2D or 3D, C order).
+    #[arg(long)]
+    pub flags: Option<PathBuf>,
+    /// Right-hand side as npy: a vector for --mtx, a grid (same shape as the flags) for --flags.
+    /// Without it, --flags uses the generated --rhs kind.
+    #[arg(long)]
+    pub rhs_npy: Option<PathBuf>,
+    /// Domain walls for --flags: closed or open-top.
+    #[arg(long, default_value = "open-top")]
+    pub walls: String,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Benchmark solvers (default: the embedded suite, about half a minute on 2 cores).
+    Bench(bench::BenchArgs),
+    /// Train a learned preconditioner (resumable; see docs/neural.md).
+    Train(neural::TrainArgs),
+    /// Smoke simulation with pluggable pressure solvers: per-frame JSON, PNG frames, plots,
+    /// optional npy dumps of every frame's system (see docs/simulate.md).
+    Simulate(simulate::SimulateArgs),
+    /// Run every test: creates the Python peers' venv when possible (the SciPy oracle test is
+    /// skipped without it), then `cargo test --workspace` with any extra arguments.
+    Test {
+        /// Extra arguments for cargo test.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Lanczos with full reorthogonalization on a problem: time, extreme Ritz values, orthogonality.
+    Lanczos {
+        #[command(flatten)]
+        problem: ProblemArgs,
+        /// Number of Lanczos steps.
+        #[arg(long, default_value_t = 1000)]
+        steps: usize,
+        /// Output folder for lanczos.json.
+        #[arg(long, default_value = "bench-out")]
+        out: PathBuf,
+    },
+    /// Create .venv with the Python peers (NumPy, SciPy, PyAMG, POT) from
+    /// xtask/peers/requirements.txt.
+    Venv,
+    /// Fuzz the parsers and validators (cargo-fuzz on stable, installed when missing):
+    /// MatrixMarket, npy, cell flags, weights, bench configuration.
+    Fuzz(fuzz::FuzzArgs),
+    /// Write a problem's matrix (MatrixMarket), right-hand side and flags (npy).
+    Export {
+        #[command(flatten)]
+        problem: ProblemArgs,
+        /// Output folder.
+        #[arg(long, default_value = "export")]
+        out: PathBuf,
+    },
+}
+
+/// Parses the command line and runs the command; exits 1 on error.
+pub fn main_cli() {
+    let cli = Cli::parse();
+    ritz_linalg::mem::set_limit(cli.mem_limit);
+    let res = match cli.cmd {
+        Cmd::Bench(args) => bench::run(args),
+        Cmd::Train(args) => neural::run_train(args),
+        Cmd::Simulate(args) => simulate::run(args),
+        Cmd::Test { args } => run_tests(&args),
+        Cmd::Lanczos {
+            problem,
+            steps,
+            out,
+        } => spectrum::run(&problem, steps, &out),
+        Cmd::Venv => peers::ensure_venv().map(|p| println!("python peers ready: {}", p.display())),
+        Cmd::Export { problem, out } => problems::export(&problem, &out),
+        Cmd::Fuzz(args) => fuzz::run(&args),
+    };
+    if let Err(e) = res {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// `cargo xtask test`: peers first (best effort), then the workspace tests.
+fn run_tests(extra: &[String]) -> Result<(), String> {
+    if let Err(e) = peers::ensure_venv() {
+        eprintln!("warning: Python peers unavailable ({e}); the SciPy oracle test will be skipped");
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let st = std::process::Command::new(cargo)
+        .current_dir(peers::root())
+        .args(["test", "--workspace"])
+        .args(extra)
+        .status()
+        .map_err(|e| format!("cargo test failed to start: {e}"))?;
+    if st.success() {
+        Ok(())
+    } else {
+        Err(format!("cargo test failed ({st})"))
+    }
+}
