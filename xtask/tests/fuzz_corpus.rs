@@ -6,10 +6,13 @@
 #[path = "../../fuzz/src/lib.rs"]
 mod bodies;
 
+/// A target's body.
+type Body = fn(&[u8]);
+
 #[test]
 fn every_corpus_file_replays_without_a_panic() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
-    let targets: [(&str, fn(&[u8])); 5] = [
+    let targets: [(&str, Body); 5] = [
         ("mtx", bodies::mtx),
         ("npy", bodies::npy),
         ("flags", bodies::flags),

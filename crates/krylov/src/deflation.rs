@@ -59,7 +59,7 @@ impl Deflation {
             .map_err(|e| KrylovError::InvalidParameter(format!("WᵀAW eigensolver: {e:?}")))?;
         let lmax = (0..k).map(|i| evd.S()[i]).fold(0.0f64, f64::max);
         let lmin = (0..k).map(|i| evd.S()[i]).fold(f64::INFINITY, f64::min);
-        if !(lmax > 0.0) || lmin < -1e-8 * lmax {
+        if lmax <= 0.0 || lmin < -1e-8 * lmax {
             return Err(LinalgError::NotSpd {
                 reason: format!("WᵀAW has eigenvalues in [{lmin:e}, {lmax:e}]"),
             }

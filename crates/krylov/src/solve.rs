@@ -49,7 +49,7 @@ impl SolveParams {
                 self.rtol, self.atol
             )));
         }
-        if !(self.dtol >= 1.0) {
+        if self.dtol.is_nan() || self.dtol < 1.0 {
             return Err(KrylovError::InvalidParameter(format!(
                 "the divergence tolerance must be at least 1, got dtol = {}",
                 self.dtol

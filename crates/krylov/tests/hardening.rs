@@ -20,12 +20,12 @@ fn spheres(dim: usize, n: usize) -> (PoissonProblem, Vec<f64>) {
     (p, b)
 }
 
+/// A solver bound to its operator and preconditioner.
+type Solve<'a> =
+    Box<dyn Fn(&[f64], &mut [f64]) -> Result<ritz_krylov::SolveInfo, KrylovError> + 'a>;
+
 /// Iterations and the solution of `solve` for `s · b`, the solution scaled back by `1/s`.
-fn run(
-    b: &[f64],
-    s: f64,
-    solve: &dyn Fn(&[f64], &mut [f64]) -> Result<ritz_krylov::SolveInfo, KrylovError>,
-) -> (usize, StopReason, Vec<f64>, f64) {
+fn run(b: &[f64], s: f64, solve: &Solve<'_>) -> (usize, StopReason, Vec<f64>, f64) {
     let bs: Vec<f64> = b.iter().map(|v| v * s).collect();
     let mut x = vec![0.0; b.len()];
     let info = solve(&bs, &mut x).unwrap();
@@ -39,10 +39,7 @@ fn every_solver_takes_the_same_iterations_for_b_and_1e_pm150_b() {
     let params = SolveParams::default();
     let mic = GridIc0::new(&p, IcVariant::mic0()).unwrap();
     let mg = GridMultigrid::new(&p, MultigridParams::default()).unwrap();
-    let solvers: Vec<(
-        &str,
-        Box<dyn Fn(&[f64], &mut [f64]) -> Result<ritz_krylov::SolveInfo, KrylovError> + '_>,
-    )> = vec![
+    let solvers: Vec<(&str, Solve<'_>)> = vec![
         ("cg", Box::new(|b, x| cg(&p, b, x, &params, &mut ()))),
         (
             "mic0",

@@ -4,7 +4,7 @@
 //! - [`stencil`]: geometry-aware stencil V-nets (after Lan et al., ICML 2024) and an SPD
 //!   variant that plain PCG accepts.
 //! - [`fast`]: plain-Rust f32 inference for the stencil nets with per-solve cached stencils.
-//! - [`data`], [`loss`], [`train`]: Ritz-vector training data, the scale-invariant loss with
+//! - [`data`], [`loss`], [`train`](mod@train): Ritz-vector training data, the scale-invariant loss with
 //!   the Poisson operator inside the graph, and a resumable Adam trainer.
 //! - [`precond`]: adapters to ritz-krylov's preconditioner traits (f64 residual → f32 network
 //!   → f64 direction).

@@ -525,3 +525,95 @@ fn unrolled_loss_decreases_when_training_a_tiny_dcdm_net() {
     });
     assert!(last < 0.8 * first, "loss {first} -> {last}");
 }
+
+/// An edited manifest or record whose checksum was fixed up is refused by the layout check
+/// before burn decodes it (burn panics on a record of another architecture and accepts an
+/// edited shape); a flipped parameter value loads or is refused as non-finite. Every 13th byte
+/// of the shipped 2D stencil net is flipped in turn.
+#[test]
+fn edited_weights_with_fixed_checksums_never_reach_burn_unchecked() {
+    use ritz_neural_precond::model::{decode_weights, fnv1a64, parse_manifest};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("weights");
+    let json = dir.join("stencil-2d.json");
+    let bin = dir.join("stencil-2d.bin");
+    let text = std::fs::read_to_string(&json).unwrap();
+    let bytes = std::fs::read(&bin).unwrap();
+    let manifest = parse_manifest(&text, &json).unwrap();
+    assert!(decode_weights::<B>(manifest.clone(), bytes.clone(), &bin, &dev()).is_ok());
+    // Another architecture in the manifest.
+    let mut edited: serde_json::Value = serde_json::from_str(&text).unwrap();
+    edited["model"]["levels"] = 3.into();
+    let m = parse_manifest(&edited.to_string(), &json).unwrap();
+    let e = decode_weights::<B>(m, bytes.clone(), &bin, &dev());
+    assert!(matches!(e, Err(NeuralError::Load { .. })), "{e:?}");
+    // Out-of-range configurations are refused by the manifest parser.
+    edited["model"]["levels"] = 1000.into();
+    assert!(parse_manifest(&edited.to_string(), &json).is_err());
+    let (mut refused, mut loaded) = (0, 0);
+    for at in (0..bytes.len()).step_by(13) {
+        let mut b = bytes.clone();
+        b[at] ^= 0x24;
+        let mut m = manifest.clone();
+        m.checksum = format!("{:016x}", fnv1a64(&b));
+        match decode_weights::<B>(m, b, &bin, &dev()) {
+            Ok(_) => loaded += 1,
+            Err(NeuralError::Load { .. } | NeuralError::NonFinite(_)) => refused += 1,
+            Err(e) => panic!("byte {at}: unexpected error {e}"),
+        }
+    }
+    assert!(
+        refused > 0 && loaded > 0,
+        "{refused} refused, {loaded} loaded"
+    );
+}
+
+/// Without validation data the log records `val_loss: null` (not a made-up 0), and the
+/// checkpoint's state carries the checksums of its records.
+#[test]
+fn training_without_validation_logs_a_null_validation_loss() {
+    use ritz_neural_precond::train::{LossKind, LrSchedule, TrainConfig, read_state, train};
+    let out = std::env::temp_dir().join(format!("ritz-noval-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let cfg = TrainConfig {
+        model: ModelConfig::Stencil(StencilNetConfig::new(2)),
+        data: ritz_neural_precond::DatasetSpec {
+            dim: 2,
+            n: 8,
+            scenes: vec![Scene::Spheres],
+            geometries: 1,
+            seed: 3,
+            lanczos_steps: 8,
+            ritz_samples: 2,
+            rhs_samples: 1,
+            low_fraction: 0.5,
+            low_weight: 9.0,
+            noise_samples: 0,
+        },
+        optimizer: burn::optim::AdamConfig::new(),
+        learning_rate: 1e-4,
+        batch_size: 2,
+        epochs: 1,
+        seed: 1,
+        val_fraction: 0.0,
+        loss: LossKind::Energy,
+        schedule: LrSchedule::Constant,
+        unroll: 1,
+        init: None,
+    };
+    let data = ritz_neural_precond::Dataset::generate(&cfg.data).unwrap();
+    let AnyModel::Stencil(net) = AnyModel::<AB>::init(&cfg.model, &dev()).unwrap() else {
+        unreachable!()
+    };
+    let state = train(net, &cfg, &data, &out, false, &dev(), &mut |_| {}).unwrap();
+    assert_eq!(state.log.len(), 1);
+    assert_eq!(state.log[0].val_loss, None);
+    let text = std::fs::read_to_string(out.join("checkpoint/state.json")).unwrap();
+    assert!(text.contains("\"val_loss\": null"), "{text}");
+    let saved = read_state(&out).unwrap().unwrap();
+    assert!(
+        saved
+            .checkpoint
+            .is_some_and(|c| c.model.len() == 16 && c.optim.len() == 16)
+    );
+    std::fs::remove_dir_all(&out).ok();
+}

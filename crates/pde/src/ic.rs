@@ -14,7 +14,7 @@
 //! `d` is stored in `f32` (the preconditioner stays exactly symmetric and positive definite; the
 //! sweeps read 4 bytes per cell instead of 8). Non-fluid cells have `d = 0`, so the sweeps need
 //! no flag tests. Each sweep is a wavefront over x-line segments run with
-//! [`BlockSchedule`](ritz_linalg::schedule::BlockSchedule); within a segment the recurrence is one
+//! [`BlockSchedule`]; within a segment the recurrence is one
 //! fused multiply-add per cell.
 //!
 //! Cost: setup O(cells), serial; apply ≈ 5 vector passes (r, z twice, d twice as f32).

@@ -8,7 +8,7 @@
 //!
 //! Application `z = (L Lᵀ)⁻¹ r`: two sparse triangular sweeps, each run in parallel over blocks
 //! of consecutive rows with a dependency-driven schedule
-//! ([`BlockSchedule`](ritz_linalg::schedule::BlockSchedule)); for grid-ordered Poisson matrices
+//! ([`BlockSchedule`]); for grid-ordered Poisson matrices
 //! this is a wavefront over grid lines.
 //!
 //! Singular (positive semi-definite) matrices: a pivot within `1e-10 · A_jj` of zero is a null
