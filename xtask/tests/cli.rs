@@ -1,23 +1,10 @@
 //! End-to-end tests of `cargo xtask bench` / `export`: the SciPy oracle (skipped when the
 //! repo's Python venv is absent), typed errors for bad input files, and the JSON/plot output.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::{json, tmpdir, xtask};
+use std::path::Path;
 use std::process::Command;
-
-fn xtask() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ritz-xtask-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
 
 fn run_ok(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();

@@ -1,20 +1,11 @@
 //! Bad input through the CLI: each category of the hardening issue ends in a clear message and
 //! a non-zero exit (or a correct result), never a panic, an abort or a silently wrong answer.
 
+mod common;
+use common::{json, tmpdir, xtask};
 use ritz_linalg::io::{read_npy, write_npy_f64};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn xtask() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ritz-hard-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn text(out: &Output) -> String {
     format!(
@@ -38,10 +29,6 @@ fn succeeds(cmd: &mut Command) -> String {
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     t
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 fn spd_mtx(dir: &Path, n: usize) -> PathBuf {

@@ -2,24 +2,10 @@
 //! last checkpoint and loses no epoch; the shipped weights load and solve; a missing CUDA
 //! build is a clear error.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+use common::{json, tmpdir, xtask};
+use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn xtask() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ritz-train-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
 
 const TINY: &[&str] = &[
     "train",
