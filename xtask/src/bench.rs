@@ -308,14 +308,8 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     let mut config: Config = match &args.config {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-            let mut c: Config =
-                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?;
-            // Overrides apply before validation; the problems and names are checked below.
-            if args.tol.is_some() || args.max_iters.is_some() {
-                c.tolerance = args.tol.unwrap_or(c.tolerance);
-                c.max_iters = args.max_iters.unwrap_or(c.max_iters);
-            }
-            c
+            // Parsed only: the overrides below apply first, then everything is validated.
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?
         }
         None => serde_json::from_str(DEFAULT_CONFIG).expect("embedded bench config is valid"),
     };

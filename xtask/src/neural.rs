@@ -669,15 +669,7 @@ fn frame_samples(
     use ritz_linalg::io::npy;
     let err = |e: &dyn std::fmt::Display| format!("{}: {e}", dir.display());
     let dump = crate::simulate::FrameDump::open(dir, every)?;
-    let flags = npy::read_npy(&dump.flags).map_err(|e| err(&e))?;
-    let dim = flags.shape.len();
-    let shape: Vec<usize> = flags.shape.iter().rev().copied().collect();
-    let walls = match dump.walls.as_str() {
-        "closed" => ritz_pde::Walls::closed(),
-        _ => ritz_pde::Walls::open_top(dim),
-    };
-    let grid = ritz_pde::MacGrid::from_codes(&shape, &flags.to_i8().map_err(|e| err(&e))?, walls)
-        .map_err(|e| err(&e))?;
+    let grid = ritz_pde::MacGrid::read_flags_npy(&dump.flags, &dump.walls).map_err(|e| err(&e))?;
     let problem = ritz_pde::PoissonProblem::new(grid).map_err(|e| err(&e))?;
     let mut rhs = Vec::new();
     for path in &dump.frames {

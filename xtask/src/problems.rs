@@ -204,14 +204,6 @@ fn err<E: std::fmt::Display>(ctx: &str) -> impl FnOnce(E) -> String + '_ {
     move |e| format!("{ctx}: {e}")
 }
 
-fn parse_walls(w: &str, dim: usize) -> Result<Walls, String> {
-    match w {
-        "closed" => Ok(Walls::closed()),
-        "open-top" | "open_top" => Ok(Walls::open_top(dim)),
-        other => Err(format!("unknown walls '{other}' (closed, open-top)")),
-    }
-}
-
 /// Checks a problem before any work: the scene, right-hand side and walls names, the
 /// dimension, and for a scene the bench's memory budget. Files are read later, by [`load`].
 pub fn validate_spec(spec: &ProblemSpec) -> Result<(), String> {
@@ -228,7 +220,9 @@ pub fn validate_spec(spec: &ProblemSpec) -> Result<(), String> {
         }
         ProblemSpec::Flags { rhs, walls, .. } => {
             rhs.parse::<RhsKind>().map_err(err("rhs"))?;
-            parse_walls(walls, 3).map(|_| ())
+            Walls::named(walls, 3)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         }
         ProblemSpec::Mtx { .. } => Ok(()),
     }
@@ -289,29 +283,18 @@ pub fn load(spec: &ProblemSpec) -> Result<Problem, String> {
             seed,
             ..
         } => {
-            let flags_ctx = format!("flags {}", flags.display());
-            let arr = npy::read_npy(flags).map_err(err(&flags_ctx))?;
-            let dim = arr.shape.len();
-            if !(2..=3).contains(&dim) {
-                return Err(format!(
-                    "flags: expected a 2D or 3D array, got shape {:?}",
-                    arr.shape
-                ));
-            }
-            let codes = arr.to_i8().map_err(err(&flags_ctx))?;
-            let shape: Vec<usize> = arr.shape.iter().rev().copied().collect();
-            check_bench_memory(&shape)?;
-            let grid = MacGrid::from_codes(&shape, &codes, parse_walls(walls, dim)?)
-                .map_err(err(&flags_ctx))?;
+            let grid = MacGrid::read_flags_npy(flags, walls).map_err(|e| e.to_string())?;
+            check_bench_memory(&grid.shape())?;
+            let npy_shape = grid.npy_shape();
             let problem = PoissonProblem::new(grid).map_err(err("problem"))?;
             let b = match rhs_npy {
                 Some(path) => {
                     let ctx = format!("rhs {}", path.display());
                     let r = npy::read_npy(path).map_err(err(&ctx))?;
-                    if r.shape != arr.shape {
+                    if r.shape != npy_shape {
                         return Err(format!(
                             "rhs: shape {:?} does not match the flag grid {:?}",
-                            r.shape, arr.shape
+                            r.shape, npy_shape
                         ));
                     }
                     let mut b = r.to_f64();
@@ -329,7 +312,7 @@ pub fn load(spec: &ProblemSpec) -> Result<Problem, String> {
             };
             (
                 format!("flags-{stem}"),
-                format!("flags {} shape {:?}", flags.display(), arr.shape),
+                format!("flags {} shape {:?}", flags.display(), npy_shape),
                 grid_kind(problem, b),
             )
         }

@@ -21,7 +21,7 @@ use ritz_pde::rhs::RhsKind;
 use ritz_pde::smoke::{
     FrameReport, PressureSolver, PressureStats, Smoke, SmokeParams, sphere_scene,
 };
-use ritz_pde::{CellFlag, MacGrid, PoissonProblem, Scene, WallKind};
+use ritz_pde::{CellFlag, MacGrid, PoissonProblem, Scene};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -326,7 +326,7 @@ pub fn run(args: SimulateArgs) -> Result<(), String> {
         let meta = serde_json::json!({
             "dim": args.dim,
             "shape": sim.problem().grid().npy_shape(),
-            "walls": if walls.0[args.dim - 1][1] == WallKind::Air { "open-top" } else { "closed" },
+            "walls": walls.name(args.dim).unwrap_or("closed"),
             "scene": args.scene,
         });
         std::fs::write(frames_dir.join("meta.json"), meta.to_string())

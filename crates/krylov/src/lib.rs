@@ -4,7 +4,10 @@
 //! guess (overwritten by the solution), a parameters struct with `Default`, and a [`Monitor`]
 //! (an observer, separate from the stop test). Each returns a [`SolveInfo`]: iterations, the
 //! relative residual history and a [`StopReason`]. Non-convergence is a stop reason; bad input
-//! (shapes, NaN/Inf) and detected indefiniteness (`pᵀAp ≤ 0`) are [`KrylovError`]s.
+//! (shapes, NaN/Inf) and detected indefiniteness (`pᵀAp ≤ 0`) are [`KrylovError`]s; a residual
+//! that grows past `dtol · ‖b‖` stops with [`StopReason::Diverged`]. A right-hand side of any
+//! magnitude (`10^±150 · b`, `10^-170 · b`) takes the iterations of `b`: outside
+//! `‖b‖ ∈ [2⁻⁶⁴, 2⁶⁴]` the system is scaled by an exact power of two first.
 //!
 //! * [`cg()`]: conjugate gradients with fused kernels (10 vector passes + one mat-vec per step).
 //! * [`pcg()`]: preconditioned CG; the preconditioner must be an

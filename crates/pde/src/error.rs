@@ -51,6 +51,14 @@ pub enum PdeError {
     /// File I/O (export / import).
     #[error(transparent)]
     Io(#[from] ritz_linalg::io::IoError),
+    /// An error about the contents of a file, naming it.
+    #[error("{path}: {source}")]
+    InFile {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        source: Box<PdeError>,
+    },
     /// Error from linalg.
     #[error(transparent)]
     Linalg(#[from] ritz_linalg::LinalgError),

@@ -49,8 +49,42 @@ impl Walls {
     /// Closed but open to air at the top (the high end of the last axis: y in 2D, z in 3D).
     pub fn open_top(dim: usize) -> Self {
         let mut w = Self::closed();
-        w.0[dim - 1][1] = WallKind::Air;
+        w.0[dim.clamp(1, 3) - 1][1] = WallKind::Air;
         w
+    }
+
+    /// The walls named `closed` or `open-top` (also `open_top`) for a grid of dimension
+    /// `dim`: the command-line and configuration-file vocabulary.
+    ///
+    /// Errors: another name ([`PdeError::Unsupported`]).
+    ///
+    /// ```
+    /// use ritz_pde::{Walls, WallKind};
+    /// let w = Walls::named("open-top", 2).unwrap();
+    /// assert_eq!(w.0[1][1], WallKind::Air);
+    /// assert_eq!(w.name(2), Some("open-top"));
+    /// assert!(Walls::named("sideways", 3).is_err());
+    /// ```
+    pub fn named(name: &str, dim: usize) -> Result<Self, PdeError> {
+        match name {
+            "closed" => Ok(Self::closed()),
+            "open-top" | "open_top" => Ok(Self::open_top(dim)),
+            other => Err(PdeError::Unsupported(format!(
+                "unknown walls '{other}' (closed, open-top)"
+            ))),
+        }
+    }
+
+    /// The name of these walls for a grid of dimension `dim`, if they are one of the named
+    /// kinds of [`Walls::named`].
+    pub fn name(&self, dim: usize) -> Option<&'static str> {
+        if *self == Self::closed() {
+            Some("closed")
+        } else if *self == Self::open_top(dim) {
+            Some("open-top")
+        } else {
+            None
+        }
     }
 }
 
@@ -153,6 +187,31 @@ impl MacGrid {
             })?;
         }
         Ok(g)
+    }
+
+    /// A grid from an npy file of int8 flag codes (0 fluid, 1 solid, 2 air) of shape
+    /// `(ny, nx)` or `(nz, ny, nx)` in C order, as `cargo xtask export` writes them, with the
+    /// walls named `walls` ([`Walls::named`]).
+    ///
+    /// Errors: an unreadable or malformed file, another dtype, a shape that is not 2D or 3D, a
+    /// code outside {0, 1, 2}, unknown walls — each naming the file.
+    pub fn read_flags_npy(path: &std::path::Path, walls: &str) -> Result<Self, PdeError> {
+        let ctx = |e: PdeError| PdeError::InFile {
+            path: path.display().to_string(),
+            source: Box::new(e),
+        };
+        let arr = ritz_linalg::io::npy::read_npy(path).map_err(|e| ctx(e.into()))?;
+        let dim = arr.shape.len();
+        if !(2..=3).contains(&dim) {
+            return Err(ctx(PdeError::BadShape {
+                shape: arr.shape.clone(),
+                reason: "a flag grid has 2 or 3 axes".into(),
+            }));
+        }
+        let codes = arr.to_i8().map_err(|e| ctx(e.into()))?;
+        let shape: Vec<usize> = arr.shape.iter().rev().copied().collect();
+        let walls = Walls::named(walls, dim).map_err(ctx)?;
+        Self::from_codes(&shape, &codes, walls).map_err(ctx)
     }
 
     /// Flag codes (0 fluid, 1 solid, 2 air) in grid layout, for npy export.
