@@ -320,14 +320,6 @@ pub fn default_config(
     })
 }
 
-fn parse_scene(s: &str) -> Result<Scene, String> {
-    Scene::ALL
-        .iter()
-        .copied()
-        .find(|sc| sc.name() == s)
-        .ok_or_else(|| format!("unknown scene {s:?}"))
-}
-
 fn config_from_args(a: &TrainArgs) -> Result<TrainConfig, String> {
     let mut c = match &a.config {
         Some(p) => {
@@ -355,7 +347,10 @@ fn config_from_args(a: &TrainArgs) -> Result<TrainConfig, String> {
         c.data.geometries = v;
     }
     if let Some(v) = &a.scenes {
-        c.data.scenes = v.iter().map(|s| parse_scene(s)).collect::<Result<_, _>>()?;
+        c.data.scenes = v
+            .iter()
+            .map(|s| s.parse::<Scene>().map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?;
     }
     if let Some(v) = a.lanczos_steps {
         c.data.lanczos_steps = v;
