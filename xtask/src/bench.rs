@@ -45,8 +45,8 @@ pub struct BenchArgs {
     /// plain-Rust fast path on the CPU, through burn on cuda).
     #[arg(long, value_enum, default_value_t = crate::neural::BackendKind::Cpu)]
     pub backend: crate::neural::BackendKind,
-    /// Folder with the learned solvers' weights (default: the ones shipped in
-    /// crates/neural-precond/weights).
+    /// Folder with the learned solvers' weights `<model>-<dim>d.{json,bin}` (default: the
+    /// shipped ones of crates/neural-precond/weights, embedded in the binary).
     #[arg(long)]
     pub weights: Option<PathBuf>,
     /// Suite: `poisson` (linear solvers on Poisson problems, the default), `ot` (optimal
@@ -345,10 +345,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
 
     let learned = crate::neural::LearnedContext {
         backend: args.backend,
-        weights: args
-            .weights
-            .clone()
-            .unwrap_or_else(crate::neural::shipped_weights),
+        weights: args.weights.clone(),
     };
     let threads = rayon::current_num_threads();
     let bw = ritz_linalg::vector::triad_bandwidth(1 << 24, 7);

@@ -43,17 +43,32 @@ pub fn no_cuda() -> String {
 pub struct LearnedContext {
     /// Backend for burn forwards (DCDM; stencil nets on cuda).
     pub backend: BackendKind,
-    /// Folder with `<model>-<dim>d.{bin,json}`.
-    pub weights: PathBuf,
+    /// Folder with `<model>-<dim>d.{bin,json}`; `None`: the weights embedded in the library
+    /// ([`ritz_neural_precond::shipped`]).
+    pub weights: Option<PathBuf>,
 }
 
 impl Default for LearnedContext {
     fn default() -> Self {
         Self {
             backend: BackendKind::Cpu,
-            weights: shipped_weights(),
+            weights: None,
         }
     }
+}
+
+/// The network `name` of dimension `dim`: from the context's folder, or the embedded ones.
+fn load_model<B: Backend>(
+    name: &str,
+    dim: usize,
+    ctx: &LearnedContext,
+    device: &B::Device,
+) -> Result<AnyModel<B>, ritz_neural_precond::NeuralError> {
+    match &ctx.weights {
+        Some(dir) => load_weights::<B>(&dir.join(format!("{name}-{dim}d")), device),
+        None => ritz_neural_precond::shipped::load_shipped::<B>(name, dim, device),
+    }
+    .map(|(_, m)| m)
 }
 
 /// The weights committed in the repo.
@@ -70,11 +85,13 @@ pub enum Learned {
 }
 
 fn burn_pc<B: Backend>(
-    stem: &Path,
+    name: &str,
+    ctx: &LearnedContext,
     geo: &Geometry,
     device: &B::Device,
 ) -> Result<Box<dyn Preconditioner>, String> {
-    let (_, model) = load_weights::<B>(stem, device).map_err(|e| e.to_string())?;
+    let model =
+        load_model::<B>(name, geo.grid.dim(), ctx, device).map_err(|e| format!("{name}: {e}"))?;
     let pc = BurnPreconditioner::new(model, geo, device).map_err(|e| e.to_string())?;
     Ok(Box::new(pc))
 }
@@ -87,14 +104,13 @@ pub fn prepare(
     ctx: &LearnedContext,
 ) -> Result<Learned, String> {
     let dim = problem.grid().dim();
-    let stem = ctx.weights.join(format!("{name}-{dim}d"));
     let geo = Geometry::of(problem);
     let err = |e: ritz_neural_precond::NeuralError| format!("{name}: {e}");
     match (name, ctx.backend) {
         ("stencil" | "stencil-spd", BackendKind::Cpu) => {
-            let (_, model) = load_weights::<Flex>(&stem, &Default::default()).map_err(err)?;
+            let model = load_model::<Flex>(name, dim, ctx, &Default::default()).map_err(err)?;
             let AnyModel::Stencil(net) = model else {
-                return Err(format!("{}: not a stencil net", stem.display()));
+                return Err(format!("{name}-{dim}d: not a stencil net"));
             };
             if name == "stencil-spd" {
                 Ok(Learned::Spd(Box::new(
@@ -107,13 +123,15 @@ pub fn prepare(
             }
         }
         (_, BackendKind::Cpu) => Ok(Learned::Flexible(burn_pc::<Flex>(
-            &stem,
+            name,
+            ctx,
             &geo,
             &Default::default(),
         )?)),
         #[cfg(feature = "cuda")]
         (_, BackendKind::Cuda) => Ok(Learned::Flexible(burn_pc::<Gpu>(
-            &stem,
+            name,
+            ctx,
             &geo,
             &Default::default(),
         )?)),

@@ -9,7 +9,7 @@
 //! iterations and solve time per frame. `--dump` writes each frame's flags and right-hand side
 //! as npy for `cargo xtask bench --frames` and `cargo xtask train --frames`.
 
-use crate::neural::{BackendKind, LearnedContext, shipped_weights};
+use crate::neural::{BackendKind, LearnedContext};
 use crate::plot::{self, XySeries};
 use crate::problems::{Problem, ProblemKind};
 use crate::solvers::{Method, build_method, solve_method};
@@ -126,7 +126,7 @@ pub struct SimulateArgs {
     /// Burn backend of learned solvers.
     #[arg(long, value_enum, default_value_t = BackendKind::Cpu)]
     pub backend: BackendKind,
-    /// Folder with learned weights (default: the shipped ones).
+    /// Folder with learned weights (default: the shipped ones, embedded in the binary).
     #[arg(long)]
     pub weights: Option<PathBuf>,
     /// Time step.
@@ -269,7 +269,7 @@ pub fn run(args: SimulateArgs) -> Result<(), String> {
     let mut sim = Smoke::new(grid, params).map_err(|e| e.to_string())?;
     let learned = LearnedContext {
         backend: args.backend,
-        weights: args.weights.clone().unwrap_or_else(shipped_weights),
+        weights: args.weights.clone(),
     };
     let solve = SolveParams {
         rtol: args.tol,

@@ -4,10 +4,12 @@
 //! - [`stencil`]: geometry-aware stencil V-nets (after Lan et al., ICML 2024) and an SPD
 //!   variant that plain PCG accepts.
 //! - [`fast`]: plain-Rust f32 inference for the stencil nets with per-solve cached stencils.
-//! - [`data`], [`loss`], [`train`](mod@train): Ritz-vector training data, the scale-invariant loss with
-//!   the Poisson operator inside the graph, and a resumable Adam trainer.
+//! - [`data`], [`loss`], [`train`](mod@train): Ritz-vector training data, the scale-invariant
+//!   loss with the Poisson operator inside the graph, and a resumable Adam trainer.
 //! - [`precond`]: adapters to ritz-krylov's preconditioner traits (f64 residual → f32 network
 //!   → f64 direction).
+//! - [`model`]: the model zoo behind one interface, weight files and their checks;
+//!   [`shipped`]: the trained weights embedded in the library.
 //! - [`flat`]: flat-parameter views of burn models and a finite-difference Hessian-vector
 //!   product, so that second-order methods (ritz-second-order: M-FAC, Lanczos spectra) can
 //!   work on burn networks.
@@ -25,6 +27,7 @@ pub mod loss;
 pub mod model;
 pub mod ops;
 pub mod precond;
+pub mod shipped;
 pub mod stencil;
 pub mod train;
 
