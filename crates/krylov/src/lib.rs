@@ -18,6 +18,21 @@
 //! * [`lanczos`]: Lanczos with full reorthogonalization; Ritz values and vectors.
 //! * [`precond`]: Jacobi and CSR incomplete Cholesky IC(0) / MIC(0).
 //! * [`direct`]: sparse Cholesky (faer), the exact reference.
+//!
+//! MGPCG on a 32³ scene, the solver most users run:
+//!
+//! ```
+//! use ritz_krylov::{SolveParams, StopReason, pcg};
+//! use ritz_pde::{GridMultigrid, MultigridParams, PoissonProblem, Scene, rhs::RhsKind};
+//! let problem = PoissonProblem::new(Scene::Spheres.generate(3, 32, 0)?)?;
+//! let b = RhsKind::SmoothDivergence.generate(&problem, 0);
+//! let mg = GridMultigrid::new(&problem, MultigridParams::default())?;
+//! let mut x = vec![0.0; b.len()];
+//! let info = pcg(&problem, &mg, &b, &mut x, &SolveParams::default(), &mut ())?;
+//! assert_eq!(info.stop, StopReason::Converged);
+//! assert!(info.iterations < 20);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod cg;
 pub mod deflation;

@@ -14,6 +14,16 @@
 //!
 //! Errors are typed ([`LinalgError`], [`io::IoError`]); nothing here panics on user input, only
 //! on violated documented preconditions of the hot-loop kernels (slice lengths).
+//!
+//! ```
+//! use ritz_linalg::{CsrMatrix, LinearOperator, vector};
+//! let a = CsrMatrix::from_triplets(2, 2, &[(0, 0, 2.0), (0, 1, -1.0), (1, 0, -1.0), (1, 1, 2.0)])?;
+//! let mut y = vec![0.0; 2];
+//! a.apply(&[1.0, 1.0], &mut y);
+//! assert_eq!(y, [1.0, 1.0]);
+//! assert_eq!(vector::norm2(&[3e-170, 4e-170]), 5e-170); // no underflow
+//! # Ok::<(), ritz_linalg::LinalgError>(())
+//! ```
 
 pub mod csr;
 pub mod dense;

@@ -19,6 +19,15 @@
 //! transport and entropic costs, the dual value (duality gap), marginal errors, and a
 //! per-iteration history of marginal error against elapsed time, with a [`StopReason`].
 //!
+//! ```
+//! use ritz_ot::{OtProblem, SnsParams, sinkhorn_newton_sparse};
+//! let problem = OtProblem::random_assignment(100, 0)?;
+//! let params = SnsParams { eta: 200.0, ..Default::default() };
+//! let solution = sinkhorn_newton_sparse(&problem, &params)?;
+//! assert!(solution.marginal_error() < 1e-8);
+//! # Ok::<(), ritz_ot::OtError>(())
+//! ```
+//!
 //! Convention: `η` is the inverse regularization (POT's `reg = 1/η`); see [`solution`].
 
 pub mod error;

@@ -17,6 +17,19 @@
 //!
 //! Grid layout: cell `(i, j, k)` has index `i + nx (j + ny k)` (x fastest); in 2D `nz = 1`.
 //! Grid-layout vectors hold zeros at non-fluid cells.
+//!
+//! ```
+//! use ritz_linalg::LinearOperator;
+//! use ritz_pde::{PoissonProblem, Scene, rhs::RhsKind};
+//! let grid = Scene::Pillars.generate(2, 64, 1)?; // a dam break, 64 × 64 cells
+//! let problem = PoissonProblem::new(grid)?;
+//! let b = RhsKind::WhiteNoise.generate(&problem, 7);
+//! let mut ab = vec![0.0; b.len()];
+//! problem.apply(&b, &mut ab); // the matrix-free 5-point Laplacian, grid layout
+//! assert_eq!(ab.len(), 64 * 64);
+//! assert!(problem.num_fluid() < 64 * 64);
+//! # Ok::<(), ritz_pde::PdeError>(())
+//! ```
 
 pub mod error;
 pub mod grid;
