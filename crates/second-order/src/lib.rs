@@ -16,6 +16,18 @@
 //!
 //! burn has no double backward; a finite-difference HVP adapter for burn models lives in
 //! `ritz-neural-precond`'s examples, checked against [`models::Mlp`]'s exact HVP.
+//!
+//! Regularized Newton on the UCI breast-cancer set (logistic regression, ℓ₂ = 1e-3):
+//!
+//! ```
+//! use ritz_second_order::{LogisticRegression, Objective, RegNewtonParams, regularized_newton};
+//! let obj = LogisticRegression::new(ritz_second_order::data::breast_cancer(), 1e-3)?;
+//! let x0 = vec![0.0; obj.dim()];
+//! let res = regularized_newton(&obj, &x0, &RegNewtonParams::default())?;
+//! assert!(res.grad_norm() <= 1e-8);
+//! assert!(res.history.len() < 100);
+//! # Ok::<(), ritz_second_order::SecondOrderError>(())
+//! ```
 
 pub mod data;
 pub mod error;
