@@ -16,6 +16,24 @@
 //!
 //! Libraries stay generic over the burn backend `B`; binaries (xtask, examples) pick one. The
 //! default CPU backend is burn-flex (feature `flex`); `ndarray` and `cuda` are features.
+//!
+//! The shipped stencil V-net as a preconditioner of the flexible conjugate-direction
+//! iteration, on a geometry it never saw in training:
+//!
+//! ```
+//! use ritz_krylov::{FcdParams, StopReason, fcd};
+//! use ritz_neural_precond::{AnyModel, Geometry, StencilPreconditioner, burn::backend::Flex};
+//! use ritz_pde::{PoissonProblem, Scene, rhs::RhsKind};
+//! let problem = PoissonProblem::new(Scene::Organic.generate(2, 64, 11)?)?;
+//! let (_, model) = ritz_neural_precond::shipped::load_shipped::<Flex>("stencil", 2, &Default::default())?;
+//! let AnyModel::Stencil(net) = model else { unreachable!() };
+//! let m = StencilPreconditioner::new(&net, &Geometry::of(&problem))?;
+//! let b = RhsKind::SmoothDivergence.generate(&problem, 1);
+//! let mut x = vec![0.0; b.len()];
+//! let info = fcd(&problem, &m, &b, &mut x, &FcdParams::default(), &mut ())?;
+//! assert_eq!(info.stop, StopReason::Converged);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod data;
 pub mod dcdm;
