@@ -2,20 +2,9 @@
 //! repo's Python venv is absent), typed errors for bad input files, and the JSON/plot output.
 
 mod common;
-use common::{json, tmpdir, xtask};
+use common::{json, run_ok, tmpdir, xtask};
 use std::path::Path;
 use std::process::Command;
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "command failed:\n{text}");
-    text
-}
 
 fn run_err(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();

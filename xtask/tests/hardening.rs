@@ -2,18 +2,10 @@
 //! a non-zero exit (or a correct result), never a panic, an abort or a silently wrong answer.
 
 mod common;
-use common::{json, tmpdir, xtask};
+use common::{json, run_ok, text, tmpdir, xtask};
 use ritz_linalg::io::{read_npy, write_npy_f64};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use std::process::Command;
 
 /// Runs and requires a plain failure: exit code 1 (not a panic's 101 or an abort's 134).
 fn fails(cmd: &mut Command, needle: &str) -> String {
@@ -21,13 +13,6 @@ fn fails(cmd: &mut Command, needle: &str) -> String {
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(t.contains(needle), "expected {needle:?} in:\n{t}");
-    t
-}
-
-fn succeeds(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    let t = text(&out);
-    assert!(out.status.success(), "{t}");
     t
 }
 
@@ -51,7 +36,7 @@ fn spd_mtx(dir: &Path, n: usize) -> PathBuf {
 fn lanczos_with_one_step_reports_instead_of_panicking() {
     let d = tmpdir("lanczos");
     let m = spd_mtx(&d, 100);
-    succeeds(
+    run_ok(
         xtask()
             .args(["lanczos", "--steps", "1", "--mtx"])
             .arg(&m)
@@ -134,7 +119,7 @@ fn memory_bombs_are_refused_with_bytes_needed_and_available() {
 #[test]
 fn cg_mic0_mgpcg_and_stencil_take_the_same_iterations_for_b_and_1e_pm150_b() {
     let d = tmpdir("scale");
-    succeeds(
+    run_ok(
         xtask()
             .args([
                 "export", "--scene", "spheres", "--dim", "2", "--n", "64", "--rhs", "noise",
@@ -149,7 +134,7 @@ fn cg_mic0_mgpcg_and_stencil_take_the_same_iterations_for_b_and_1e_pm150_b() {
         let rhs = d.join(format!("b_{s:e}.npy"));
         write_npy_f64(&rhs, &b.shape, &bs).unwrap();
         let out = d.join(format!("out_{s:e}"));
-        succeeds(
+        run_ok(
             xtask()
                 .args([
                     "bench",
@@ -265,7 +250,7 @@ fn failed_solves_exit_non_zero_and_are_recorded_beside_the_results() {
 #[test]
 fn divergence_is_a_stop_reason_and_a_failed_solve() {
     let d = tmpdir("diverge");
-    succeeds(
+    run_ok(
         xtask()
             .args([
                 "export", "--scene", "closed", "--dim", "2", "--n", "32", "--out",
@@ -351,7 +336,7 @@ fn thin_grids_set_up_and_solve_with_learned_and_classical_multigrid() {
     let d = tmpdir("thin");
     let flags = d.join("flags.npy");
     ritz_linalg::io::npy::write_npy_i8(&flags, &[2, 8192], &vec![0i8; 2 * 8192]).unwrap();
-    succeeds(
+    run_ok(
         xtask()
             .args(["bench", "--solvers", "stencil,stencil-spd,mgpcg", "--flags"])
             .arg(&flags)

@@ -2,7 +2,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 /// The `xtask` binary under test.
 pub fn xtask() -> Command {
@@ -20,4 +20,21 @@ pub fn tmpdir(name: &str) -> PathBuf {
 /// A JSON file's contents.
 pub fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// stdout and stderr of a finished command, together.
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Runs `cmd`, requires success, returns its output.
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    let t = text(&out);
+    assert!(out.status.success(), "command failed:\n{t}");
+    t
 }
