@@ -3,7 +3,7 @@
 use crate::ProblemArgs;
 use crate::peers;
 use crate::plot;
-use crate::problems::{self, ProblemSpec};
+use crate::problems::{self, ProblemKind, ProblemSpec};
 use crate::solvers::{self, SolveRecord};
 use indicatif::{ProgressBar, ProgressStyle};
 use ritz_krylov::SolveParams;
@@ -232,6 +232,14 @@ fn validate_plan(args: &BenchArgs, specs: &[ProblemSpec]) -> Result<(), String> 
         .collect();
     errors.extend(unknown_solvers(args.solvers.as_deref(), specs));
     for spec in specs {
+        // The budget of the solvers asked for (scenes: known before anything is read; flag
+        // grids are checked again once read, in `run`).
+        if let ProblemSpec::Scene { dim, n, .. } = spec {
+            let per_cell = problems::bench_bytes_per_cell(&solver_names(args, spec));
+            if let Err(e) = problems::check_bench_memory(&vec![*n; *dim], per_cell) {
+                errors.push(e);
+            }
+        }
         for name in solver_names(args, spec) {
             let learned = matches!(name.as_str(), "dcdm" | "stencil" | "stencil-spd");
             if learned
@@ -413,7 +421,22 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         let mut solves = Vec::new();
         let mut errors = Vec::new();
         let mut failed = Vec::new();
-        for name in &names {
+        // The budget of the solvers asked for, now that the grid is known (a flag grid's size
+        // is only known once read); over it, none of them runs.
+        let mut to_run = names.clone();
+        if let ProblemKind::Grid { problem: p, .. } = &problem.kind {
+            let per_cell = problems::bench_bytes_per_cell(&names);
+            if let Err(e) = problems::check_bench_memory(&p.grid().shape(), per_cell) {
+                eprintln!("error: {e}");
+                failed.extend(names.iter().map(|n| FailedSolve {
+                    solver: n.clone(),
+                    error: e.clone(),
+                }));
+                errors.push(e);
+                to_run.clear();
+            }
+        }
+        for name in &to_run {
             let mut runs = Vec::new();
             for rep in 0..args.repeat.max(1) {
                 let pb = ProgressBar::new(params.max_iters as u64);
