@@ -5,6 +5,7 @@
 //! `fuzz/artifacts/<target>/`. Writes `fuzz-out/fuzz.json`: executions, seconds and crashes per
 //! target. Exits 1 if any target crashed.
 
+use crate::cargo;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -37,10 +38,6 @@ struct TargetReport {
     crashes: Vec<String>,
 }
 
-fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
-}
-
 /// Installs cargo-fuzz when `cargo fuzz` is not available.
 fn ensure_cargo_fuzz() -> Result<(), String> {
     let ok = Command::new(cargo())
@@ -51,15 +48,8 @@ fn ensure_cargo_fuzz() -> Result<(), String> {
         return Ok(());
     }
     eprintln!("installing cargo-fuzz (once) ...");
-    let st = Command::new(cargo())
-        .args(["install", "cargo-fuzz", "--locked"])
-        .status()
-        .map_err(|e| format!("cargo install cargo-fuzz: {e}"))?;
-    if st.success() {
-        Ok(())
-    } else {
-        Err(format!("cargo install cargo-fuzz failed ({st})"))
-    }
+    let args = ["install", "cargo-fuzz", "--locked"].map(String::from);
+    crate::run_cargo("cargo install cargo-fuzz", &args)
 }
 
 fn files_in(dir: &Path) -> Vec<PathBuf> {

@@ -149,16 +149,26 @@ fn run_tests(extra: &[String]) -> Result<(), String> {
     if let Err(e) = peers::ensure_venv() {
         eprintln!("warning: Python peers unavailable ({e}); the SciPy oracle test will be skipped");
     }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let st = std::process::Command::new(cargo)
+    let mut args = vec!["test".to_string(), "--workspace".to_string()];
+    args.extend(extra.iter().cloned());
+    run_cargo("cargo test", &args)
+}
+
+/// The cargo running this task (`$CARGO`), else `cargo` from the PATH.
+pub(crate) fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// Runs `cargo ARGS` in the repository root; errors name `what` when it cannot start or fails.
+pub(crate) fn run_cargo(what: &str, args: &[String]) -> Result<(), String> {
+    let st = std::process::Command::new(cargo())
         .current_dir(peers::root())
-        .args(["test", "--workspace"])
-        .args(extra)
+        .args(args)
         .status()
-        .map_err(|e| format!("cargo test failed to start: {e}"))?;
+        .map_err(|e| format!("{what} failed to start: {e}"))?;
     if st.success() {
         Ok(())
     } else {
-        Err(format!("cargo test failed ({st})"))
+        Err(format!("{what} failed ({st})"))
     }
 }
