@@ -6,7 +6,7 @@ use crate::plot;
 use crate::problems::{self, ProblemKind, ProblemSpec};
 use crate::solvers::{self, SolveRecord};
 use indicatif::{ProgressBar, ProgressStyle};
-use ritz_krylov::SolveParams;
+use ritz::krylov::SolveParams;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -43,8 +43,8 @@ pub struct BenchArgs {
     pub repeat: usize,
     /// Burn backend of the learned solvers' network forwards (dcdm; stencil nets run on the
     /// plain-Rust fast path on the CPU, through burn on cuda).
-    #[arg(long, value_enum, default_value_t = crate::neural::BackendKind::Cpu)]
-    pub backend: crate::neural::BackendKind,
+    #[arg(long, value_enum, default_value_t = crate::backend::BackendKind::Cpu)]
+    pub backend: crate::backend::BackendKind,
     /// Folder with the learned solvers' weights `<model>-<dim>d.{json,bin}` (default: the
     /// shipped ones of crates/neural-precond/weights, embedded in the binary).
     #[arg(long)]
@@ -202,21 +202,14 @@ pub fn parse_config(text: &str) -> Result<Config, String> {
     }
 }
 
-/// Solver names not in the catalogue of their problem's kind.
+/// Solver specs that do not parse or do not run on their problem's kind.
 fn unknown_solvers(over: Option<&[String]>, specs: &[ProblemSpec]) -> Vec<String> {
     let mut errors = Vec::new();
     for spec in specs {
-        let known = match spec {
-            ProblemSpec::Mtx { .. } => solvers::CSR_SOLVERS,
-            _ => solvers::GRID_SOLVERS,
-        };
+        let matrix = matches!(spec, ProblemSpec::Mtx { .. });
         for name in names_for(over, spec) {
-            if !known.contains(&name.as_str()) {
-                errors.push(format!(
-                    "unknown solver '{name}' for {} (known: {})",
-                    spec_label(spec),
-                    known.join(", ")
-                ));
+            if let Err(e) = solvers::parse_for(&name, matrix) {
+                errors.push(format!("{}: {e}", spec_label(spec)));
             }
         }
     }
@@ -241,12 +234,14 @@ fn validate_plan(args: &BenchArgs, specs: &[ProblemSpec]) -> Result<(), String> 
             }
         }
         for name in solver_names(args, spec) {
-            let learned = matches!(name.as_str(), "dcdm" | "stencil" | "stencil-spd");
+            let learned = name
+                .parse::<ritz::SolverSpec>()
+                .is_ok_and(|s| s.method.is_learned());
             if learned
-                && args.backend == crate::neural::BackendKind::Cuda
+                && args.backend == crate::backend::BackendKind::Cuda
                 && !cfg!(feature = "cuda")
             {
-                errors.push(crate::neural::no_cuda());
+                errors.push(crate::backend::no_cuda());
             }
         }
     }
@@ -351,12 +346,13 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         None
     };
 
-    let learned = crate::neural::LearnedContext {
-        backend: args.backend,
+    let options = ritz::BuildOptions {
         weights: args.weights.clone(),
+        backend: args.backend.into(),
+        params,
     };
     let threads = rayon::current_num_threads();
-    let bw = ritz_linalg::vector::triad_bandwidth(1 << 24, 7);
+    let bw = ritz::linalg::vector::triad_bandwidth(1 << 24, 7);
     println!(
         "machine: {threads} threads, triad bandwidth {:.1} GB/s (one f64 pass over n entries = 8n / bandwidth)",
         bw / 1e9
@@ -456,7 +452,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
                         pb.set_message(format!("rel. residual {rel:.2e}"));
                     }
                 };
-                let res = solvers::run(&problem, name, &params, &learned, args.fcd_k, &mut monitor);
+                let res = solvers::run(&problem, name, &params, &options, args.fcd_k, &mut monitor);
                 pb.finish_and_clear();
                 match res {
                     Ok(rec) => runs.push(rec),

@@ -17,9 +17,9 @@
 // configuration's validator; the API for users is in the crates.
 #![allow(missing_docs)]
 
+mod backend;
 pub mod bench;
 mod fuzz;
-mod neural;
 mod ot_bench;
 mod peers;
 mod plot;
@@ -28,6 +28,7 @@ mod second_order_bench;
 mod simulate;
 mod solvers;
 mod spectrum;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -40,7 +41,7 @@ struct Cli {
     /// Memory limit (e.g. 8G, 512M, bytes): every size that comes from input is checked
     /// against it, and against the memory available (MemAvailable, or the cgroup's limit when
     /// lower), before anything is allocated; a larger request is an error naming both.
-    #[arg(long, global = true, value_parser = ritz_linalg::mem::parse_size)]
+    #[arg(long, global = true, value_parser = ritz::linalg::mem::parse_size)]
     mem_limit: Option<u64>,
 }
 
@@ -82,7 +83,7 @@ enum Cmd {
     /// Benchmark solvers (default: the embedded suite, about half a minute on 2 cores).
     Bench(bench::BenchArgs),
     /// Train a learned preconditioner (resumable; see docs/neural.md).
-    Train(neural::TrainArgs),
+    Train(train::TrainArgs),
     /// Smoke simulation with pluggable pressure solvers: per-frame JSON, PNG frames, plots,
     /// optional npy dumps of every frame's system (see docs/simulate.md).
     Simulate(simulate::SimulateArgs),
@@ -123,10 +124,10 @@ enum Cmd {
 /// Parses the command line and runs the command; exits 1 on error.
 pub fn main_cli() {
     let cli = Cli::parse();
-    ritz_linalg::mem::set_limit(cli.mem_limit);
+    ritz::linalg::mem::set_limit(cli.mem_limit);
     let res = match cli.cmd {
         Cmd::Bench(args) => bench::run(args),
-        Cmd::Train(args) => neural::run_train(args),
+        Cmd::Train(args) => train::run_train(args),
         Cmd::Simulate(args) => simulate::run(args),
         Cmd::Test { args } => run_tests(&args),
         Cmd::Lanczos {

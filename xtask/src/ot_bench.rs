@@ -5,7 +5,7 @@
 
 use crate::peers;
 use crate::plot;
-use ritz_ot::{
+use ritz::ot::{
     EpsilonScaling, OtError, OtProblem, OtSolution, SinkhornParams, SnsParams, emd, sinkhorn,
     sinkhorn_epsilon_scaling, sinkhorn_log, sinkhorn_newton_sparse, sinkhorn_stabilized,
 };
@@ -56,7 +56,7 @@ struct Record {
     entropic_cost: f64,
     duality_gap: f64,
     stop: String,
-    sns: Option<ritz_ot::SnsStats>,
+    sns: Option<ritz::ot::SnsStats>,
     /// (iteration, marginal error, seconds), thinned to at most 400 points.
     history: Vec<(usize, f64, f64)>,
     /// Every (iteration, marginal error, seconds), for time-to-error comparisons.
@@ -178,7 +178,7 @@ pub fn run(args: &OtArgs) -> Result<(), String> {
         return Err(format!("unknown OT solver {bad} ({})", KNOWN.join(", ")));
     }
     // The cost matrix, a kernel and its transpose, and a plan per solve.
-    ritz_ot::problem::check_dense("the OT suite's dense matrices", args.n, args.n, 4)
+    ritz::ot::problem::check_dense("the OT suite's dense matrices", args.n, args.n, 4)
         .map_err(|e| e.to_string())?;
     std::fs::create_dir_all(args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let threads = rayon::current_num_threads();
@@ -195,6 +195,7 @@ pub fn run(args: &OtArgs) -> Result<(), String> {
                 eta: 100.0,
                 ..Default::default()
             },
+            &mut (),
         );
     }
     let mut cases = Vec::new();
@@ -285,11 +286,12 @@ fn run_case(args: &OtArgs, seed: u64, peers: bool) -> Result<Case, String> {
                     tol: args.tol,
                     ..Default::default()
                 },
+                &mut (),
             ),
-            "sinkhorn-log" => sinkhorn_log(&p, &sp),
-            "sinkhorn-stabilized" => sinkhorn_stabilized(&p, &sp),
-            "sinkhorn" => sinkhorn(&p, &sp),
-            "eps-scaling" => sinkhorn_epsilon_scaling(&p, &sp, &EpsilonScaling::default()),
+            "sinkhorn-log" => sinkhorn_log(&p, &sp, &mut ()),
+            "sinkhorn-stabilized" => sinkhorn_stabilized(&p, &sp, &mut ()),
+            "sinkhorn" => sinkhorn(&p, &sp, &mut ()),
+            "eps-scaling" => sinkhorn_epsilon_scaling(&p, &sp, &EpsilonScaling::default(), &mut ()),
             "exact" => emd(&p),
             other => {
                 let e = format!(
@@ -460,12 +462,12 @@ fn run_case(args: &OtArgs, seed: u64, peers: bool) -> Result<Case, String> {
 
 /// Exports the problem as npy files and runs POT's `sinkhorn_log` on it.
 fn run_pot(p: &OtProblem, args: &OtArgs, records: &[Record]) -> Result<PotRecord, String> {
-    use ritz_linalg::io::npy::write_npy_f64;
+    use ritz::linalg::io::npy::write_npy_f64;
     let py = peers::ensure_venv()?;
     let dir = args.out.join("peers").join("ot");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let (c, a, b) = (dir.join("cost.npy"), dir.join("a.npy"), dir.join("b.npy"));
-    let werr = |e: ritz_linalg::IoError| format!("writing the OT problem: {e}");
+    let werr = |e: ritz::linalg::IoError| format!("writing the OT problem: {e}");
     write_npy_f64(&c, &[p.n(), p.m()], p.cost()).map_err(werr)?;
     write_npy_f64(&a, &[p.n()], p.source()).map_err(werr)?;
     write_npy_f64(&b, &[p.m()], p.target()).map_err(werr)?;

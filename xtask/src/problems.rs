@@ -1,11 +1,11 @@
 //! Bench problems: built-in scenes, external npy flag grids, external MatrixMarket matrices.
 
 use crate::ProblemArgs;
-use ritz_linalg::io::{mtx, npy};
-use ritz_linalg::{CsrMatrix, LinearOperator, RegionNullSpace};
-use ritz_pde::poisson::AssembledPoisson;
-use ritz_pde::rhs::RhsKind;
-use ritz_pde::{MacGrid, PoissonProblem, Scene, Walls};
+use ritz::linalg::io::{mtx, npy};
+use ritz::linalg::{CsrMatrix, LinearOperator, RegionNullSpace};
+use ritz::pde::poisson::AssembledPoisson;
+use ritz::pde::rhs::RhsKind;
+use ritz::pde::{MacGrid, PoissonProblem, Scene, Walls};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -248,7 +248,7 @@ pub fn bench_bytes_per_cell(names: &[String]) -> usize {
 /// Checks a bench memory budget of `per_cell` bytes for a grid of `shape` before anything is
 /// built.
 pub fn check_bench_memory(shape: &[usize], per_cell: usize) -> Result<(), String> {
-    ritz_pde::check_cell_memory("a bench problem and its solvers", shape, per_cell)
+    ritz::pde::check_cell_memory("a bench problem and its solvers", shape, per_cell)
         .map_err(|e| e.to_string())
 }
 
@@ -359,7 +359,7 @@ pub fn load(spec: &ProblemSpec) -> Result<Problem, String> {
                     b
                 }
             };
-            ritz_linalg::error::check_finite("right-hand side", &b).map_err(err("rhs"))?;
+            ritz::linalg::error::check_finite("right-hand side", &b).map_err(err("rhs"))?;
             let stem = file_stem(path);
             (
                 format!("mtx-{stem}"),

@@ -7,9 +7,9 @@
 use crate::plot::{self, XySeries};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
-use ritz_second_order::data::{self, Dataset};
-use ritz_second_order::spectra::{hutchpp, slq, top_eigenvalues};
-use ritz_second_order::*;
+use ritz::second_order::data::{self, Dataset};
+use ritz::second_order::spectra::{hutchpp, slq, top_eigenvalues};
+use ritz::second_order::*;
 use serde::Serialize;
 use std::path::Path;
 use std::time::Instant;
@@ -96,7 +96,7 @@ pub fn run(args: &SoArgs) -> Result<(), String> {
             args.d, args.m
         ));
     }
-    ritz_second_order::mfac::check_window_memory(args.d, args.m).map_err(|e| e.to_string())?;
+    ritz::second_order::mfac::check_window_memory(args.d, args.m).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let threads = rayon::current_num_threads();
     println!("second-order suite, {threads} threads\n");
@@ -123,7 +123,7 @@ fn bench_mfac(args: &SoArgs) -> Result<MfacReport, String> {
         "== M-FAC dynamic IHVP, d = {d}, m = {m} (gradients: {:.1} GB of f64)",
         8.0 * d as f64 * m as f64 / 1e9
     );
-    let bw = ritz_linalg::vector::triad_bandwidth(1 << 24, 7);
+    let bw = ritz::linalg::vector::triad_bandwidth(1 << 24, 7);
     let t = Instant::now();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
     let grads: Vec<f64> = (0..d * m).map(|_| rng.random::<f64>() - 0.5).collect();
@@ -247,10 +247,11 @@ fn bench_newton(args: &SoArgs) -> Result<Vec<ProblemReport>, String> {
                 max_iters: 500,
                 ..Default::default()
             };
-            let r = regularized_newton(obj.as_ref(), &x0, &p).map_err(err)?;
+            let r = regularized_newton(obj.as_ref(), &x0, &p, &mut ()).map_err(err)?;
             runs.push(report(&format!("reg-newton {}", kind.name()), &r));
         }
-        let r = damped_newton(obj.as_ref(), &x0, &DampedNewtonParams::default()).map_err(err)?;
+        let r = damped_newton(obj.as_ref(), &x0, &DampedNewtonParams::default(), &mut ())
+            .map_err(err)?;
         runs.push(report("damped-newton hessian", &r));
         let r = gradient_descent(
             obj.as_ref(),
@@ -259,6 +260,7 @@ fn bench_newton(args: &SoArgs) -> Result<Vec<ProblemReport>, String> {
                 max_iters: args.gd_max_iters,
                 ..Default::default()
             },
+            &mut (),
         )
         .map_err(err)?;
         runs.push(report("gradient descent (Armijo)", &r));
@@ -341,6 +343,7 @@ fn bench_spectrum(args: &SoArgs) -> Result<SpectrumReport, String> {
             grad_tol: 0.0,
             ..Default::default()
         },
+        &mut (),
     )
     .map_err(err)?;
     let train_s = t.elapsed().as_secs_f64();

@@ -9,32 +9,18 @@
 //! iterations and solve time per frame. `--dump` writes each frame's flags and right-hand side
 //! as npy for `cargo xtask bench --frames` and `cargo xtask train --frames`.
 
-use crate::neural::{BackendKind, LearnedContext};
+use crate::backend::BackendKind;
 use crate::plot::{self, XySeries};
-use crate::problems::{Problem, ProblemKind};
-use crate::solvers::{Method, build_method, solve_method};
 use indicatif::{ProgressBar, ProgressStyle};
 use plotters::prelude::*;
-use ritz_krylov::SolveParams;
-use ritz_linalg::io::npy;
-use ritz_pde::rhs::RhsKind;
-use ritz_pde::smoke::{
-    FrameReport, PressureSolver, PressureStats, Smoke, SmokeParams, sphere_scene,
-};
-use ritz_pde::{CellFlag, MacGrid, PoissonProblem, Scene};
+use ritz::linalg::io::npy;
+use ritz::pde::rhs::RhsKind;
+use ritz::pde::smoke::{FrameReport, PressureSolver, Smoke, SmokeParams, sphere_scene};
+use ritz::pde::{CellFlag, MacGrid, Scene};
+use ritz::{BuildOptions, Solver, SolverSpec};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::time::Instant;
-
-/// True for catalogue solvers that run natively on the simulator's grid vectors (not the
-/// assembled `-csr` ones, the direct solve, or `deflated`, whose Lanczos basis depends on the
-/// right-hand side it was set up with).
-fn drives_simulation(name: &str) -> bool {
-    crate::solvers::GRID_SOLVERS.contains(&name)
-        && !name.ends_with("-csr")
-        && !matches!(name, "cholesky" | "deflated")
-}
 
 /// A `--dump` folder: its walls (`open-top` or `closed`), flag file, and the right-hand-side
 /// files of every `every`-th frame, in frame order.
@@ -134,37 +120,12 @@ pub struct SimulateArgs {
     pub dt: f64,
 }
 
-/// A catalogue solver bound to the simulator's (constant) Poisson problem.
-struct CatalogueSolver {
+/// A catalogue solver built on the simulator's (constant) Poisson problem, with its own
+/// warm-start vector when it only compares (does not drive).
+struct SimSolver {
     name: String,
-    method: Method,
-    params: SolveParams,
-    setup_s: f64,
-    /// Own warm-start vector for secondary solvers.
+    solver: Solver,
     x: Vec<f64>,
-}
-
-impl PressureSolver for CatalogueSolver {
-    fn name(&self) -> String {
-        self.name.clone()
-    }
-    fn solve(
-        &mut self,
-        problem: &PoissonProblem,
-        b: &[f64],
-        p: &mut [f64],
-    ) -> Result<PressureStats, String> {
-        let mut x = p.to_vec();
-        let t = Instant::now();
-        let info = solve_method(&self.method, problem, b, &mut x, &self.params, &mut ())?;
-        let seconds = t.elapsed().as_secs_f64();
-        p.copy_from_slice(&x);
-        Ok(PressureStats {
-            iterations: info.iterations,
-            relative_residual: info.final_relative_residual(),
-            seconds,
-        })
-    }
 }
 
 #[derive(Serialize)]
@@ -222,7 +183,7 @@ fn grid_for(args: &SimulateArgs) -> Result<MacGrid, String> {
     let sc: Scene = args
         .scene
         .parse()
-        .map_err(|e: ritz_pde::PdeError| e.to_string())?;
+        .map_err(|e: ritz::pde::PdeError| e.to_string())?;
     sc.generate(args.dim, args.n, args.seed)
         .map_err(|e| e.to_string())
 }
@@ -232,19 +193,11 @@ pub fn run(args: SimulateArgs) -> Result<(), String> {
     if args.solvers.is_empty() {
         return Err("--solvers needs at least one solver".into());
     }
-    for s in &args.solvers {
-        if !drives_simulation(s) {
-            let ok: Vec<&str> = crate::solvers::GRID_SOLVERS
-                .iter()
-                .copied()
-                .filter(|n| drives_simulation(n))
-                .collect();
-            return Err(format!(
-                "solver '{s}' cannot drive the simulator (grid solvers: {})",
-                ok.join(", ")
-            ));
-        }
-    }
+    let specs: Vec<SolverSpec> = args
+        .solvers
+        .iter()
+        .map(|s| crate::solvers::parse_for(s, false))
+        .collect::<Result<_, _>>()?;
     if !(2..=3).contains(&args.dim) {
         return Err(format!("--dim must be 2 or 3, got {}", args.dim));
     }
@@ -252,7 +205,7 @@ pub fn run(args: SimulateArgs) -> Result<(), String> {
     // its preconditioner (the bench's per-cell budget), before anything is allocated.
     let per_cell =
         Smoke::BYTES_PER_CELL + args.solvers.len() * crate::problems::BENCH_BYTES_PER_CELL;
-    ritz_pde::check_cell_memory(
+    ritz::pde::check_cell_memory(
         "a smoke simulation and its solvers",
         &vec![args.n; args.dim],
         per_cell,
@@ -267,45 +220,22 @@ pub fn run(args: SimulateArgs) -> Result<(), String> {
         ..Default::default()
     };
     let mut sim = Smoke::new(grid, params).map_err(|e| e.to_string())?;
-    let learned = LearnedContext {
-        backend: args.backend,
+    let options = BuildOptions {
         weights: args.weights.clone(),
-    };
-    let solve = SolveParams {
-        rtol: args.tol,
-        atol: 0.0,
-        max_iters: args.max_iters,
-        ..Default::default()
+        backend: args.backend.into(),
+        params: ritz::krylov::SolveParams {
+            rtol: args.tol,
+            atol: 0.0,
+            max_iters: args.max_iters,
+            ..Default::default()
+        },
     };
     // Build every solver once (static obstacles: the matrix never changes).
-    let holder = Problem {
-        name: "simulation".into(),
-        source: "smoke".into(),
-        kind: ProblemKind::Grid {
-            problem: Box::new(sim.problem().clone()),
-            b: vec![0.0; sim.problem().num_cells()],
-            assembled: OnceLock::new(),
-        },
-        build_s: 0.0,
-    };
     let mut solvers = Vec::new();
-    for name in &args.solvers {
-        let t = Instant::now();
-        let method = build_method(
-            &holder,
-            name,
-            Some((sim.problem(), &vec![1.0; sim.problem().num_cells()])),
-            true,
-            sim.problem(),
-            &vec![1.0; sim.problem().num_cells()],
-            &learned,
-            None,
-        )?;
-        solvers.push(CatalogueSolver {
+    for (name, spec) in args.solvers.iter().zip(&specs) {
+        solvers.push(SimSolver {
             name: name.clone(),
-            method,
-            params: solve,
-            setup_s: t.elapsed().as_secs_f64(),
+            solver: Solver::build_with(spec, sim.problem(), &options).map_err(|e| e.to_string())?,
             x: vec![0.0; sim.problem().num_cells()],
         });
     }
@@ -350,7 +280,7 @@ pub fn run(args: SimulateArgs) -> Result<(), String> {
     let (first, rest) = solvers.split_first_mut().expect("at least one solver");
     for _ in 0..args.frames {
         let t = Instant::now();
-        let rep: FrameReport = sim.step(first).map_err(|e| e.to_string())?;
+        let rep: FrameReport = sim.step(&mut first.solver).map_err(|e| e.to_string())?;
         let frame_s = t.elapsed().as_secs_f64();
         let mut solves = vec![SolveEntry {
             solver: first.name.clone(),
@@ -365,7 +295,7 @@ pub fn run(args: SimulateArgs) -> Result<(), String> {
             } else {
                 vec![0.0; b.len()]
             };
-            let st = s.solve(sim.problem(), &b, &mut x)?;
+            let st = PressureSolver::solve(&mut s.solver, sim.problem(), &b, &mut x)?;
             s.x = x;
             solves.push(SolveEntry {
                 solver: s.name.clone(),
@@ -406,7 +336,7 @@ pub fn run(args: SimulateArgs) -> Result<(), String> {
         "  {:<12} {:>8} {:>10} {:>9} {:>12} {:>11}  synthetic rhs (its)   frames / synthetic",
         "solver", "setup s", "median its", "max its", "median s", "total s"
     );
-    for (k, s) in solvers.iter().enumerate() {
+    for (k, s) in solvers.iter_mut().enumerate() {
         let mut its: Vec<usize> = records.iter().map(|r| r.solves[k].iterations).collect();
         let mut secs: Vec<f64> = records.iter().map(|r| r.solves[k].seconds).collect();
         its.sort_unstable();
@@ -416,13 +346,16 @@ pub fn run(args: SimulateArgs) -> Result<(), String> {
         for kind in [RhsKind::SmoothDivergence, RhsKind::Buoyancy] {
             let b = kind.generate(sim.problem(), 0);
             let mut x = vec![0.0; b.len()];
-            let info = solve_method(&s.method, sim.problem(), &b, &mut x, &solve, &mut ())?;
-            synthetic.push((kind.name().to_string(), info.iterations));
+            let r = s
+                .solver
+                .solve(sim.problem(), &b, &mut x)
+                .map_err(|e| e.to_string())?;
+            synthetic.push((kind.name().to_string(), r.info.iterations));
         }
         let syn_mean = synthetic.iter().map(|x| x.1 as f64).sum::<f64>() / synthetic.len() as f64;
         let summary = SolverSummary {
             solver: s.name.clone(),
-            setup_s: s.setup_s,
+            setup_s: s.solver.setup_s(),
             median_iterations: median_its,
             max_iterations: its.last().copied().unwrap_or(0),
             median_solve_s: secs.get(secs.len() / 2).copied().unwrap_or(0.0),

@@ -4,8 +4,8 @@
 
 use crate::ProblemArgs;
 use crate::problems::{self, ProblemSpec};
-use ritz_krylov::lanczos::{LanczosParams, lanczos};
-use ritz_linalg::vector;
+use ritz::krylov::lanczos::{LanczosParams, lanczos};
+use ritz::linalg::vector;
 use serde::Serialize;
 use std::path::Path;
 use std::time::Instant;

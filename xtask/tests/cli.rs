@@ -295,7 +295,7 @@ fn external_problems_round_trip_and_bad_files_are_clear_errors() {
     assert!(e.contains("line 4"), "{e}");
     // A right-hand side over a grid of the wrong size.
     let wrong = dir.join("wrong.npy");
-    ritz_linalg::io::npy::write_npy_f64(&wrong, &[5, 5], &[0.0; 25]).unwrap();
+    ritz::linalg::io::npy::write_npy_f64(&wrong, &[5, 5], &[0.0; 25]).unwrap();
     let e = run_err(
         xtask()
             .arg("bench")
@@ -311,7 +311,7 @@ fn external_problems_round_trip_and_bad_files_are_clear_errors() {
     let nan = dir.join("nan.npy");
     let mut v = vec![1.0; n];
     v[3] = f64::NAN;
-    ritz_linalg::io::npy::write_npy_f64(&nan, &[n], &v).unwrap();
+    ritz::linalg::io::npy::write_npy_f64(&nan, &[n], &v).unwrap();
     let e = run_err(
         xtask()
             .arg("bench")
@@ -325,7 +325,7 @@ fn external_problems_round_trip_and_bad_files_are_clear_errors() {
     assert!(e.contains("non-finite") && e.contains("3"), "{e}");
     // Flag codes outside {0, 1, 2}.
     let flags = dir.join("badflags.npy");
-    ritz_linalg::io::npy::write_npy_i8(
+    ritz::linalg::io::npy::write_npy_i8(
         &flags,
         &[4, 4],
         &[0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],

@@ -3,7 +3,7 @@
 
 mod common;
 use common::{json, run_ok, text, tmpdir, xtask};
-use ritz_linalg::io::{read_npy, write_npy_f64};
+use ritz::linalg::io::{read_npy, write_npy_f64};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -335,7 +335,7 @@ fn edited_weights_are_refused_without_a_panic() {
 fn thin_grids_set_up_and_solve_with_learned_and_classical_multigrid() {
     let d = tmpdir("thin");
     let flags = d.join("flags.npy");
-    ritz_linalg::io::npy::write_npy_i8(&flags, &[2, 8192], &vec![0i8; 2 * 8192]).unwrap();
+    ritz::linalg::io::npy::write_npy_i8(&flags, &[2, 8192], &vec![0i8; 2 * 8192]).unwrap();
     run_ok(
         xtask()
             .args(["bench", "--solvers", "stencil,stencil-spd,mgpcg", "--flags"])

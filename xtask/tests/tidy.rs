@@ -1,6 +1,7 @@
 //! Architecture guard (in the spirit of rust-analyzer's tidy test): the crate graph
-//! `linalg ← {pde, krylov} ← {neural-precond, second-order, ot} ← xtask`, burn only in
-//! neural-precond / xtask / examples, a `//!` doc on every module, no unfinished markers.
+//! `linalg ← {pde, krylov} ← {neural-precond, second-order, ot} ← ritz ← xtask` read from
+//! `cargo metadata` against an explicit allow-list of edges, burn only in neural-precond,
+//! a `//!` doc on every module, no unfinished markers.
 
 use std::path::{Path, PathBuf};
 
@@ -11,64 +12,98 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Names listed in the `[dependencies]` table of a manifest (not dev-dependencies).
-fn normal_deps(manifest: &str) -> Vec<String> {
-    let mut in_deps = false;
-    let mut out = Vec::new();
-    for line in manifest.lines() {
-        let t = line.trim();
-        if t.starts_with('[') {
-            in_deps = t == "[dependencies]";
-            continue;
-        }
-        if in_deps && let Some((name, _)) = t.split_once('=') {
-            let name = name.trim().trim_end_matches(".workspace").to_string();
-            if !name.is_empty() && !name.starts_with('#') {
-                out.push(name);
-            }
-        }
-    }
-    out
+/// One workspace package as `cargo metadata` reports it: name, folder (relative to the root)
+/// and normal (non-dev, non-build) dependencies.
+struct Package {
+    name: String,
+    dir: String,
+    deps: Vec<String>,
 }
+
+fn workspace_packages() -> Vec<Package> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args(["metadata", "--no-deps", "--offline", "--format-version", "1"])
+        .current_dir(root())
+        .output()
+        .expect("cargo metadata runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let root = root();
+    meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let manifest = PathBuf::from(p["manifest_path"].as_str().unwrap());
+            let dir = manifest.parent().unwrap().strip_prefix(&root).unwrap();
+            Package {
+                name: p["name"].as_str().unwrap().to_string(),
+                dir: dir.to_string_lossy().replace('\\', "/"),
+                deps: p["dependencies"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|d| d["kind"].is_null())
+                    .map(|d| d["name"].as_str().unwrap().to_string())
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// The architecture: every crate-to-crate edge allowed (normal dependencies). The facade
+/// `ritz` is the one crate that may depend on every library; xtask depends on the facade
+/// only; burn belongs to neural-precond.
+const EDGES: &[(&str, &[&str])] = &[
+    ("ritz-linalg", &[]),
+    ("ritz-pde", &["ritz-linalg"]),
+    ("ritz-krylov", &["ritz-linalg"]),
+    (
+        "ritz-neural-precond",
+        &["ritz-linalg", "ritz-pde", "ritz-krylov", "burn"],
+    ),
+    ("ritz-second-order", &["ritz-linalg", "ritz-krylov"]),
+    ("ritz-ot", &["ritz-linalg", "ritz-krylov"]),
+    (
+        "ritz",
+        &[
+            "ritz-linalg",
+            "ritz-pde",
+            "ritz-krylov",
+            "ritz-neural-precond",
+            "ritz-ot",
+            "ritz-second-order",
+        ],
+    ),
+    ("xtask", &["ritz"]),
+];
 
 #[test]
 fn crate_graph_is_layered() {
-    let allowed: &[(&str, &[&str])] = &[
-        ("linalg", &[]),
-        ("pde", &["ritz-linalg"]),
-        ("krylov", &["ritz-linalg"]),
-        (
-            "neural-precond",
-            &["ritz-linalg", "ritz-pde", "ritz-krylov"],
-        ),
-        ("second-order", &["ritz-linalg", "ritz-krylov"]),
-        ("ot", &["ritz-linalg", "ritz-krylov"]),
-    ];
-    for entry in std::fs::read_dir(root().join("crates")).unwrap() {
-        let dir = entry.unwrap().path();
-        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
-        assert!(
-            manifest.contains(&format!("name = \"ritz-{name}\"")),
-            "crates/{name}: package must be named ritz-{name}"
-        );
-        let (_, ok) = allowed
+    let packages = workspace_packages();
+    assert!(packages.len() >= EDGES.len(), "cargo metadata lists too few packages");
+    for p in &packages {
+        // Naming: crates/<dir> is ritz-<dir>; the facade crates/ritz is `ritz`.
+        if let Some(dir) = p.dir.strip_prefix("crates/") {
+            let expected = if dir == "ritz" {
+                "ritz".to_string()
+            } else {
+                format!("ritz-{dir}")
+            };
+            assert_eq!(p.name, expected, "crates/{dir}: package must be named {expected}");
+        }
+        let (_, ok) = EDGES
             .iter()
-            .find(|(c, _)| *c == name)
-            .unwrap_or_else(|| panic!("crates/{name} is not in the architecture's crate list"));
-        for dep in normal_deps(&manifest) {
-            if dep.starts_with("ritz-") {
-                assert!(
-                    ok.contains(&dep.as_str()),
-                    "crates/{name} must not depend on {dep}"
-                );
-            }
-            if dep.starts_with("burn") {
-                assert_eq!(
-                    name, "neural-precond",
-                    "burn belongs in neural-precond only, not {name}"
-                );
-            }
+            .find(|(c, _)| *c == p.name)
+            .unwrap_or_else(|| panic!("{} is not in the architecture's crate list", p.name));
+        for dep in &p.deps {
+            let internal = dep == "ritz" || dep.starts_with("ritz-") || dep.starts_with("burn");
+            assert!(
+                !internal || ok.contains(&dep.as_str()),
+                "{} must not depend on {dep}",
+                p.name
+            );
         }
     }
 }

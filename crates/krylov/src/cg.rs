@@ -8,7 +8,7 @@
 use crate::deflation::Deflation;
 use crate::error::KrylovError;
 use crate::solve::{
-    Monitor, SolveInfo, SolveParams, StopReason, curvature, finite, prepare, rescaled,
+    Monitor, Prepared, SolveInfo, SolveParams, StopReason, curvature, finite, prepare, rescaled,
 };
 use ritz_linalg::{LinearOperator, Preconditioner, SpdPreconditioner, vector};
 
@@ -44,6 +44,17 @@ fn cg_inner(
         Ok(s) => s,
         Err(done) => return done,
     };
+    let outcome = cg_loop(a, &mut sys, x, params, monitor);
+    sys.conclude(x, outcome)
+}
+
+fn cg_loop(
+    a: &dyn LinearOperator,
+    sys: &mut Prepared<'_>,
+    x: &mut [f64],
+    params: &SolveParams,
+    monitor: &mut dyn Monitor,
+) -> Result<(usize, StopReason), KrylovError> {
     let n = x.len();
     let mut r = vec![0.0; n];
     let mut q = vec![0.0; n];
@@ -63,7 +74,7 @@ fn cg_inner(
         rr = rr_new;
         stop = sys.record(it, rr.sqrt(), monitor);
     }
-    Ok(sys.finish(x, it, stop.unwrap_or(StopReason::MaxIterations)))
+    Ok((it, stop.unwrap_or(StopReason::MaxIterations)))
 }
 
 /// Solves `A x = b` by preconditioned conjugate gradients with an SPD preconditioner `M⁻¹`.
@@ -118,6 +129,19 @@ fn pcg_inner(
         Ok(s) => s,
         Err(done) => return done,
     };
+    let outcome = pcg_loop(a, m, defl, &mut sys, x, params, monitor);
+    sys.conclude(x, outcome)
+}
+
+fn pcg_loop(
+    a: &dyn LinearOperator,
+    m: &dyn Preconditioner,
+    defl: Option<&Deflation>,
+    sys: &mut Prepared<'_>,
+    x: &mut [f64],
+    params: &SolveParams,
+    monitor: &mut dyn Monitor,
+) -> Result<(usize, StopReason), KrylovError> {
     let n = x.len();
     let mut r = vec![0.0; n];
     let mut z = vec![0.0; n];
@@ -130,7 +154,7 @@ fn pcg_inner(
     }
     let rnorm = finite("residual", vector::norm2(&r), 0)?;
     if let Some(stop) = sys.record(0, rnorm, monitor) {
-        return Ok(sys.finish(x, 0, stop));
+        return Ok((0, stop));
     }
     let mut rz = sys.precondition(m, &r, &mut z, 0)?;
     let mut p = z.clone();
@@ -159,7 +183,7 @@ fn pcg_inner(
             d.add_correction(true, &z, -1.0, &mut p);
         }
     }
-    Ok(sys.finish(x, it, stop))
+    Ok((it, stop))
 }
 
 #[cfg(test)]

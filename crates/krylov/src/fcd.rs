@@ -12,7 +12,7 @@
 
 use crate::error::KrylovError;
 use crate::solve::{
-    Monitor, SolveInfo, SolveParams, StopReason, curvature, finite, prepare, rescaled,
+    Monitor, Prepared, SolveInfo, SolveParams, StopReason, curvature, finite, prepare, rescaled,
 };
 use ritz_linalg::{LinearOperator, Preconditioner, vector};
 use serde::{Deserialize, Serialize};
@@ -88,6 +88,19 @@ fn fcd_inner(
         Ok(s) => s,
         Err(done) => return done,
     };
+    let outcome = fcd_loop(a, m, &mut sys, x, params, monitor);
+    sys.conclude(x, outcome)
+}
+
+fn fcd_loop(
+    a: &dyn LinearOperator,
+    m: &dyn Preconditioner,
+    sys: &mut Prepared<'_>,
+    x: &mut [f64],
+    params: &FcdParams,
+    monitor: &mut dyn Monitor,
+) -> Result<(usize, StopReason), KrylovError> {
+    let sp = &params.solve;
     let n = x.len();
     let k = params.k;
     ritz_linalg::mem::check(
@@ -118,6 +131,7 @@ fn fcd_inner(
             return Err(KrylovError::NonFiniteIterate {
                 what: "preconditioner output",
                 iteration: it,
+                relative_residual: f64::NAN,
             });
         }
         if let Some(ns) = sys.null_space {
@@ -143,5 +157,5 @@ fn fcd_inner(
         dirs[slot] = (q, aq, qaq);
         stop = sys.record(it, rnorm, monitor);
     }
-    Ok(sys.finish(x, it, stop.unwrap_or(StopReason::MaxIterations)))
+    Ok((it, stop.unwrap_or(StopReason::MaxIterations)))
 }

@@ -117,6 +117,7 @@ pub fn lanczos(
             return Err(KrylovError::NonFiniteIterate {
                 what: "Lanczos α",
                 iteration: j,
+                relative_residual: f64::NAN,
             });
         }
         alpha.push(aj);
@@ -144,6 +145,7 @@ pub fn lanczos(
             return Err(KrylovError::NonFiniteIterate {
                 what: "Lanczos β",
                 iteration: j,
+                relative_residual: f64::NAN,
             });
         }
         tmax = tmax.max(bj);

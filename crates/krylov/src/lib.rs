@@ -44,6 +44,6 @@ pub mod precond;
 pub mod solve;
 
 pub use cg::{cg, pcg};
-pub use error::KrylovError;
+pub use error::{KrylovError, Partial};
 pub use fcd::{FcdParams, fcd};
 pub use solve::{Monitor, SolveInfo, SolveParams, StopReason};

@@ -63,10 +63,12 @@ impl SolveParams {
     }
 }
 
-/// Why an iteration stopped.
+/// Why an iterative solver stopped — the one vocabulary of the ritz solvers (Krylov solvers,
+/// optimal transport, optimizers). Serialized in kebab-case (`"max-iterations"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum StopReason {
-    /// The stop test was met.
+    /// The stop test was met (an exact solver finished).
     Converged,
     /// `max_iters` iterations were made without meeting the stop test.
     MaxIterations,
@@ -75,6 +77,11 @@ pub enum StopReason {
     /// The residual grew past `dtol · ‖b‖` (an inconsistent or indefinite system); `x` holds
     /// the last iterate.
     Diverged,
+    /// The time limit was reached first.
+    TimeLimit,
+    /// No further progress is possible in floating point (no step decreases the merit
+    /// function); the history shows the best value reached.
+    Stalled,
 }
 
 /// What a solve returns.
@@ -88,6 +95,9 @@ pub struct SolveInfo {
     pub stop: StopReason,
     /// `‖b‖₂` (after null-space projection).
     pub rhs_norm: f64,
+    /// Seconds since the solve started, for each entry of `residual_history`.
+    #[serde(default)]
+    pub elapsed_s: Vec<f64>,
 }
 
 impl SolveInfo {
@@ -101,12 +111,14 @@ impl SolveInfo {
     }
 }
 
-/// An observer called once per iteration with `(iteration, ‖r‖/‖b‖)`; it cannot change the
-/// iteration (the stop test is separate). Closures `FnMut(usize, f64)` are monitors; `()` is
-/// the silent monitor.
+/// An observer called once per iteration with `(iteration, measure)`, where the measure is the
+/// solver's progress quantity: `‖r‖/‖b‖` for the Krylov solvers, the marginal error for the
+/// optimal-transport solvers, `‖∇f‖` for the optimizers. It cannot change the iteration (the
+/// stop test is separate). Closures `FnMut(usize, f64)` are monitors; `()` is the silent
+/// monitor.
 pub trait Monitor {
-    /// Called after iteration `iteration` (0 = initial residual).
-    fn observe(&mut self, iteration: usize, relative_residual: f64);
+    /// Called after iteration `iteration` (0 = the starting point).
+    fn observe(&mut self, iteration: usize, measure: f64);
 }
 
 impl Monitor for () {
@@ -163,6 +175,8 @@ pub(crate) struct Prepared<'a> {
     bnorm: f64,
     dtol: f64,
     history: Vec<f64>,
+    elapsed: Vec<f64>,
+    start: std::time::Instant,
 }
 
 /// Validates the system (shapes, NaN/Inf in `b` and `x`, parameters, preconditioner size) and
@@ -176,6 +190,7 @@ pub(crate) fn prepare<'a>(
     precond_dim: Option<usize>,
     monitor: &mut dyn Monitor,
 ) -> Result<Prepared<'a>, Result<SolveInfo, KrylovError>> {
+    let start = std::time::Instant::now();
     check_system(a, b, x, params).map_err(Err)?;
     if let Some(d) = precond_dim {
         check_len("preconditioner dimension", a.nrows(), d).map_err(|e| Err(e.into()))?;
@@ -198,6 +213,7 @@ pub(crate) fn prepare<'a>(
             residual_history: vec![0.0],
             stop: StopReason::ZeroRhs,
             rhs_norm: 0.0,
+            elapsed_s: vec![start.elapsed().as_secs_f64()],
         }));
     }
     Ok(Prepared {
@@ -207,6 +223,8 @@ pub(crate) fn prepare<'a>(
         bnorm,
         dtol: params.dtol,
         history: Vec::new(),
+        elapsed: Vec::new(),
+        start,
     })
 }
 
@@ -222,6 +240,7 @@ impl Prepared<'_> {
     ) -> Option<StopReason> {
         let rel = rnorm / self.bnorm;
         self.history.push(rel);
+        self.elapsed.push(self.start.elapsed().as_secs_f64());
         monitor.observe(it, rel);
         if rnorm <= self.threshold {
             Some(StopReason::Converged)
@@ -242,6 +261,20 @@ impl Prepared<'_> {
             residual_history: self.history,
             stop,
             rhs_norm: self.bnorm,
+            elapsed_s: self.elapsed,
+        }
+    }
+
+    /// The result of an iteration loop that returned `(iterations, stop)` or an error: a
+    /// breakdown gets the last relative residual recorded (the partial result).
+    pub fn conclude(
+        self,
+        x: &mut [f64],
+        outcome: Result<(usize, StopReason), KrylovError>,
+    ) -> Result<SolveInfo, KrylovError> {
+        match outcome {
+            Ok((it, stop)) => Ok(self.finish(x, it, stop)),
+            Err(e) => Err(e.with_residual(self.history.last().copied().unwrap_or(f64::NAN))),
         }
     }
 
@@ -264,6 +297,7 @@ impl Prepared<'_> {
                 what: "preconditioner",
                 value: rz,
                 iteration: it,
+                relative_residual: f64::NAN,
             });
         }
         Ok(rz)
@@ -282,6 +316,7 @@ pub(crate) fn curvature(what: &'static str, v: f64, it: usize) -> Result<f64, Kr
             },
             value: v,
             iteration: it,
+            relative_residual: f64::NAN,
         });
     }
     Ok(v)
@@ -315,6 +350,10 @@ pub(crate) fn finite(what: &'static str, v: f64, iteration: usize) -> Result<f64
     if v.is_finite() {
         Ok(v)
     } else {
-        Err(KrylovError::NonFiniteIterate { what, iteration })
+        Err(KrylovError::NonFiniteIterate {
+            what,
+            iteration,
+            relative_residual: f64::NAN,
+        })
     }
 }

@@ -5,7 +5,8 @@
 //!   variant that plain PCG accepts.
 //! - [`fast`]: plain-Rust f32 inference for the stencil nets with per-solve cached stencils.
 //! - [`data`], [`loss`], [`train`](mod@train): Ritz-vector training data, the scale-invariant
-//!   loss with the Poisson operator inside the graph, and a resumable Adam trainer.
+//!   loss with the Poisson operator inside the graph, and a resumable Adam trainer;
+//!   [`recipe`]: the training configurations of the shipped networks.
 //! - [`precond`]: adapters to ritz-krylov's preconditioner traits (f64 residual → f32 network
 //!   → f64 direction).
 //! - [`model`]: the model zoo behind one interface, weight files and their checks;
@@ -45,6 +46,7 @@ pub mod loss;
 pub mod model;
 pub mod ops;
 pub mod precond;
+pub mod recipe;
 pub mod shipped;
 pub mod stencil;
 pub mod train;

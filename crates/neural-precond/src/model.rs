@@ -134,6 +134,13 @@ impl<B: Backend> AnyModel<B> {
             AnyModel::Stencil(m) => m.num_params(),
         }
     }
+    /// "dcdm" or "stencil".
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AnyModel::Dcdm(_) => "dcdm",
+            AnyModel::Stencil(_) => "stencil",
+        }
+    }
 }
 
 /// The manifest stored next to a weights record.
@@ -153,6 +160,87 @@ pub struct WeightsManifest {
 }
 
 const FORMAT: &str = "ritz-weights/1";
+
+/// Where a network came from, read from its manifest's training record (fields the record
+/// lacks are empty).
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Provenance {
+    /// Scenes of the training geometries.
+    pub scenes: Vec<String>,
+    /// Side of the training grids.
+    pub grid_n: Option<usize>,
+    /// Epochs trained (this run).
+    pub epochs: usize,
+    /// Last epoch's training loss.
+    pub train_loss: Option<f64>,
+    /// Last epoch's validation loss.
+    pub val_loss: Option<f64>,
+    /// The weights the run started from (`--init`): their stem and checksum.
+    pub init: Option<(String, String)>,
+}
+
+impl WeightsManifest {
+    /// The training provenance recorded in the manifest.
+    pub fn provenance(&self) -> Provenance {
+        let t = &self.training;
+        let data = &t["config"]["data"];
+        let last = t["log"].as_array().and_then(|l| l.last());
+        Provenance {
+            scenes: data["scenes"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_lowercase))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            grid_n: data["n"].as_u64().map(|n| n as usize),
+            epochs: t["log"].as_array().map_or(0, |l| l.len()),
+            train_loss: last.and_then(|l| l["train_loss"].as_f64()),
+            val_loss: last.and_then(|l| l["val_loss"].as_f64()),
+            init: t["init"]["weights"].as_str().map(|w| {
+                let sum = t["init"]["checksum"].as_str().unwrap_or_default();
+                (w.to_string(), sum.to_string())
+            }),
+        }
+    }
+
+    /// Records the weights a training run started from — their stem, checksum and own
+    /// training record — so that the chain of fine-tunings stays readable after the starting
+    /// file is overwritten.
+    pub fn record_init(&mut self, weights: &str, from: &WeightsManifest) {
+        if !self.training.is_object() {
+            self.training = serde_json::json!({});
+        }
+        self.training["init"] = serde_json::json!({
+            "weights": weights,
+            "checksum": from.checksum,
+            "training": from.training,
+        });
+    }
+}
+
+/// Reads the manifest of `stem` (checked against its record), lets `edit` change its
+/// training record, and writes it back (the record and its checksum are untouched).
+///
+/// Errors: the checks of [`read_manifest`]; an unwritable file.
+pub fn update_manifest(
+    stem: &Path,
+    edit: impl FnOnce(&mut WeightsManifest),
+) -> Result<(), NeuralError> {
+    let mut m = read_manifest(stem)?;
+    let (format, model, params, checksum) = (
+        m.format.clone(),
+        m.model.clone(),
+        m.params,
+        m.checksum.clone(),
+    );
+    edit(&mut m);
+    (m.format, m.model, m.params, m.checksum) = (format, model, params, checksum);
+    let json = paths(stem).1;
+    let text = serde_json::to_string_pretty(&m).map_err(|e| save_err(&json, e))?;
+    std::fs::write(&json, text).map_err(|e| save_err(&json, e))
+}
 
 /// FNV-1a, 64 bit. Cost: one pass over `bytes`.
 pub fn fnv1a64(bytes: &[u8]) -> u64 {

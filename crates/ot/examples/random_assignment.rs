@@ -18,6 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             tol: 1e-12,
             ..Default::default()
         },
+        &mut (),
     )?;
     let stats = sns.sns.clone().unwrap_or_default();
     println!(
@@ -37,7 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         max_iters: 1_000_000,
         time_limit_s: Some(20.0),
     };
-    let sk = sinkhorn_log(&problem, &params)?;
+    let sk = sinkhorn_log(&problem, &params, &mut ())?;
     println!(
         "Sinkhorn-log: {:>6} iterations, {:.3} s, marginal error {:.1e} ({:?})",
         sk.iterations,

@@ -23,7 +23,7 @@
 //! use ritz_ot::{OtProblem, SnsParams, sinkhorn_newton_sparse};
 //! let problem = OtProblem::random_assignment(100, 0)?;
 //! let params = SnsParams { eta: 200.0, ..Default::default() };
-//! let solution = sinkhorn_newton_sparse(&problem, &params)?;
+//! let solution = sinkhorn_newton_sparse(&problem, &params, &mut ())?;
 //! assert!(solution.marginal_error() < 1e-8);
 //! # Ok::<(), ritz_ot::OtError>(())
 //! ```
@@ -41,6 +41,7 @@ pub mod solution;
 pub use error::OtError;
 pub use exact::emd;
 pub use problem::{GridDensity, GroundCost, OtProblem};
+pub use ritz_krylov::Monitor;
 pub use sinkhorn::{
     EpsilonScaling, SinkhornParams, sinkhorn, sinkhorn_epsilon_scaling, sinkhorn_log,
     sinkhorn_stabilized,

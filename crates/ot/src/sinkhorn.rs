@@ -19,6 +19,7 @@ use crate::error::OtError;
 use crate::kernels;
 use crate::problem::{OtProblem, check_dense};
 use crate::solution::{HistoryEntry, OtSolution, RunRecord, StopReason, finish_entropic};
+use ritz_krylov::Monitor;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -75,21 +76,28 @@ impl SinkhornParams {
     }
 }
 
-/// Bookkeeping shared by the iterations: history, time limit, stop test.
-pub(crate) struct Tracker {
+/// Bookkeeping shared by the iterations: history, monitor, time limit, stop test.
+pub(crate) struct Tracker<'m> {
     pub start: Instant,
     pub history: Vec<HistoryEntry>,
     time_limit_s: Option<f64>,
     tol: f64,
+    monitor: &'m mut dyn Monitor,
 }
 
-impl Tracker {
-    pub fn new(start: Instant, tol: f64, time_limit_s: Option<f64>) -> Self {
+impl<'m> Tracker<'m> {
+    pub fn new(
+        start: Instant,
+        tol: f64,
+        time_limit_s: Option<f64>,
+        monitor: &'m mut dyn Monitor,
+    ) -> Self {
         Self {
             start,
             history: Vec::new(),
             time_limit_s,
             tol,
+            monitor,
         }
     }
     /// Records iteration `it` with error `err`; returns the stop reason if it must stop.
@@ -100,6 +108,7 @@ impl Tracker {
             marginal_error: err,
             elapsed_s,
         });
+        self.monitor.observe(it, err);
         if err <= self.tol {
             Some(StopReason::Converged)
         } else if it >= max_iters {
@@ -220,13 +229,17 @@ impl LogState {
 /// Cost: `2nm` exps and `4nm` flops per iteration, rayon-parallel over rows; memory: the
 /// problem plus `O(n + m)`. Errors: invalid parameters. Non-convergence is
 /// [`StopReason::MaxIterations`] / [`StopReason::TimeLimit`].
-pub fn sinkhorn_log(problem: &OtProblem, params: &SinkhornParams) -> Result<OtSolution, OtError> {
+pub fn sinkhorn_log(
+    problem: &OtProblem,
+    params: &SinkhornParams,
+    monitor: &mut dyn Monitor,
+) -> Result<OtSolution, OtError> {
     params.validate()?;
     check_dense("the transport plan", problem.n(), problem.m(), 1)?;
     let start = Instant::now();
     with_support(problem, params.eta, |p| {
         let mut st = LogState::new(p, vec![0.0; p.n()], vec![0.0; p.m()]);
-        let mut tr = Tracker::new(start, params.tol, params.time_limit_s);
+        let mut tr = Tracker::new(start, params.tol, params.time_limit_s, &mut *monitor);
         let (it, stop) = st.iterate(p, params.eta, 0, params.max_iters, false, &mut tr);
         Ok((st.f, st.g, RunRecord::plain(it, tr.history, stop, start)))
     })
@@ -239,7 +252,11 @@ pub fn sinkhorn_log(problem: &OtProblem, params: &SinkhornParams) -> Result<OtSo
 /// family); memory: `K` and `Kᵀ` (`16nm` bytes). Errors: [`OtError::KernelUnderflow`] when
 /// a row or column of `K` underflows to zero or the scalings overflow (large `η·C`: use
 /// [`sinkhorn_stabilized`] or [`sinkhorn_log`]); invalid parameters.
-pub fn sinkhorn(problem: &OtProblem, params: &SinkhornParams) -> Result<OtSolution, OtError> {
+pub fn sinkhorn(
+    problem: &OtProblem,
+    params: &SinkhornParams,
+    monitor: &mut dyn Monitor,
+) -> Result<OtSolution, OtError> {
     params.validate()?;
     check_dense(
         "the Gibbs kernel K, Kᵀ and the plan",
@@ -266,7 +283,7 @@ pub fn sinkhorn(problem: &OtProblem, params: &SinkhornParams) -> Result<OtSoluti
         let mut v = vec![1.0; m];
         let mut kv = vec![0.0; n];
         let mut ktu = vec![0.0; m];
-        let mut tr = Tracker::new(start, params.tol, params.time_limit_s);
+        let mut tr = Tracker::new(start, params.tol, params.time_limit_s, &mut *monitor);
         let mut it = 0;
         let stop = loop {
             kernels::matvec(&k, m, &v, &mut kv);
@@ -311,6 +328,7 @@ const ABSORB: f64 = 1e30;
 pub fn sinkhorn_stabilized(
     problem: &OtProblem,
     params: &SinkhornParams,
+    monitor: &mut dyn Monitor,
 ) -> Result<OtSolution, OtError> {
     params.validate()?;
     check_dense(
@@ -321,7 +339,7 @@ pub fn sinkhorn_stabilized(
     )?;
     let start = Instant::now();
     with_support(problem, params.eta, |p| {
-        let mut tr = Tracker::new(start, params.tol, params.time_limit_s);
+        let mut tr = Tracker::new(start, params.tol, params.time_limit_s, &mut *monitor);
         let (f, g, it, stop) = stabilized_iterations(p, params.eta, params.max_iters, &mut tr);
         Ok((f, g, RunRecord::plain(it, tr.history, stop, start)))
     })
@@ -430,6 +448,7 @@ pub fn sinkhorn_epsilon_scaling(
     problem: &OtProblem,
     params: &SinkhornParams,
     schedule: &EpsilonScaling,
+    monitor: &mut dyn Monitor,
 ) -> Result<OtSolution, OtError> {
     params.validate()?;
     check_dense(
@@ -468,7 +487,12 @@ pub fn sinkhorn_epsilon_scaling(
         let mut it = 0;
         let mut history = Vec::new();
         while eta < params.eta {
-            let mut tr = Tracker::new(start, schedule.stage_tol * p.mass(), params.time_limit_s);
+            let mut tr = Tracker::new(
+                start,
+                schedule.stage_tol * p.mass(),
+                params.time_limit_s,
+                &mut *monitor,
+            );
             let limit = (it + schedule.stage_max_iters).min(params.max_iters);
             let (reached, stop) = st.iterate(p, eta, it, limit, false, &mut tr);
             history.append(&mut tr.history);
@@ -479,7 +503,7 @@ pub fn sinkhorn_epsilon_scaling(
             }
             eta = (eta * schedule.factor).min(params.eta);
         }
-        let mut tr = Tracker::new(start, params.tol, params.time_limit_s);
+        let mut tr = Tracker::new(start, params.tol, params.time_limit_s, &mut *monitor);
         let (reached, stop) = st.iterate(p, params.eta, it, params.max_iters, false, &mut tr);
         history.append(&mut tr.history);
         Ok((st.f, st.g, RunRecord::plain(reached, history, stop, start)))

@@ -30,7 +30,7 @@ use crate::problem::OtProblem;
 use crate::sinkhorn::{LogState, Tracker, stabilized_iterations};
 use crate::solution::{OtSolution, RunRecord, SnsStats, StopReason, finish_entropic, l1_dist};
 use ritz_krylov::precond::Jacobi;
-use ritz_krylov::{SolveParams, pcg};
+use ritz_krylov::{Monitor, SolveParams, pcg};
 use ritz_linalg::{CsrMatrix, LinearOperator};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -50,8 +50,10 @@ pub struct SnsParams {
     /// 2 for easy and 15 for hard cases; 15 by default). Doubled whenever a Newton step
     /// reduces the marginal error by less than half.
     pub density: f64,
-    /// CG iteration limit per Newton step.
-    pub cg_max_iters: usize,
+    /// The CG solve of each Newton step (inexact Newton): its relative tolerance is
+    /// `√(marginal error / mass)`, clamped to `[1e-12, cg.rtol]`; `max_iters` and `dtol` apply
+    /// as given. Default: `rtol` 0.1, 1 000 iterations.
+    pub cg: SolveParams,
     /// Armijo constant of the backtracking line search.
     pub armijo: f64,
     /// Step halvings before the line search gives up (then one Sinkhorn iteration is taken).
@@ -75,7 +77,12 @@ impl Default for SnsParams {
             sinkhorn_iters: 20,
             max_newton_iters: 200,
             density: 15.0,
-            cg_max_iters: 1_000,
+            cg: SolveParams {
+                rtol: 0.1,
+                atol: 0.0,
+                max_iters: 1_000,
+                ..Default::default()
+            },
             armijo: 1e-4,
             max_backtracks: 40,
             time_limit_s: None,
@@ -100,9 +107,12 @@ impl SnsParams {
         if !(self.armijo > 0.0 && self.armijo < 0.5) {
             return bad(format!("armijo must lie in (0, 0.5), got {}", self.armijo));
         }
-        if self.max_newton_iters == 0 || self.cg_max_iters == 0 {
-            return bad("max_newton_iters and cg_max_iters must be ≥ 1".into());
+        if self.max_newton_iters == 0 {
+            return bad("max_newton_iters must be ≥ 1".into());
         }
+        self.cg
+            .validate()
+            .map_err(|e| OtError::InvalidParameter(format!("cg: {e}")))?;
         if let Some(t) = self.time_limit_s
             && (t.is_nan() || t <= 0.0)
         {
@@ -236,6 +246,7 @@ fn sparsify(p: &[f64], n: usize, m: usize, keep: usize) -> CsrMatrix {
 pub fn sinkhorn_newton_sparse(
     problem: &OtProblem,
     params: &SnsParams,
+    monitor: &mut dyn Monitor,
 ) -> Result<OtSolution, OtError> {
     params.validate()?;
     // The current and trial plans, and the final one.
@@ -277,7 +288,7 @@ pub fn sinkhorn_newton_sparse(
         } else {
             STAGE_TOL * pr.mass()
         };
-        let mut tr = Tracker::new(start, tol, params.time_limit_s);
+        let mut tr = Tracker::new(start, tol, params.time_limit_s, &mut *monitor);
         if k == 0 && params.sinkhorn_iters > 0 {
             // Stage 1 with the stabilized scaling form: the same iterates as log-domain
             // Sinkhorn, at mat-vec instead of exp cost.
@@ -407,7 +418,8 @@ fn newton_stage(
             // No Newton progress: one Sinkhorn iteration instead, stall if it does not help.
             let before = cur.err;
             let mut st = LogState::new(pr, f.clone(), g.clone());
-            let mut scratch = Tracker::new(start, 0.0, None);
+            let mut silent = ();
+            let mut scratch = Tracker::new(start, 0.0, None, &mut silent);
             st.iterate(pr, eta, 0, 1, false, &mut scratch);
             *f = st.f;
             *g = st.g;
@@ -461,24 +473,20 @@ fn newton_direction(
     for (r, gg) in rhs.iter_mut().zip(grad_g) {
         *r = gg / eta - *r;
     }
-    let rtol = (cur.err / pr.mass()).sqrt().clamp(1e-12, 0.1);
     let cg = SolveParams {
-        rtol,
-        atol: 0.0,
-        max_iters: params.cg_max_iters,
-        ..Default::default()
+        rtol: (cur.err / pr.mass()).sqrt().max(1e-12).min(params.cg.rtol),
+        ..params.cg
     };
     let mut x = vec![0.0; m - 1];
-    let mut iters = 0;
     if let Ok(jac) = Jacobi::new(&schur) {
         // Rounding can break PCG's positivity checks on a nearly singular S; the iterate so
-        // far is still a useful direction (the line search safeguards it), so an error here
-        // is not fatal.
-        let _ = pcg(&schur, &jac, &rhs, &mut x, &cg, &mut |k: usize, _: f64| {
-            iters = k
-        });
+        // far is still a useful direction (the line search safeguards it), so a breakdown is
+        // not fatal: its partial result counts.
+        stats.cg_iterations += match pcg(&schur, &jac, &rhs, &mut x, &cg, &mut ()) {
+            Ok(info) => info.iterations,
+            Err(e) => e.partial().map_or(0, |p| p.iteration),
+        };
     }
-    stats.cg_iterations += iters;
     dg[..m - 1].copy_from_slice(&x);
     dg[m - 1] = 0.0;
     let mut psx = vec![0.0; n];

@@ -11,20 +11,9 @@ use crate::problem::OtProblem;
 use ritz_linalg::CsrMatrix;
 use serde::{Deserialize, Serialize};
 
-/// Why a solver stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum StopReason {
-    /// The marginal error reached the tolerance (or the exact solver finished).
-    Converged,
-    /// The iteration limit was reached first.
-    MaxIterations,
-    /// The time limit was reached first.
-    TimeLimit,
-    /// No further progress is possible in floating point (Newton: no step decreases the
-    /// merit function); the history shows the best error reached.
-    Stalled,
-}
+/// Why a solver stopped: the stop vocabulary shared with the Krylov solvers and optimizers
+/// (OT solvers stop with `Converged`, `MaxIterations`, `TimeLimit` or `Stalled`).
+pub use ritz_krylov::StopReason;
 
 /// One history entry, recorded after each iteration (Sinkhorn: a row and a column update;
 /// Newton: one accepted step).

@@ -118,11 +118,11 @@ fn all_entropic(p: &OtProblem, eta: f64, tol: f64) -> Vec<(&'static str, OtSolut
         time_limit_s: None,
     };
     let mut out = vec![
-        ("log", sinkhorn_log(p, &sp).unwrap()),
-        ("stabilized", sinkhorn_stabilized(p, &sp).unwrap()),
+        ("log", sinkhorn_log(p, &sp, &mut ()).unwrap()),
+        ("stabilized", sinkhorn_stabilized(p, &sp, &mut ()).unwrap()),
         (
             "eps-scaling",
-            sinkhorn_epsilon_scaling(p, &sp, &EpsilonScaling::default()).unwrap(),
+            sinkhorn_epsilon_scaling(p, &sp, &EpsilonScaling::default(), &mut ()).unwrap(),
         ),
         (
             "sns",
@@ -133,11 +133,12 @@ fn all_entropic(p: &OtProblem, eta: f64, tol: f64) -> Vec<(&'static str, OtSolut
                     tol,
                     ..Default::default()
                 },
+                &mut (),
             )
             .unwrap(),
         ),
     ];
-    if let Ok(s) = sinkhorn(p, &sp) {
+    if let Ok(s) = sinkhorn(p, &sp, &mut ()) {
         out.push(("scaling", s));
     }
     out
@@ -261,7 +262,7 @@ fn stable_at_large_eta() {
             max_newton_iters: 100,
             ..Default::default()
         };
-        let sns = sinkhorn_newton_sparse(&p, &params).unwrap();
+        let sns = sinkhorn_newton_sparse(&p, &params, &mut ()).unwrap();
         assert!(
             sns.plan.dense.iter().all(|v| v.is_finite() && *v >= 0.0),
             "η = {eta}"
@@ -308,7 +309,7 @@ fn stable_at_large_eta() {
                 continuation: None,
                 ..params
             };
-            let s1 = sinkhorn_newton_sparse(&p, &single).unwrap();
+            let s1 = sinkhorn_newton_sparse(&p, &single, &mut ()).unwrap();
             assert!(
                 s1.marginal_error() > 1e-6,
                 "single stage reached {:e}",
@@ -323,8 +324,8 @@ fn stable_at_large_eta() {
             time_limit_s: None,
         };
         for s in [
-            sinkhorn_log(&p, &sp).unwrap(),
-            sinkhorn_stabilized(&p, &sp).unwrap(),
+            sinkhorn_log(&p, &sp, &mut ()).unwrap(),
+            sinkhorn_stabilized(&p, &sp, &mut ()).unwrap(),
         ] {
             assert_eq!(s.stop, StopReason::MaxIterations);
             assert!(s.plan.dense.iter().all(|v| v.is_finite() && *v >= 0.0));
@@ -334,7 +335,7 @@ fn stable_at_large_eta() {
         // exp(−ηC) underflows on whole rows: the scaling form says so instead of returning NaN.
         if eta > 10_000.0 {
             assert!(matches!(
-                sinkhorn(&p, &sp),
+                sinkhorn(&p, &sp, &mut ()),
                 Err(OtError::KernelUnderflow { .. })
             ));
         }
@@ -350,7 +351,7 @@ fn history_and_parameters() {
         max_iters: 10_000,
         time_limit_s: None,
     };
-    let s = sinkhorn_log(&p, &sp).unwrap();
+    let s = sinkhorn_log(&p, &sp, &mut ()).unwrap();
     assert_eq!(s.history.len(), s.iterations);
     assert!(
         s.history
@@ -358,13 +359,13 @@ fn history_and_parameters() {
             .all(|w| w[1].elapsed_s >= w[0].elapsed_s && w[1].iteration == w[0].iteration + 1)
     );
     assert!(s.history.last().unwrap().marginal_error <= 1e-10);
-    let capped = sinkhorn_log(&p, &SinkhornParams { max_iters: 3, ..sp }).unwrap();
+    let capped = sinkhorn_log(&p, &SinkhornParams { max_iters: 3, ..sp }, &mut ()).unwrap();
     assert_eq!(
         (capped.iterations, capped.stop),
         (3, StopReason::MaxIterations)
     );
     for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
-        let e = sinkhorn_log(&p, &SinkhornParams { eta: bad, ..sp }).unwrap_err();
+        let e = sinkhorn_log(&p, &SinkhornParams { eta: bad, ..sp }, &mut ()).unwrap_err();
         assert!(matches!(e, OtError::InvalidParameter(_)));
         let e = sinkhorn_newton_sparse(
             &p,
@@ -372,12 +373,13 @@ fn history_and_parameters() {
                 eta: bad,
                 ..Default::default()
             },
+            &mut (),
         )
         .unwrap_err();
         assert!(matches!(e, OtError::InvalidParameter(_)));
     }
     assert!(matches!(
-        sinkhorn_log(&p, &SinkhornParams { max_iters: 0, ..sp }),
+        sinkhorn_log(&p, &SinkhornParams { max_iters: 0, ..sp }, &mut ()),
         Err(OtError::InvalidParameter(_))
     ));
 }

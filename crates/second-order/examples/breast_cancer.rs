@@ -12,8 +12,8 @@ fn main() -> Result<(), SecondOrderError> {
     let data = data::breast_cancer().standardized(true);
     let obj = LogisticRegression::new(data, 1e-3)?;
     let x0 = vec![0.0; obj.dim()];
-    let rn = regularized_newton(&obj, &x0, &RegNewtonParams::default())?;
-    let gd = gradient_descent(&obj, &x0, &GdParams::default())?;
+    let rn = regularized_newton(&obj, &x0, &RegNewtonParams::default(), &mut ())?;
+    let gd = gradient_descent(&obj, &x0, &GdParams::default(), &mut ())?;
     for (name, r) in [("regularized Newton", &rn), ("gradient descent", &gd)] {
         let last = r.history.last().expect("non-empty history");
         println!(

@@ -55,9 +55,13 @@ pub enum SecondOrderError {
         /// What is wrong.
         reason: String,
     },
-    /// A linear solve failed (matrix not positive definite, Krylov breakdown).
+    /// A Krylov solve or Lanczos run failed (operator not positive definite, breakdown); the
+    /// Krylov error is the source and carries the partial result.
     #[error("linear solve failed: {0}")]
-    Solve(String),
+    Solve(#[from] ritz_krylov::KrylovError),
+    /// A dense Cholesky factorization failed (the matrix is not positive definite).
+    #[error("dense Cholesky failed: {0}")]
+    Cholesky(String),
     /// A size beyond the available memory (nothing was allocated), and other linalg errors.
     #[error(transparent)]
     Linalg(#[from] ritz_linalg::LinalgError),

@@ -23,7 +23,7 @@
 //! use ritz_second_order::{LogisticRegression, Objective, RegNewtonParams, regularized_newton};
 //! let obj = LogisticRegression::new(ritz_second_order::data::breast_cancer(), 1e-3)?;
 //! let x0 = vec![0.0; obj.dim()];
-//! let res = regularized_newton(&obj, &x0, &RegNewtonParams::default())?;
+//! let res = regularized_newton(&obj, &x0, &RegNewtonParams::default(), &mut ())?;
 //! assert!(res.grad_norm() <= 1e-8);
 //! assert!(res.history.len() < 100);
 //! # Ok::<(), ritz_second_order::SecondOrderError>(())
@@ -43,6 +43,7 @@ pub use mfac::{DynamicMfac, MfacOptimizer, MfacParams, StaticMfac};
 pub use models::{LeastSquares, LogisticRegression, Mlp, SoftmaxRegression};
 pub use objective::{Counted, Curvature, CurvatureOperator, Objective};
 pub use optim::{
-    DampedNewtonParams, GdParams, LinearSolve, OptimResult, OptimStop, RegNewtonParams,
+    DampedNewtonParams, GdParams, LinearSolve, OptimResult, RegNewtonParams, StopReason,
     damped_newton, gradient_descent, regularized_newton,
 };
+pub use ritz_krylov::Monitor;

@@ -244,7 +244,7 @@ impl DynamicMfac {
         });
         self.llt = Some(
             mat.llt(faer::Side::Lower)
-                .map_err(|e| SecondOrderError::Solve(format!("M-FAC Cholesky: {e:?}")))?,
+                .map_err(|e| SecondOrderError::Cholesky(format!("M-FAC window: {e:?}")))?,
         );
         Ok(())
     }

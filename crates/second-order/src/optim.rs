@@ -8,7 +8,7 @@
 //!
 //! The linear systems `(C + λI)δ = g` are solved densely (the curvature assembled once per
 //! iteration from `d` curvature-vector products, then one Cholesky per trial) when
-//! `d ≤ dense_max`, else by krylov's CG, matrix-free, to relative residual `cg_rtol`.
+//! `d ≤ dense_max`, else by krylov's CG, matrix-free, with [`LinearSolve::cg`]'s stop test.
 //! Every result reports gradient evaluations, curvature-vector products and time per
 //! iteration.
 
@@ -23,34 +23,33 @@ use std::time::Instant;
 pub struct LinearSolve {
     /// Dense Cholesky up to this dimension, CG above.
     pub dense_max: usize,
-    /// CG relative tolerance.
-    pub cg_rtol: f64,
-    /// CG iteration limit.
-    pub cg_max_iters: usize,
+    /// Stop test and iteration limit of the CG solves (default: `rtol` 1e-10, 10 000
+    /// iterations).
+    pub cg: ritz_krylov::SolveParams,
 }
 
 impl Default for LinearSolve {
     fn default() -> Self {
         Self {
             dense_max: 256,
-            cg_rtol: 1e-10,
-            cg_max_iters: 10_000,
+            cg: ritz_krylov::SolveParams {
+                rtol: 1e-10,
+                atol: 0.0,
+                max_iters: 10_000,
+                ..Default::default()
+            },
         }
     }
 }
 
-/// Why an optimizer stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OptimStop {
-    /// `‖∇f‖ ≤ grad_tol`.
-    Converged,
-    /// The iteration limit was reached.
-    MaxIterations,
-    /// No step was accepted (regularized Newton after 40 tries; line searches after 60
-    /// halvings): the iterate cannot be improved in floating point.
-    NoProgress,
-}
+/// Why an optimizer stopped: the stop vocabulary shared with the Krylov and OT solvers.
+/// Optimizers stop with `Converged` (`‖∇f‖ ≤ grad_tol`), `MaxIterations`, or `Stalled` (no
+/// step was accepted — regularized Newton after 40 tries, line searches after 60 halvings —
+/// so the iterate cannot be improved in floating point).
+pub use ritz_krylov::StopReason;
+
+/// An observer called after every iteration with `(iteration, ‖∇f‖)`; `()` is silent.
+pub use ritz_krylov::Monitor;
 
 /// One history entry, after each iteration.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -77,7 +76,7 @@ pub struct OptimResult {
     /// History, starting with iteration 0.
     pub history: Vec<OptimRecord>,
     /// Why it stopped.
-    pub stop: OptimStop,
+    pub stop: StopReason,
 }
 
 impl OptimResult {
@@ -110,17 +109,19 @@ struct Recorder<'a> {
     obj: &'a Counted<'a>,
     start: Instant,
     history: Vec<OptimRecord>,
+    monitor: &'a mut dyn Monitor,
 }
 
 impl<'a> Recorder<'a> {
-    fn new(obj: &'a Counted<'a>) -> Self {
+    fn new(obj: &'a Counted<'a>, monitor: &'a mut dyn Monitor) -> Self {
         Self {
             obj,
             start: Instant::now(),
             history: Vec::new(),
+            monitor,
         }
     }
-    fn finish(self, x: Vec<f64>, stop: OptimStop) -> OptimResult {
+    fn finish(self, x: Vec<f64>, stop: StopReason) -> OptimResult {
         OptimResult {
             x,
             history: self.history,
@@ -137,6 +138,7 @@ impl<'a> Recorder<'a> {
             products,
             elapsed_s: self.start.elapsed().as_secs_f64(),
         });
+        self.monitor.observe(iteration, grad_norm);
     }
 }
 
@@ -197,7 +199,7 @@ impl<'a> System<'a> {
                     faer::Mat::from_fn(d, d, |i, j| c[(i, j)] + if i == j { lambda } else { 0.0 });
                 let llt = a
                     .llt(faer::Side::Lower)
-                    .map_err(|e| SecondOrderError::Solve(format!("Cholesky of C + λI: {e:?}")))?;
+                    .map_err(|e| SecondOrderError::Cholesky(format!("C + λI: {e:?}")))?;
                 let mut z = faer::Mat::from_fn(d, 1, |i, _| r[i]);
                 llt.solve_in_place(&mut z);
                 Ok((0..d).map(|i| z[(i, 0)]).collect())
@@ -205,14 +207,7 @@ impl<'a> System<'a> {
             System::Cg { op, solve } => {
                 op.set_shift(lambda);
                 let mut z = vec![0.0; r.len()];
-                let p = ritz_krylov::SolveParams {
-                    rtol: solve.cg_rtol,
-                    atol: 0.0,
-                    max_iters: solve.cg_max_iters,
-                    ..Default::default()
-                };
-                ritz_krylov::cg(op, r, &mut z, &p, &mut ())
-                    .map_err(|e| SecondOrderError::Solve(e.to_string()))?;
+                ritz_krylov::cg(op, r, &mut z, &solve.cg, &mut ())?;
                 Ok(z)
             }
         }
@@ -256,6 +251,7 @@ pub fn regularized_newton(
     obj: &dyn Objective,
     x0: &[f64],
     params: &RegNewtonParams,
+    monitor: &mut dyn Monitor,
 ) -> Result<OptimResult, SecondOrderError> {
     check_start(obj, x0, params.grad_tol)?;
     if !(params.gamma0 > 0.0 && params.gamma0.is_finite()) {
@@ -265,7 +261,7 @@ pub fn regularized_newton(
         )));
     }
     let counted = Counted::new(obj);
-    let mut rec = Recorder::new(&counted);
+    let mut rec = Recorder::new(&counted, monitor);
     let d = obj.dim();
     let mut x = x0.to_vec();
     let mut g = vec![0.0; d];
@@ -274,11 +270,11 @@ pub fn regularized_newton(
     let mut xt = vec![0.0; d];
     let mut gt = vec![0.0; d];
     rec.record(0, f, norm(&g));
-    let mut stop = OptimStop::MaxIterations;
+    let mut stop = StopReason::MaxIterations;
     for it in 1..=params.max_iters {
         let gn = norm(&g);
         if gn <= params.grad_tol {
-            stop = OptimStop::Converged;
+            stop = StopReason::Converged;
             break;
         }
         let mut system = System::new(&counted, &x, params.curvature, params.solve)?;
@@ -299,7 +295,7 @@ pub fn regularized_newton(
             gamma *= 0.5;
         }
         let Some(ft) = accepted else {
-            stop = OptimStop::NoProgress;
+            stop = StopReason::Stalled;
             break;
         };
         std::mem::swap(&mut x, &mut xt);
@@ -307,7 +303,7 @@ pub fn regularized_newton(
         f = ft;
         rec.record(it, f, norm(&g));
         if norm(&g) <= params.grad_tol {
-            stop = OptimStop::Converged;
+            stop = StopReason::Converged;
             break;
         }
     }
@@ -377,20 +373,21 @@ pub fn damped_newton(
     obj: &dyn Objective,
     x0: &[f64],
     params: &DampedNewtonParams,
+    monitor: &mut dyn Monitor,
 ) -> Result<OptimResult, SecondOrderError> {
     check_start(obj, x0, params.grad_tol)?;
     let counted = Counted::new(obj);
-    let mut rec = Recorder::new(&counted);
+    let mut rec = Recorder::new(&counted, monitor);
     let d = obj.dim();
     let mut x = x0.to_vec();
     let mut g = vec![0.0; d];
     let mut f = counted.gradient(&x, &mut g);
     let mut xt = vec![0.0; d];
     rec.record(0, f, norm(&g));
-    let mut stop = OptimStop::MaxIterations;
+    let mut stop = StopReason::MaxIterations;
     for it in 1..=params.max_iters {
         if norm(&g) <= params.grad_tol {
-            stop = OptimStop::Converged;
+            stop = StopReason::Converged;
             break;
         }
         let mut system = System::new(&counted, &x, params.curvature, params.solve)?;
@@ -403,7 +400,7 @@ pub fn damped_newton(
         match backtrack(&counted, &x, f, slope, &dir, 1.0, params.armijo, &mut xt) {
             Some(_) => std::mem::swap(&mut x, &mut xt),
             None => {
-                stop = OptimStop::NoProgress;
+                stop = StopReason::Stalled;
                 break;
             }
         }
@@ -411,7 +408,7 @@ pub fn damped_newton(
         rec.record(it, f, norm(&g));
     }
     if norm(&g) <= params.grad_tol {
-        stop = OptimStop::Converged;
+        stop = StopReason::Converged;
     }
     Ok(rec.finish(x, stop))
 }
@@ -449,6 +446,7 @@ pub fn gradient_descent(
     obj: &dyn Objective,
     x0: &[f64],
     params: &GdParams,
+    monitor: &mut dyn Monitor,
 ) -> Result<OptimResult, SecondOrderError> {
     check_start(obj, x0, params.grad_tol)?;
     if let Some(t) = params.step
@@ -459,7 +457,7 @@ pub fn gradient_descent(
         )));
     }
     let counted = Counted::new(obj);
-    let mut rec = Recorder::new(&counted);
+    let mut rec = Recorder::new(&counted, monitor);
     let d = obj.dim();
     let mut x = x0.to_vec();
     let mut g = vec![0.0; d];
@@ -467,11 +465,11 @@ pub fn gradient_descent(
     let mut xt = vec![0.0; d];
     let mut t = 1.0;
     rec.record(0, f, norm(&g));
-    let mut stop = OptimStop::MaxIterations;
+    let mut stop = StopReason::MaxIterations;
     for it in 1..=params.max_iters {
         let gn = norm(&g);
         if gn <= params.grad_tol {
-            stop = OptimStop::Converged;
+            stop = StopReason::Converged;
             break;
         }
         let dir: Vec<f64> = g.iter().map(|v| -v).collect();
@@ -497,7 +495,7 @@ pub fn gradient_descent(
                     std::mem::swap(&mut x, &mut xt);
                 }
                 None => {
-                    stop = OptimStop::NoProgress;
+                    stop = StopReason::Stalled;
                     break;
                 }
             },
@@ -506,7 +504,7 @@ pub fn gradient_descent(
         rec.record(it, f, norm(&g));
     }
     if norm(&g) <= params.grad_tol {
-        stop = OptimStop::Converged;
+        stop = StopReason::Converged;
     }
     Ok(rec.finish(x, stop))
 }

@@ -23,7 +23,7 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 }
 
 fn krylov_err(e: ritz_krylov::KrylovError) -> SecondOrderError {
-    SecondOrderError::Solve(e.to_string())
+    SecondOrderError::Solve(e)
 }
 
 /// The `k` largest eigenvalues (descending) of a symmetric operator from `steps` Lanczos

@@ -418,8 +418,8 @@ fn regularized_newton_beats_gradient_descent_on_breast_cancer() {
     let data = breast_cancer().standardized(true);
     let obj = LogisticRegression::new(data, 0.0).unwrap();
     let x0 = vec![0.0; obj.dim()];
-    let rn = regularized_newton(&obj, &x0, &RegNewtonParams::default()).unwrap();
-    assert_eq!(rn.stop, OptimStop::Converged);
+    let rn = regularized_newton(&obj, &x0, &RegNewtonParams::default(), &mut ()).unwrap();
+    assert_eq!(rn.stop, StopReason::Converged);
     assert!(rn.grad_norm() <= 1e-8);
     // Gradient descent with 10× the gradient budget does not get there.
     let budget = 10 * rn.gradients();
@@ -430,6 +430,7 @@ fn regularized_newton_beats_gradient_descent_on_breast_cancer() {
             max_iters: budget,
             ..Default::default()
         },
+        &mut (),
     )
     .unwrap();
     assert!(gd.gradients() <= budget + 1);
@@ -439,8 +440,8 @@ fn regularized_newton_beats_gradient_descent_on_breast_cancer() {
         gd.grad_norm()
     );
     // Damped Newton and the Gauss–Newton variant also converge; history is consistent.
-    let dn = damped_newton(&obj, &x0, &DampedNewtonParams::default()).unwrap();
-    assert_eq!(dn.stop, OptimStop::Converged);
+    let dn = damped_newton(&obj, &x0, &DampedNewtonParams::default(), &mut ()).unwrap();
+    assert_eq!(dn.stop, StopReason::Converged);
     let gn = regularized_newton(
         &obj,
         &x0,
@@ -448,9 +449,10 @@ fn regularized_newton_beats_gradient_descent_on_breast_cancer() {
             curvature: Curvature::GaussNewton,
             ..Default::default()
         },
+        &mut (),
     )
     .unwrap();
-    assert_eq!(gn.stop, OptimStop::Converged);
+    assert_eq!(gn.stop, StopReason::Converged);
     assert!(
         rn.history
             .windows(2)
@@ -470,14 +472,15 @@ fn softmax_and_synthetic_sets_and_errors() {
             grad_tol: 1e-6,
             ..Default::default()
         },
+        &mut (),
     )
     .unwrap();
-    assert_eq!(rn.stop, OptimStop::Converged);
+    assert_eq!(rn.stop, StopReason::Converged);
     for separable in [true, false] {
         let d = synthetic_binary(300, 10, separable, 12);
         let obj = LogisticRegression::new(d, 0.0).unwrap();
-        let r = regularized_newton(&obj, &[0.0; 10], &RegNewtonParams::default()).unwrap();
-        assert_eq!(r.stop, OptimStop::Converged, "separable = {separable}");
+        let r = regularized_newton(&obj, &[0.0; 10], &RegNewtonParams::default(), &mut ()).unwrap();
+        assert_eq!(r.stop, StopReason::Converged, "separable = {separable}");
     }
     let bad = Dataset::new(2, vec![0.0; 4], vec![0.0, 2.0]).unwrap();
     assert!(matches!(
@@ -490,11 +493,16 @@ fn softmax_and_synthetic_sets_and_errors() {
     ));
     let lr = LogisticRegression::new(synthetic_binary(10, 3, true, 1), 0.0).unwrap();
     assert!(matches!(
-        regularized_newton(&lr, &[0.0; 2], &RegNewtonParams::default()),
+        regularized_newton(&lr, &[0.0; 2], &RegNewtonParams::default(), &mut ()),
         Err(SecondOrderError::Shape { .. })
     ));
     assert!(matches!(
-        regularized_newton(&lr, &[0.0, f64::NAN, 0.0], &RegNewtonParams::default()),
+        regularized_newton(
+            &lr,
+            &[0.0, f64::NAN, 0.0],
+            &RegNewtonParams::default(),
+            &mut ()
+        ),
         Err(SecondOrderError::NonFinite { index: 1, .. })
     ));
 }

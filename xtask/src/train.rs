@@ -1,143 +1,26 @@
-//! Learned solvers in xtask: the burn backend choice, the shipped weights, `cargo xtask train`.
-//!
-//! The backend type is chosen here, once: `--backend cpu` is burn-flex (default), `--backend
-//! cuda` is burn-cuda when xtask is built with `--features cuda` (a clear error otherwise).
+//! `cargo xtask train`: flags over the library's training recipe ([`ritz::neural::recipe`]),
+//! the run with its progress bar, checkpoints and curve, and `--install` into the shipped
+//! weights.
 
+use crate::backend::BackendKind;
+#[cfg(feature = "cuda")]
+use crate::backend::Gpu;
+#[cfg(not(feature = "cuda"))]
+use crate::backend::no_cuda;
 use crate::plot;
 use indicatif::{ProgressBar, ProgressStyle};
-use ritz_linalg::{Preconditioner, SpdPreconditioner};
-use ritz_neural_precond::burn::backend::{Autodiff, Flex};
-use ritz_neural_precond::burn::module::AutodiffModule;
-use ritz_neural_precond::burn::optim::AdamConfig;
-use ritz_neural_precond::burn::tensor::backend::{AutodiffBackend, Backend};
-use ritz_neural_precond::train::{LossKind, LrSchedule};
-use ritz_neural_precond::{
-    AnyModel, BurnPreconditioner, DatasetSpec, Geometry, LearnedModel, ModelConfig,
-    SpdStencilPreconditioner, StencilPreconditioner, TrainConfig, TrainEvent, load_weights,
-};
-use ritz_pde::{PoissonProblem, Scene};
+use ritz::neural::burn::backend::{Autodiff, Flex};
+use ritz::neural::burn::module::AutodiffModule;
+use ritz::neural::burn::tensor::backend::AutodiffBackend;
+use ritz::neural::model::WeightsManifest;
+use ritz::neural::train::{LossKind, LrSchedule};
+use ritz::neural::{AnyModel, LearnedModel, ModelConfig, TrainConfig, TrainEvent, load_weights};
+use ritz::pde::Scene;
 use std::path::{Path, PathBuf};
 
-/// The burn backend.
-#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum BackendKind {
-    /// burn-flex on the CPU.
-    #[default]
-    Cpu,
-    /// burn-cuda (needs `--features cuda`).
-    Cuda,
-}
-
-#[cfg(feature = "cuda")]
-type Gpu = ritz_neural_precond::burn::backend::Cuda;
-
-/// The error for `--backend cuda` in a build without the `cuda` feature.
-pub fn no_cuda() -> String {
-    "--backend cuda needs xtask built with the cuda feature: cargo xtask … is `cargo run --release \
-     -p xtask`; run `cargo run --release -p xtask --features cuda -- …`"
-        .into()
-}
-
-/// Where the bench finds weights and which backend it runs burn models on.
-#[derive(Debug, Clone)]
-pub struct LearnedContext {
-    /// Backend for burn forwards (DCDM; stencil nets on cuda).
-    pub backend: BackendKind,
-    /// Folder with `<model>-<dim>d.{bin,json}`; `None`: the weights embedded in the library
-    /// ([`ritz_neural_precond::shipped`]).
-    pub weights: Option<PathBuf>,
-}
-
-impl Default for LearnedContext {
-    fn default() -> Self {
-        Self {
-            backend: BackendKind::Cpu,
-            weights: None,
-        }
-    }
-}
-
-/// The network `name` of dimension `dim`: from the context's folder, or the embedded ones.
-fn load_model<B: Backend>(
-    name: &str,
-    dim: usize,
-    ctx: &LearnedContext,
-    device: &B::Device,
-) -> Result<AnyModel<B>, ritz_neural_precond::NeuralError> {
-    match &ctx.weights {
-        Some(dir) => load_weights::<B>(&dir.join(format!("{name}-{dim}d")), device),
-        None => ritz_neural_precond::shipped::load_shipped::<B>(name, dim, device),
-    }
-    .map(|(_, m)| m)
-}
-
-/// The weights committed in the repo.
+/// The weights committed in the repo (where `--install` writes).
 pub fn shipped_weights() -> PathBuf {
     crate::peers::root().join("crates/neural-precond/weights")
-}
-
-/// A prepared learned preconditioner.
-pub enum Learned {
-    /// For flexible conjugate directions.
-    Flexible(Box<dyn Preconditioner>),
-    /// SPD: for PCG.
-    Spd(Box<dyn SpdPreconditioner>),
-}
-
-fn burn_pc<B: Backend>(
-    name: &str,
-    ctx: &LearnedContext,
-    geo: &Geometry,
-    device: &B::Device,
-) -> Result<Box<dyn Preconditioner>, String> {
-    let model =
-        load_model::<B>(name, geo.grid.dim(), ctx, device).map_err(|e| format!("{name}: {e}"))?;
-    let pc = BurnPreconditioner::new(model, geo, device).map_err(|e| e.to_string())?;
-    Ok(Box::new(pc))
-}
-
-/// Loads the weights of `name` for the problem's dimension and prepares it for the problem
-/// (the per-solve setup: stencils computed once).
-pub fn prepare(
-    name: &str,
-    problem: &PoissonProblem,
-    ctx: &LearnedContext,
-) -> Result<Learned, String> {
-    let dim = problem.grid().dim();
-    let geo = Geometry::of(problem);
-    let err = |e: ritz_neural_precond::NeuralError| format!("{name}: {e}");
-    match (name, ctx.backend) {
-        ("stencil" | "stencil-spd", BackendKind::Cpu) => {
-            let model = load_model::<Flex>(name, dim, ctx, &Default::default()).map_err(err)?;
-            let AnyModel::Stencil(net) = model else {
-                return Err(format!("{name}-{dim}d: not a stencil net"));
-            };
-            if name == "stencil-spd" {
-                Ok(Learned::Spd(Box::new(
-                    SpdStencilPreconditioner::new(&net, &geo).map_err(err)?,
-                )))
-            } else {
-                Ok(Learned::Flexible(Box::new(
-                    StencilPreconditioner::new(&net, &geo).map_err(err)?,
-                )))
-            }
-        }
-        (_, BackendKind::Cpu) => Ok(Learned::Flexible(burn_pc::<Flex>(
-            name,
-            ctx,
-            &geo,
-            &Default::default(),
-        )?)),
-        #[cfg(feature = "cuda")]
-        (_, BackendKind::Cuda) => Ok(Learned::Flexible(burn_pc::<Gpu>(
-            name,
-            ctx,
-            &geo,
-            &Default::default(),
-        )?)),
-        #[cfg(not(feature = "cuda"))]
-        (_, BackendKind::Cuda) => Err(no_cuda()),
-    }
 }
 
 /// Arguments of `cargo xtask train`.
@@ -254,97 +137,14 @@ pub enum LossArg {
     Energy,
 }
 
-/// The default training configuration of a model (see docs/neural.md for the reasoning).
-/// `paper` (DCDM only): the paper's recipe exactly, i.e. the plain network on unit-norm
-/// inputs, Ritz-vector data and the residual loss, instead of ritz's measured recipe.
-pub fn default_config(
-    model: &str,
-    dim: usize,
-    n: Option<usize>,
-    paper: bool,
-) -> Result<TrainConfig, String> {
-    let mut cfg = ModelConfig::named(model, dim).map_err(|e| e.to_string())?;
-    let dcdm = matches!(cfg, ModelConfig::Dcdm(_));
-    if paper && !dcdm {
-        return Err("--paper applies to dcdm".into());
-    }
-    if let ModelConfig::Dcdm(m) = &mut cfg {
-        m.jacobi_skip = !paper;
-        m.rms_input = !paper;
-    }
-    let n = n.unwrap_or(match (dcdm, dim) {
-        (true, 3) => 16,
-        (true, _) => 64,
-        (false, 3) => 32,
-        (false, _) => 64,
-    });
-    use Scene::{Closed, Organic, Pillars, Plume, Spheres};
-    // (geometries, scenes in turn, Lanczos steps, Ritz / scene / white-solution samples per
-    // geometry)
-    let spec = |geometries, scenes: &[Scene], lanczos_steps, ritz, rhs, noise| DatasetSpec {
-        dim,
-        n,
-        geometries,
-        scenes: scenes.to_vec(),
-        seed: 7,
-        lanczos_steps,
-        ritz_samples: ritz,
-        rhs_samples: rhs,
-        low_fraction: 0.55,
-        low_weight: 9.0,
-        noise_samples: noise,
-    };
-    let (data, epochs, loss) = if paper {
-        // Ritz samples only, 200 per geometry (the paper: one cube, 10,000 Lanczos steps).
-        let data = spec(3, &[Plume, Spheres, Organic], 400, 200, 0, 0);
-        (data, 30, LossKind::Residual)
-    } else if dcdm {
-        let data = spec(
-            12,
-            &[Plume, Spheres, Organic, Pillars, Closed],
-            400,
-            40,
-            10,
-            20,
-        );
-        // 2D: 8 epochs at 64² (5.5 min); 3D: 20 epochs at 16³ (30 min). The shipped nets
-        // add a second stage, `--init <these weights> --unroll 8 --lr 3e-4 --epochs 3`
-        // (docs/neural.md, DCDM).
-        (data, if dim == 3 { 20 } else { 8 }, LossKind::Energy)
-    } else {
-        let data = spec(
-            12,
-            &[Spheres, Organic, Pillars, Closed, Plume],
-            120,
-            12,
-            6,
-            6,
-        );
-        (data, 12, LossKind::Energy)
-    };
-    Ok(TrainConfig {
-        model: cfg,
-        data,
-        optimizer: AdamConfig::new(),
-        learning_rate: if dcdm { 1e-3 } else { 2e-4 },
-        batch_size: if dcdm { 10 } else { 8 },
-        epochs,
-        seed: 1,
-        val_fraction: 0.2,
-        loss,
-        schedule: LrSchedule::Constant,
-        unroll: 1,
-        init: None,
-    })
-}
-
 fn config_from_args(a: &TrainArgs) -> Result<TrainConfig, String> {
     let mut c = match &a.config {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
             serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?
         }
-        None => default_config(&a.model, a.dim, a.n, a.paper)?,
+        None => ritz::neural::recipe::recipe(&a.model, a.dim, a.n, a.paper)
+            .map_err(|e| e.to_string())?,
     };
     if let Some(n) = a.n {
         c.data.n = n;
@@ -413,37 +213,35 @@ fn config_from_args(a: &TrainArgs) -> Result<TrainConfig, String> {
     Ok(c)
 }
 
-/// The record of the weights a run starts from (`--init`): their stem, checksum and training
-/// record. Kept as `<out>/init.json`; with `resume`, the one saved for the same stem is reused.
-/// Errors: unreadable weights, weights of another model.
+/// The weights a run starts from (`--init`): their stem and manifest. Kept as
+/// `<out>/init.json`; with `resume`, the one saved for the same stem is reused (the file may
+/// have been overwritten since, e.g. by `--install`). Errors: unreadable weights, weights of
+/// another model.
 fn init_record(
     stem: &Path,
     model: &ModelConfig,
     out: &Path,
     resume: bool,
-) -> Result<serde_json::Value, String> {
+) -> Result<(String, WeightsManifest), String> {
     let path = out.join("init.json");
     let name = stem.display().to_string();
     if resume
-        && let Some(rec) = std::fs::read_to_string(&path)
+        && let Some((n, m)) = std::fs::read_to_string(&path)
             .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .filter(|r| r["weights"] == name.as_str())
+            .and_then(|t| serde_json::from_str::<(String, WeightsManifest)>(&t).ok())
+            .filter(|(n, _)| *n == name)
     {
-        return Ok(rec);
+        return Ok((n, m));
     }
-    let m = ritz_neural_precond::model::read_manifest(stem).map_err(|e| e.to_string())?;
+    let m = ritz::neural::model::read_manifest(stem).map_err(|e| e.to_string())?;
     if serde_json::to_value(&m.model).ok() != serde_json::to_value(model).ok() {
         return Err(format!(
             "--init {name}: its model configuration differs from the run's"
         ));
     }
-    let rec = serde_json::json!({
-        "weights": name,
-        "checksum": m.checksum,
-        "training": m.training,
-    });
-    std::fs::write(&path, rec.to_string()).map_err(|e| format!("{}: {e}", path.display()))?;
+    let rec = (name, m);
+    let text = serde_json::to_string(&rec).map_err(|e| e.to_string())?;
+    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(rec)
 }
 
@@ -458,7 +256,7 @@ pub fn run_train(a: TrainArgs) -> Result<(), String> {
         .unwrap_or_else(|| PathBuf::from(format!("train-out/{name}-{dim}d")));
     if a.resume {
         // Refuse an incompatible resume before anything in `out` is touched.
-        ritz_neural_precond::train::resumable_state(&out, &cfg).map_err(|e| e.to_string())?;
+        ritz::neural::train::resumable_state(&out, &cfg).map_err(|e| e.to_string())?;
     }
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     let cfg_path = out.join("config.json");
@@ -475,8 +273,8 @@ pub fn run_train(a: TrainArgs) -> Result<(), String> {
         Some(stem) => Some(init_record(Path::new(stem), &cfg.model, &out, a.resume)?),
     };
     let t0 = std::time::Instant::now();
-    let mut data = ritz_neural_precond::train::dataset_for(&cfg, &out.join("data"))
-        .map_err(|e| e.to_string())?;
+    let mut data =
+        ritz::neural::train::dataset_for(&cfg, &out.join("data")).map_err(|e| e.to_string())?;
     if let Some(dir) = &a.frames {
         let g = frame_samples(dir, a.frame_every.max(1))?;
         println!(
@@ -503,21 +301,14 @@ pub fn run_train(a: TrainArgs) -> Result<(), String> {
         #[cfg(not(feature = "cuda"))]
         BackendKind::Cuda => return Err(no_cuda()),
     }
-    if let Some(rec) = init_record {
-        let path = out.join("weights.json");
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mut m: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        m["training"]["init"] = rec;
-        let text = serde_json::to_string_pretty(&m).map_err(|e| e.to_string())?;
-        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some((stem, from)) = init_record {
+        ritz::neural::model::update_manifest(&out.join("weights"), |m| m.record_init(&stem, &from))
+            .map_err(|e| e.to_string())?;
     }
-    let log: Vec<ritz_neural_precond::train::EpochLog> =
-        ritz_neural_precond::train::read_state(&out)
-            .map_err(|e| e.to_string())?
-            .map(|s| s.log)
-            .unwrap_or_default();
+    let log: Vec<ritz::neural::train::EpochLog> = ritz::neural::train::read_state(&out)
+        .map_err(|e| e.to_string())?
+        .map(|s| s.log)
+        .unwrap_or_default();
     let train_l: Vec<f64> = std::iter::once(f64::NAN)
         .chain(log.iter().map(|l| l.train_loss))
         .collect();
@@ -571,19 +362,19 @@ pub fn run_train(a: TrainArgs) -> Result<(), String> {
 
 fn train_on<B: AutodiffBackend>(
     cfg: &TrainConfig,
-    data: &ritz_neural_precond::Dataset,
+    data: &ritz::neural::Dataset,
     out: &Path,
     a: &TrainArgs,
 ) -> Result<(), String>
 where
-    ritz_neural_precond::DcdmNet<B>: AutodiffModule<B>,
-    ritz_neural_precond::StencilNet<B>: AutodiffModule<B>,
+    ritz::neural::DcdmNet<B>: AutodiffModule<B>,
+    ritz::neural::StencilNet<B>: AutodiffModule<B>,
 {
     let device = B::Device::default();
     B::seed(&device, cfg.seed);
     // A resumed run loads its checkpoint instead; the starting weights matter only at the start.
     let resuming = a.resume
-        && ritz_neural_precond::train::read_state(out)
+        && ritz::neural::train::read_state(out)
             .map_err(|e| e.to_string())?
             .is_some();
     let model = match cfg.init.as_deref().filter(|_| !resuming) {
@@ -662,28 +453,25 @@ where
 fn run_model<B: AutodiffBackend, M: LearnedModel<B> + AutodiffModule<B>>(
     m: M,
     cfg: &TrainConfig,
-    data: &ritz_neural_precond::Dataset,
+    data: &ritz::neural::Dataset,
     out: &Path,
     resume: bool,
     device: &B::Device,
     observer: &mut dyn FnMut(TrainEvent),
 ) -> Result<(), String> {
-    ritz_neural_precond::train(m, cfg, data, out, resume, device, observer)
+    ritz::neural::train(m, cfg, data, out, resume, device, observer)
         .map(|_| ())
         .map_err(|e| e.to_string())
 }
 
 /// The right-hand sides of a `simulate --dump` folder as one training geometry (unit norm,
 /// energies from MGPCG solves).
-fn frame_samples(
-    dir: &Path,
-    every: usize,
-) -> Result<ritz_neural_precond::data::GeometrySamples, String> {
-    use ritz_linalg::io::npy;
+fn frame_samples(dir: &Path, every: usize) -> Result<ritz::neural::data::GeometrySamples, String> {
+    use ritz::linalg::io::npy;
     let err = |e: &dyn std::fmt::Display| format!("{}: {e}", dir.display());
     let dump = crate::simulate::FrameDump::open(dir, every)?;
-    let grid = ritz_pde::MacGrid::read_flags_npy(&dump.flags, &dump.walls).map_err(|e| err(&e))?;
-    let problem = ritz_pde::PoissonProblem::new(grid).map_err(|e| err(&e))?;
+    let grid = ritz::pde::MacGrid::read_flags_npy(&dump.flags, &dump.walls).map_err(|e| err(&e))?;
+    let problem = ritz::pde::PoissonProblem::new(grid).map_err(|e| err(&e))?;
     let mut rhs = Vec::new();
     for path in &dump.frames {
         let mut b = npy::read_npy(path).map_err(|e| err(&e))?.to_f64();
@@ -696,8 +484,8 @@ fn frame_samples(
     if rhs.is_empty() {
         return Err(format!("{}: no usable rhs_*.npy frames", dir.display()));
     }
-    let energy = ritz_neural_precond::data::energies(&problem, &rhs).map_err(|e| err(&e))?;
-    Ok(ritz_neural_precond::data::GeometrySamples::new(
+    let energy = ritz::neural::data::energies(&problem, &rhs).map_err(|e| err(&e))?;
+    Ok(ritz::neural::data::GeometrySamples::new(
         problem, rhs, energy,
     ))
 }

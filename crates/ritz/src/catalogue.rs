@@ -1,0 +1,463 @@
+//! The solver catalogue: every solver ritz offers, by name, with its options.
+//!
+//! A [`SolverSpec`] is parsed from `name[-csr][:option=value]…`, e.g. `"mgpcg"`, `"mic0-csr"`,
+//! `"dcdm:k=16"`, `"deflated:vectors=8:steps=40"`. The `-csr` suffix runs a solver on the
+//! assembled sparse matrix of a grid problem instead of matrix-free on the grid. [`CATALOGUE`]
+//! lists the names with a one-line description each; [`crate::Solver::build`] turns a spec
+//! into a solver set up on a problem.
+//!
+//! Options (each checked when parsed):
+//! - `k` — directions kept by the flexible conjugate-direction iteration (`fcd-ic0`, `dcdm`,
+//!   `stencil`); default [`SolverSpec::default_k`].
+//! - `vectors`, `steps` — Ritz vectors deflated and Lanczos steps of `deflated` (16 and 80,
+//!   the DCDM paper's deflated-PCG baseline).
+
+use crate::error::RitzError;
+use std::fmt;
+use std::str::FromStr;
+
+/// A solver family of the catalogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// Conjugate gradients, no preconditioner.
+    Cg,
+    /// PCG with the diagonal (Jacobi) preconditioner.
+    Jacobi,
+    /// PCG with incomplete Cholesky IC(0).
+    Ic0,
+    /// PCG with modified incomplete Cholesky MIC(0).
+    Mic0,
+    /// PCG with a geometric multigrid V-cycle in f32 (MGPCG).
+    Mgpcg,
+    /// MGPCG with the V-cycle in f64.
+    MgpcgF64,
+    /// Flexible conjugate directions with IC(0).
+    FcdIc0,
+    /// Deflated PCG (Jacobi) with Ritz vectors from Lanczos.
+    Deflated,
+    /// Sparse Cholesky (faer): the exact direct solve.
+    Cholesky,
+    /// DCDM: flexible conjugate directions with the DCDM CNN (learned).
+    Dcdm,
+    /// Flexible conjugate directions with the stencil V-net (learned).
+    Stencil,
+    /// PCG with the SPD stencil V-net (learned).
+    StencilSpd,
+}
+
+/// One catalogue entry.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry {
+    /// The name specs use.
+    pub name: &'static str,
+    /// The family.
+    pub method: Method,
+    /// One line for listings.
+    pub description: &'static str,
+    /// Runs matrix-free on MAC-grid Poisson problems.
+    pub grid: bool,
+    /// Runs on an assembled sparse matrix (matrix problems; `-csr` on grid problems).
+    pub matrix: bool,
+    /// Needs trained weights (and the `learned` feature).
+    pub learned: bool,
+    /// The options it accepts.
+    pub options: &'static [&'static str],
+}
+
+/// Every solver, in the order listings show them.
+pub const CATALOGUE: &[Entry] = &[
+    Entry {
+        name: "cg",
+        method: Method::Cg,
+        description: "conjugate gradients, no preconditioner",
+        grid: true,
+        matrix: true,
+        learned: false,
+        options: &[],
+    },
+    Entry {
+        name: "jacobi",
+        method: Method::Jacobi,
+        description: "PCG with the diagonal (Jacobi) preconditioner",
+        grid: true,
+        matrix: true,
+        learned: false,
+        options: &[],
+    },
+    Entry {
+        name: "ic0",
+        method: Method::Ic0,
+        description: "PCG with incomplete Cholesky IC(0)",
+        grid: true,
+        matrix: true,
+        learned: false,
+        options: &[],
+    },
+    Entry {
+        name: "mic0",
+        method: Method::Mic0,
+        description: "PCG with modified incomplete Cholesky MIC(0) (Bridson's fluid solver)",
+        grid: true,
+        matrix: true,
+        learned: false,
+        options: &[],
+    },
+    Entry {
+        name: "mgpcg",
+        method: Method::Mgpcg,
+        description: "PCG with a geometric multigrid V-cycle in f32 (McAdams et al. 2010)",
+        grid: true,
+        matrix: false,
+        learned: false,
+        options: &[],
+    },
+    Entry {
+        name: "mgpcg-f64",
+        method: Method::MgpcgF64,
+        description: "MGPCG with the V-cycle in f64",
+        grid: true,
+        matrix: false,
+        learned: false,
+        options: &[],
+    },
+    Entry {
+        name: "fcd-ic0",
+        method: Method::FcdIc0,
+        description: "flexible conjugate directions with IC(0)",
+        grid: true,
+        matrix: true,
+        learned: false,
+        options: &["k"],
+    },
+    Entry {
+        name: "deflated",
+        method: Method::Deflated,
+        description: "deflated PCG (Jacobi) with the lowest Ritz vectors of a Lanczos run",
+        grid: true,
+        matrix: true,
+        learned: false,
+        options: &["vectors", "steps"],
+    },
+    Entry {
+        name: "cholesky",
+        method: Method::Cholesky,
+        description: "sparse Cholesky (faer), the exact direct solve on the assembled matrix",
+        grid: false,
+        matrix: true,
+        learned: false,
+        options: &[],
+    },
+    Entry {
+        name: "dcdm",
+        method: Method::Dcdm,
+        description: "DCDM: flexible conjugate directions with the DCDM CNN (shipped weights)",
+        grid: true,
+        matrix: false,
+        learned: true,
+        options: &["k"],
+    },
+    Entry {
+        name: "stencil",
+        method: Method::Stencil,
+        description: "flexible conjugate directions with the geometry-aware stencil V-net",
+        grid: true,
+        matrix: false,
+        learned: true,
+        options: &["k"],
+    },
+    Entry {
+        name: "stencil-spd",
+        method: Method::StencilSpd,
+        description: "PCG with the SPD stencil V-net (a linear SPD preconditioner)",
+        grid: true,
+        matrix: false,
+        learned: true,
+        options: &[],
+    },
+];
+
+impl Method {
+    /// Its catalogue entry.
+    pub fn entry(self) -> &'static Entry {
+        CATALOGUE
+            .iter()
+            .find(|e| e.method == self)
+            .expect("every method is in the catalogue")
+    }
+    /// Its catalogue name.
+    pub fn name(self) -> &'static str {
+        self.entry().name
+    }
+    /// True for the learned solvers (they need the `learned` feature and weights).
+    pub fn is_learned(self) -> bool {
+        self.entry().learned
+    }
+    /// True for the iterations that accept a nonlinear preconditioner (flexible conjugate
+    /// directions); they keep `k` directions.
+    pub fn is_flexible(self) -> bool {
+        matches!(self, Method::FcdIc0 | Method::Dcdm | Method::Stencil)
+    }
+}
+
+/// A solver and its options, as parsed from `name[-csr][:option=value]…`.
+///
+/// ```
+/// use ritz::{Method, SolverSpec};
+/// let s: SolverSpec = "dcdm:k=8".parse()?;
+/// assert_eq!((s.method, s.k()), (Method::Dcdm, 8));
+/// assert_eq!(s.to_string(), "dcdm:k=8");
+/// assert!("mgpcg:k=2".parse::<SolverSpec>().is_err()); // MGPCG keeps no directions
+/// # Ok::<(), ritz::RitzError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SolverSpec {
+    /// The family.
+    pub method: Method,
+    /// Runs on the assembled sparse matrix of a grid problem (the `-csr` suffix).
+    pub assembled: bool,
+    /// Directions kept by a flexible iteration (`None`: [`SolverSpec::default_k`]).
+    pub fcd_k: Option<usize>,
+    /// Ritz vectors of `deflated` (`None`: 16).
+    pub vectors: Option<usize>,
+    /// Lanczos steps of `deflated` (`None`: 80).
+    pub lanczos_steps: Option<usize>,
+}
+
+/// Largest accepted `k`, `vectors` and `steps` (beyond it the directions alone would need
+/// more memory than any grid the solvers handle).
+pub const MAX_OPTION: usize = 1 << 20;
+
+impl SolverSpec {
+    /// The spec of `method` with default options.
+    pub fn new(method: Method) -> Self {
+        Self {
+            method,
+            assembled: false,
+            fcd_k: None,
+            vectors: None,
+            lanczos_steps: None,
+        }
+    }
+
+    /// Directions a flexible solver keeps by default: 16 for `dcdm`, 2 (the DCDM paper's
+    /// choice) for the others. The DCDM network is nonlinear, so truncating the
+    /// A-orthogonalization to 2 directions loses conjugacy; the extra dot products of 16 cost
+    /// under 1 % of a network forward (figures in `docs/neural.md`).
+    pub fn default_k(method: Method) -> usize {
+        if method == Method::Dcdm { 16 } else { 2 }
+    }
+
+    /// The directions this spec keeps (flexible solvers).
+    pub fn k(&self) -> usize {
+        self.fcd_k.unwrap_or(Self::default_k(self.method))
+    }
+
+    /// Sets `k` where the spec leaves it open and the solver is flexible (a command line's
+    /// `--fcd-k` for every flexible solver of a list).
+    pub fn with_default_k(mut self, k: Option<usize>) -> Self {
+        if self.method.is_flexible() && self.fcd_k.is_none() {
+            self.fcd_k = k;
+        }
+        self
+    }
+
+    /// Ritz vectors deflated by `deflated`.
+    pub fn vectors(&self) -> usize {
+        self.vectors.unwrap_or(16)
+    }
+
+    /// Lanczos steps of `deflated`.
+    pub fn lanczos_steps(&self) -> usize {
+        self.lanczos_steps.unwrap_or(80)
+    }
+
+    /// True if the solve runs on an assembled sparse matrix when given a grid problem
+    /// (`-csr` specs and the direct solve).
+    pub fn needs_assembly(&self) -> bool {
+        self.assembled || self.method == Method::Cholesky
+    }
+
+    /// True if the spec runs on a grid problem.
+    pub fn runs_on_grid(&self) -> bool {
+        let e = self.method.entry();
+        e.grid || e.matrix
+    }
+
+    /// True if the spec runs on a matrix problem.
+    pub fn runs_on_matrix(&self) -> bool {
+        self.method.entry().matrix
+    }
+
+    /// Every name accepted on grid problems (options left out): the catalogue names and the
+    /// `-csr` variants.
+    pub fn grid_names() -> Vec<String> {
+        let mut out: Vec<String> = CATALOGUE.iter().map(|e| e.name.to_string()).collect();
+        out.extend(
+            CATALOGUE
+                .iter()
+                .filter(|e| e.grid && e.matrix)
+                .map(|e| format!("{}-csr", e.name)),
+        );
+        out
+    }
+
+    /// Every name accepted on matrix problems.
+    pub fn matrix_names() -> Vec<String> {
+        CATALOGUE
+            .iter()
+            .filter(|e| e.matrix)
+            .map(|e| e.name.to_string())
+            .collect()
+    }
+}
+
+impl FromStr for SolverSpec {
+    type Err = RitzError;
+
+    /// Parses `name[-csr][:option=value]…`. Errors: an unknown name
+    /// ([`RitzError::UnknownSolver`]); an option the solver does not take, a value that is
+    /// not a positive integer up to [`MAX_OPTION`], a repeated option, or `steps < vectors`
+    /// ([`RitzError::BadSpec`]).
+    fn from_str(s: &str) -> Result<Self, RitzError> {
+        let mut parts = s.trim().split(':');
+        let head = parts.next().unwrap_or_default();
+        let (base, assembled) = match head.strip_suffix("-csr") {
+            Some(b) => (b, true),
+            None => (head, false),
+        };
+        let unknown = || RitzError::UnknownSolver {
+            name: head.to_string(),
+            known: SolverSpec::grid_names().join(", "),
+        };
+        let entry = CATALOGUE
+            .iter()
+            .find(|e| e.name == base)
+            .ok_or_else(unknown)?;
+        if assembled && !(entry.grid && entry.matrix) {
+            return Err(unknown());
+        }
+        let bad = |reason: String| RitzError::BadSpec {
+            spec: s.to_string(),
+            reason,
+        };
+        let mut spec = SolverSpec {
+            assembled,
+            ..SolverSpec::new(entry.method)
+        };
+        for opt in parts {
+            let (key, value) = opt
+                .split_once('=')
+                .ok_or_else(|| bad(format!("option '{opt}' is not key=value")))?;
+            if !entry.options.contains(&key) {
+                return Err(bad(if entry.options.is_empty() {
+                    format!("{} takes no options", entry.name)
+                } else {
+                    format!(
+                        "{} has no option '{key}' (options: {})",
+                        entry.name,
+                        entry.options.join(", ")
+                    )
+                }));
+            }
+            let v: usize = value
+                .parse()
+                .ok()
+                .filter(|v| (1..=MAX_OPTION).contains(v))
+                .ok_or_else(|| {
+                    bad(format!(
+                        "{key} = '{value}' is not an integer in 1..={MAX_OPTION}"
+                    ))
+                })?;
+            let slot = match key {
+                "k" => &mut spec.fcd_k,
+                "vectors" => &mut spec.vectors,
+                _ => &mut spec.lanczos_steps,
+            };
+            if slot.replace(v).is_some() {
+                return Err(bad(format!("option '{key}' given twice")));
+            }
+        }
+        if spec.lanczos_steps() < spec.vectors() {
+            return Err(bad(format!(
+                "steps ({}) must be at least vectors ({})",
+                spec.lanczos_steps(),
+                spec.vectors()
+            )));
+        }
+        Ok(spec)
+    }
+}
+
+impl fmt::Display for SolverSpec {
+    /// The canonical form: the name, `-csr` if assembled, then the options given.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.method.name())?;
+        if self.assembled {
+            f.write_str("-csr")?;
+        }
+        for (key, v) in [
+            ("k", self.fcd_k),
+            ("vectors", self.vectors),
+            ("steps", self.lanczos_steps),
+        ] {
+            if let Some(v) = v {
+                write!(f, ":{key}={v}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_parses_and_prints_back() {
+        for name in SolverSpec::grid_names() {
+            let s: SolverSpec = name.parse().unwrap();
+            assert_eq!(s.to_string(), name);
+        }
+        let s: SolverSpec = "deflated-csr:steps=40:vectors=8".parse().unwrap();
+        assert_eq!(s.to_string(), "deflated-csr:vectors=8:steps=40");
+        assert_eq!((s.vectors(), s.lanczos_steps()), (8, 40));
+    }
+
+    #[test]
+    fn bad_specs_are_typed_errors() {
+        for (s, unknown) in [
+            ("mgcg", true),
+            ("mgpcg-csr", true),
+            ("stencil-csr", true),
+            ("", true),
+            ("cholesky-csr", true),
+            ("dcdm:k", false),
+            ("dcdm:k=0", false),
+            ("dcdm:k=-3", false),
+            ("dcdm:k=2:k=3", false),
+            ("dcdm:vectors=3", false),
+            ("cg:k=2", false),
+            ("deflated:vectors=20:steps=10", false),
+            ("fcd-ic0:k=99999999999999999999999", false),
+        ] {
+            let e = s.parse::<SolverSpec>().unwrap_err();
+            assert_eq!(
+                matches!(e, RitzError::UnknownSolver { .. }),
+                unknown,
+                "{s}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn default_k_is_16_for_dcdm_and_2_otherwise() {
+        let d: SolverSpec = "dcdm".parse().unwrap();
+        assert_eq!(d.k(), 16);
+        assert_eq!(d.with_default_k(Some(4)).k(), 4);
+        let s: SolverSpec = "stencil:k=3".parse().unwrap();
+        assert_eq!(s.with_default_k(Some(4)).k(), 3);
+        let m: SolverSpec = "mgpcg".parse().unwrap();
+        assert_eq!(m.with_default_k(Some(4)).fcd_k, None);
+        assert_eq!(SolverSpec::new(Method::FcdIc0).k(), 2);
+    }
+}

@@ -1,0 +1,121 @@
+//! The learned solvers' glue (feature `learned`): which weights, which adapter and which
+//! iteration go with which model.
+//!
+//! - weights: the shipped ones embedded in the library
+//!   ([`ritz_neural_precond::shipped`]), or `<model>-<dim>d.{json,bin}` from a folder
+//!   ([`BuildOptions::weights`]);
+//! - `stencil` on the CPU: the plain-Rust f32 V-cycle with the geometry's stencils computed
+//!   once ([`StencilPreconditioner`]), for flexible conjugate directions;
+//! - `stencil-spd`: the symmetric variant, for PCG;
+//! - `dcdm` (and `stencil` on CUDA): the burn network behind [`BurnPreconditioner`], for
+//!   flexible conjugate directions.
+
+use crate::catalogue::{Method, SolverSpec};
+use crate::error::{RitzError, failed};
+use crate::solver::{Backend, BuildOptions};
+use ritz_linalg::{Preconditioner, SpdPreconditioner};
+use ritz_neural_precond::burn::backend::Flex;
+use ritz_neural_precond::burn::tensor::backend::Backend as BurnBackend;
+use ritz_neural_precond::model::WeightsManifest;
+use ritz_neural_precond::{
+    AnyModel, BurnPreconditioner, Geometry, NeuralError, SpdStencilPreconditioner,
+    StencilPreconditioner, load_weights,
+};
+use ritz_pde::PoissonProblem;
+use std::path::Path;
+
+/// Loads network `name` ("dcdm", "stencil", "stencil-spd", or any model trained with
+/// `cargo xtask train`) of dimension `dim`: from `folder` if given (`<name>-<dim>d.json` and
+/// `.bin`), else the shipped weights embedded in the library.
+///
+/// Errors: no such weights; a malformed manifest, a checksum or layout mismatch
+/// ([`NeuralError`]).
+///
+/// ```
+/// use ritz::neural::{AnyModel, burn::backend::Flex};
+/// let (manifest, model) = ritz::load_model::<Flex>("stencil-spd", 3, None, &Default::default())?;
+/// assert!(matches!(model, AnyModel::Stencil(_)));
+/// println!("trained: {:?}", manifest.provenance());
+/// # Ok::<(), ritz::neural::NeuralError>(())
+/// ```
+pub fn load_model<B: BurnBackend>(
+    name: &str,
+    dim: usize,
+    folder: Option<&Path>,
+    device: &B::Device,
+) -> Result<(WeightsManifest, AnyModel<B>), NeuralError> {
+    match folder {
+        Some(dir) => load_weights::<B>(&dir.join(format!("{name}-{dim}d")), device),
+        None => ritz_neural_precond::shipped::load_shipped::<B>(name, dim, device),
+    }
+}
+
+/// A learned preconditioner ready for its iteration.
+pub(crate) enum Learned {
+    /// For flexible conjugate directions.
+    Flexible(Box<dyn Preconditioner>),
+    /// SPD: for PCG.
+    Spd(Box<dyn SpdPreconditioner>),
+}
+
+#[cfg(feature = "cuda")]
+type Gpu = ritz_neural_precond::burn::backend::Cuda;
+
+fn burn_preconditioner<B: BurnBackend>(
+    name: &str,
+    problem: &PoissonProblem,
+    options: &BuildOptions,
+    geo: &Geometry,
+) -> Result<Box<dyn Preconditioner>, NeuralError> {
+    let device = B::Device::default();
+    let dim = problem.grid().dim();
+    let (_, model) = load_model::<B>(name, dim, options.weights.as_deref(), &device)?;
+    Ok(Box::new(BurnPreconditioner::new(model, geo, &device)?))
+}
+
+/// Loads the weights of `spec`'s model for the problem's dimension and prepares it for the
+/// problem (stencils computed once per geometry).
+pub(crate) fn prepare(
+    spec: &SolverSpec,
+    problem: &PoissonProblem,
+    options: &BuildOptions,
+) -> Result<Learned, RitzError> {
+    let name = spec.method.name();
+    let neural = || failed::<NeuralError>(spec);
+    let geo = Geometry::of(problem);
+    let dim = problem.grid().dim();
+    match (spec.method, options.backend) {
+        (Method::Stencil | Method::StencilSpd, Backend::Cpu) => {
+            let folder = options.weights.as_deref();
+            let (_, model) =
+                load_model::<Flex>(name, dim, folder, &Default::default()).map_err(neural())?;
+            let AnyModel::Stencil(net) = model else {
+                return Err(neural()(NeuralError::Config(format!(
+                    "{name}-{dim}d holds a {} model, not a stencil net",
+                    model.kind()
+                ))));
+            };
+            Ok(if spec.method == Method::StencilSpd {
+                Learned::Spd(Box::new(
+                    SpdStencilPreconditioner::new(&net, &geo).map_err(neural())?,
+                ))
+            } else {
+                Learned::Flexible(Box::new(
+                    StencilPreconditioner::new(&net, &geo).map_err(neural())?,
+                ))
+            })
+        }
+        (_, Backend::Cpu) => Ok(Learned::Flexible(
+            burn_preconditioner::<Flex>(name, problem, options, &geo).map_err(neural())?,
+        )),
+        #[cfg(feature = "cuda")]
+        (_, Backend::Cuda) => Ok(Learned::Flexible(
+            burn_preconditioner::<Gpu>(name, problem, options, &geo).map_err(neural())?,
+        )),
+        #[cfg(not(feature = "cuda"))]
+        (_, Backend::Cuda) => Err(RitzError::FeatureDisabled {
+            solver: spec.to_string(),
+            feature: "cuda",
+        }),
+    }
+}

@@ -1,0 +1,510 @@
+//! A catalogue solver set up once on a problem and reused for any number of right-hand
+//! sides: [`Solver::build`] does the setup (preconditioner, factorization, Lanczos, weights and
+//! per-geometry stencils) and times it; [`Solver::solve`] runs the iteration and times it. It is
+//! also the smoke simulator's [`PressureSolver`].
+//!
+//! Vectors are in the layout of the system the solver was built on: grid layout (every cell,
+//! zero outside fluid) for [`System::Grid`], the matrix's rows for [`System::Matrix`]. A `-csr`
+//! spec or the direct solve on a grid problem assembles the matrix during setup and converts
+//! the vectors at each solve (an O(n) copy each way, counted in the solve time).
+
+use crate::catalogue::{Method, SolverSpec};
+use crate::error::{RitzError, failed};
+use ritz_krylov::deflation::{Deflation, deflated_pcg};
+use ritz_krylov::direct::SparseCholesky;
+use ritz_krylov::lanczos::{LanczosParams, lanczos};
+use ritz_krylov::precond::{IcOptions, IncompleteCholesky, Jacobi};
+use ritz_krylov::{FcdParams, Monitor, SolveInfo, SolveParams, StopReason, cg, fcd, pcg};
+use ritz_linalg::{CsrMatrix, LinearOperator, Preconditioner, SpdPreconditioner, vector};
+use ritz_pde::poisson::AssembledPoisson;
+use ritz_pde::smoke::{PressureSolver, PressureStats};
+use ritz_pde::{GridIc0, GridMultigrid, IcVariant, MultigridParams, PoissonProblem, Precision};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// The system a solver is built on and solves.
+#[derive(Clone, Copy)]
+pub enum System<'a> {
+    /// A MAC-grid Poisson problem, matrix-free on grid-layout vectors.
+    Grid(&'a PoissonProblem),
+    /// A sparse symmetric positive (semi-)definite matrix.
+    Matrix(&'a CsrMatrix),
+}
+
+impl<'a> From<&'a PoissonProblem> for System<'a> {
+    fn from(p: &'a PoissonProblem) -> Self {
+        System::Grid(p)
+    }
+}
+
+impl<'a> From<&'a CsrMatrix> for System<'a> {
+    fn from(a: &'a CsrMatrix) -> Self {
+        System::Matrix(a)
+    }
+}
+
+impl<'a> System<'a> {
+    /// The operator on this system's vectors.
+    pub fn operator(&self) -> &'a dyn LinearOperator {
+        match *self {
+            System::Grid(p) => p,
+            System::Matrix(a) => a,
+        }
+    }
+    /// Length of its vectors.
+    pub fn len(&self) -> usize {
+        self.operator().nrows()
+    }
+    /// True for a system with no unknowns.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// What identifies it for [`RitzError::SystemMismatch`]: kind, length and fluid cells or
+    /// stored entries.
+    fn signature(&self) -> (bool, usize, usize) {
+        match *self {
+            System::Grid(p) => (true, p.num_cells(), p.num_fluid()),
+            System::Matrix(a) => (false, a.nrows(), a.nnz()),
+        }
+    }
+    fn describe(sig: (bool, usize, usize)) -> String {
+        match sig {
+            (true, n, f) => format!("a grid problem of {n} cells ({f} fluid)"),
+            (false, n, nnz) => format!("a {n}-row matrix with {nnz} entries"),
+        }
+    }
+}
+
+/// The burn backend of the learned solvers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// burn-flex on the CPU (the stencil nets run in the plain-Rust f32 engine).
+    #[default]
+    Cpu,
+    /// burn-cuda on an NVIDIA GPU (needs the `cuda` feature).
+    Cuda,
+}
+
+/// Options of [`Solver::build_with`] beyond the spec.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// A folder with `<model>-<dim>d.{json,bin}` weights to use instead of the shipped ones
+    /// embedded in the library.
+    pub weights: Option<PathBuf>,
+    /// Backend of the learned solvers.
+    pub backend: Backend,
+    /// Stop test and iteration limit of every solve (changeable later with
+    /// [`Solver::set_params`]).
+    pub params: SolveParams,
+}
+
+/// The iteration a built solver runs.
+pub(crate) enum Engine {
+    Cg,
+    Pcg(Box<dyn SpdPreconditioner>),
+    /// Flexible conjugate directions keeping `k` directions.
+    Fcd(Box<dyn Preconditioner>, usize),
+    Deflated(Jacobi, Deflation),
+    Cholesky(SparseCholesky),
+}
+
+/// One solve's result: the iteration's record and its wall time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SolveReport {
+    /// Iterations, residual history, stop reason.
+    pub info: SolveInfo,
+    /// Seconds of the solve (setup excluded).
+    pub solve_s: f64,
+}
+
+/// A catalogue solver set up on one system.
+///
+/// ```
+/// use ritz::{Solver, pde::{PoissonProblem, Scene, rhs::RhsKind}};
+/// let problem = PoissonProblem::new(Scene::Spheres.generate(3, 24, 0)?)?;
+/// let mut solver = Solver::build(&"mic0".parse()?, &problem)?;
+/// for seed in 0..2 {
+///     let b = RhsKind::SmoothDivergence.generate(&problem, seed);
+///     let mut x = vec![0.0; b.len()];
+///     let report = solver.solve(&problem, &b, &mut x)?;
+///     assert!(report.info.converged());
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Solver {
+    spec: SolverSpec,
+    engine: Engine,
+    params: SolveParams,
+    setup_s: f64,
+    signature: (bool, usize, usize),
+    /// The assembled matrix of a grid problem (`-csr` specs, the direct solve).
+    assembled: Option<AssembledPoisson>,
+}
+
+impl std::fmt::Debug for Solver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Solver")
+            .field("spec", &self.spec.to_string())
+            .field("setup_s", &self.setup_s)
+            .field("params", &self.params)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Solver {
+    /// Builds `spec` on `system` with the default [`BuildOptions`] (shipped weights, CPU,
+    /// `SolveParams::default()`).
+    ///
+    /// Cost: the setup of the solver — nothing for CG, a factorization pass for IC(0), the
+    /// hierarchy for MGPCG (about one V-cycle's memory traffic times a few), `steps` operator
+    /// products and a dense eigensolve for `deflated`, the sparse factorization for Cholesky,
+    /// the network's stencils (once per geometry) for the learned solvers.
+    ///
+    /// Errors: the spec cannot run on this kind of system ([`RitzError::Unsupported`]); a
+    /// learned solver without the `learned` feature; the setup's own failures (a non-SPD
+    /// matrix, a singular factor, missing or corrupt weights) as [`RitzError::Failed`].
+    pub fn build<'a>(spec: &SolverSpec, system: impl Into<System<'a>>) -> Result<Self, RitzError> {
+        Self::build_with(spec, system, &BuildOptions::default())
+    }
+
+    /// [`Solver::build`] with options: a weights folder, the backend, the solve parameters.
+    pub fn build_with<'a>(
+        spec: &SolverSpec,
+        system: impl Into<System<'a>>,
+        options: &BuildOptions,
+    ) -> Result<Self, RitzError> {
+        let system = system.into();
+        let name = spec.to_string();
+        let unsupported = |system, needs| RitzError::Unsupported {
+            solver: name.clone(),
+            system,
+            needs,
+        };
+        match system {
+            System::Grid(_) if !spec.runs_on_grid() => {
+                return Err(unsupported("a grid problem", "a matrix"));
+            }
+            System::Matrix(_) if !spec.runs_on_matrix() => {
+                return Err(unsupported(
+                    "a matrix problem",
+                    "a MAC-grid Poisson problem",
+                ));
+            }
+            _ => {}
+        }
+        options
+            .params
+            .validate()
+            .map_err(failed::<ritz_krylov::KrylovError>(&name))?;
+        let t = Instant::now();
+        let assembled = match system {
+            System::Grid(p) if spec.needs_assembly() => Some(AssembledPoisson::new(p)),
+            _ => None,
+        };
+        let engine = build_engine(spec, system, assembled.as_ref(), options)?;
+        Ok(Self {
+            spec: *spec,
+            engine,
+            params: options.params,
+            setup_s: t.elapsed().as_secs_f64(),
+            signature: system.signature(),
+            assembled,
+        })
+    }
+
+    /// The spec it was built from.
+    pub fn spec(&self) -> &SolverSpec {
+        &self.spec
+    }
+
+    /// Seconds the setup took.
+    pub fn setup_s(&self) -> f64 {
+        self.setup_s
+    }
+
+    /// The parameters of every solve.
+    pub fn params(&self) -> &SolveParams {
+        &self.params
+    }
+
+    /// Replaces the parameters of later solves. Errors: invalid parameters (nothing changes).
+    pub fn set_params(&mut self, params: SolveParams) -> Result<(), RitzError> {
+        params
+            .validate()
+            .map_err(failed::<ritz_krylov::KrylovError>(&self.spec))?;
+        self.params = params;
+        Ok(())
+    }
+
+    /// Length of the vectors the iteration runs on: the system's, or the number of unknowns
+    /// of the assembled matrix for `-csr` specs and the direct solve on a grid problem.
+    pub fn vector_len(&self) -> usize {
+        match &self.assembled {
+            Some(a) => a.matrix.nrows(),
+            None => self.signature.1,
+        }
+    }
+
+    /// True for the direct solve (one "iteration", no residual history to speak of).
+    pub fn is_direct(&self) -> bool {
+        matches!(self.engine, Engine::Cholesky(_))
+    }
+
+    /// Solves `A x = b` on `system` (the one it was built on), starting from `x`.
+    ///
+    /// Cost: the iterations (operator products and preconditioner applications); no
+    /// allocation beyond the Krylov scratch of one solve.
+    ///
+    /// Errors: another system ([`RitzError::SystemMismatch`]); shapes or NaN/Inf in `b` or
+    /// `x`; breakdown (an indefinite operator or preconditioner) — `x` then holds the last
+    /// iterate. Not converging within `max_iters` is a stop reason, not an error.
+    pub fn solve<'a>(
+        &mut self,
+        system: impl Into<System<'a>>,
+        b: &[f64],
+        x: &mut [f64],
+    ) -> Result<SolveReport, RitzError> {
+        self.solve_monitored(system, b, x, &mut ())
+    }
+
+    /// [`Solver::solve`] with a monitor called after every iteration with
+    /// `(iteration, ‖r‖/‖b‖)`.
+    pub fn solve_monitored<'a>(
+        &mut self,
+        system: impl Into<System<'a>>,
+        b: &[f64],
+        x: &mut [f64],
+        monitor: &mut dyn Monitor,
+    ) -> Result<SolveReport, RitzError> {
+        let system = system.into();
+        if system.signature() != self.signature {
+            return Err(RitzError::SystemMismatch {
+                solver: self.spec.to_string(),
+                expected: System::describe(self.signature),
+                found: System::describe(system.signature()),
+            });
+        }
+        let e = failed::<ritz_linalg::LinalgError>(&self.spec);
+        ritz_linalg::error::check_len("right-hand side", system.len(), b.len()).map_err(e)?;
+        let e = failed::<ritz_linalg::LinalgError>(&self.spec);
+        ritz_linalg::error::check_len("initial guess", system.len(), x.len()).map_err(e)?;
+        let t = Instant::now();
+        let info = match (&self.assembled, system) {
+            (Some(asm), System::Grid(p)) => {
+                let e = || failed::<ritz_pde::PdeError>(&self.spec);
+                let bc = p.to_compact(b).map_err(e())?;
+                let mut xc = p.to_compact(x).map_err(e())?;
+                let info = run(&self.engine, asm, &bc, &mut xc, &self.params, monitor);
+                x.copy_from_slice(&p.to_grid(&xc).map_err(e())?);
+                info
+            }
+            _ => run(&self.engine, system.operator(), b, x, &self.params, monitor),
+        }
+        .map_err(|e| RitzError::Failed {
+            solver: self.spec.to_string(),
+            source: e,
+        })?;
+        Ok(SolveReport {
+            info,
+            solve_s: t.elapsed().as_secs_f64(),
+        })
+    }
+}
+
+/// The simulator's pressure solve: the matrix of a smoke simulation with static obstacles
+/// never changes, so the solver is built once on it and called every frame.
+impl PressureSolver for Solver {
+    fn name(&self) -> String {
+        self.spec.to_string()
+    }
+    fn solve(
+        &mut self,
+        problem: &PoissonProblem,
+        b: &[f64],
+        p: &mut [f64],
+    ) -> Result<PressureStats, String> {
+        let r = Solver::solve(self, problem, b, p).map_err(|e| e.to_string())?;
+        Ok(PressureStats {
+            iterations: r.info.iterations,
+            relative_residual: r.info.final_relative_residual(),
+            seconds: r.solve_s,
+        })
+    }
+}
+
+/// A start vector for Lanczos that does not depend on any right-hand side (so that the
+/// deflation basis is part of the setup): fixed pseudo-random values, restricted to the range
+/// of the operator (zero outside fluid, orthogonal to the null space).
+fn lanczos_start(system: System<'_>, op: &dyn LinearOperator) -> Vec<f64> {
+    let mut s = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut v: Vec<f64> = (0..op.nrows())
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        })
+        .collect();
+    if let (System::Grid(p), true) = (system, op.nrows() == system.len()) {
+        for (vi, &f) in v.iter_mut().zip(p.fluid_mask()) {
+            if f == 0 {
+                *vi = 0.0;
+            }
+        }
+    }
+    if let Some(ns) = op.null_space() {
+        ns.project(&mut v);
+    }
+    v
+}
+
+fn build_engine(
+    spec: &SolverSpec,
+    system: System<'_>,
+    assembled: Option<&AssembledPoisson>,
+    options: &BuildOptions,
+) -> Result<Engine, RitzError> {
+    let linalg = || failed::<ritz_linalg::LinalgError>(spec);
+    let pde = || failed::<ritz_pde::PdeError>(spec);
+    let krylov = || failed::<ritz_krylov::KrylovError>(spec);
+    // The operator and matrix the iteration runs on; `grid` is set when it is matrix-free.
+    let (op, matrix, null_space, grid): (&dyn LinearOperator, Option<&CsrMatrix>, _, _) =
+        match (assembled, system) {
+            (Some(a), _) => (a, Some(&a.matrix), a.null_space.as_ref(), None),
+            (None, System::Matrix(a)) => (a, Some(a), None, None),
+            (None, System::Grid(p)) => (p, None, None, Some(p)),
+        };
+    let k = spec.k();
+    let ic = |mic: bool| -> Result<Box<dyn SpdPreconditioner>, RitzError> {
+        Ok(match (grid, matrix) {
+            (Some(p), _) => {
+                let v = if mic {
+                    IcVariant::mic0()
+                } else {
+                    IcVariant::Ic0
+                };
+                Box::new(GridIc0::new(p, v).map_err(pde())?)
+            }
+            (None, Some(a)) => {
+                let o = if mic {
+                    IcOptions::mic0()
+                } else {
+                    IcOptions::ic0()
+                };
+                Box::new(IncompleteCholesky::new(a, o).map_err(linalg())?)
+            }
+            (None, None) => unreachable!("a system is a grid or a matrix"),
+        })
+    };
+    Ok(match spec.method {
+        Method::Cg => Engine::Cg,
+        Method::Jacobi => Engine::Pcg(Box::new(Jacobi::new(op).map_err(linalg())?)),
+        Method::Ic0 => Engine::Pcg(ic(false)?),
+        Method::Mic0 => Engine::Pcg(ic(true)?),
+        Method::FcdIc0 => Engine::Fcd(ic(false)?, k),
+        Method::Mgpcg | Method::MgpcgF64 => {
+            let p = grid.expect("MGPCG runs on grid problems only (checked by build_with)");
+            let precision = if spec.method == Method::Mgpcg {
+                Precision::F32
+            } else {
+                Precision::F64
+            };
+            let mp = MultigridParams {
+                precision,
+                ..Default::default()
+            };
+            Engine::Pcg(Box::new(GridMultigrid::new(p, mp).map_err(pde())?))
+        }
+        Method::Deflated => {
+            let start = lanczos_start(system, op);
+            let lp = LanczosParams {
+                steps: spec.lanczos_steps().min(op.nrows()),
+                ..Default::default()
+            };
+            let lz = lanczos(op, &start, &lp).map_err(krylov())?;
+            let kept = spec.vectors().min(lz.steps());
+            let ritz = lz.ritz_pairs(0..kept).map_err(krylov())?;
+            let defl = Deflation::new(op, ritz.vectors).map_err(krylov())?;
+            Engine::Deflated(Jacobi::new(op).map_err(linalg())?, defl)
+        }
+        Method::Cholesky => {
+            let a = matrix.expect("the direct solve runs on an assembled matrix");
+            Engine::Cholesky(SparseCholesky::new(a, null_space).map_err(linalg())?)
+        }
+        Method::Dcdm | Method::Stencil | Method::StencilSpd => {
+            let p = grid.expect("learned solvers run on grid problems only");
+            learned_engine(spec, p, options)?
+        }
+    })
+}
+
+#[cfg(feature = "learned")]
+fn learned_engine(
+    spec: &SolverSpec,
+    problem: &PoissonProblem,
+    options: &BuildOptions,
+) -> Result<Engine, RitzError> {
+    use crate::learned::{Learned, prepare};
+    Ok(match prepare(spec, problem, options)? {
+        Learned::Flexible(m) => Engine::Fcd(m, spec.k()),
+        Learned::Spd(m) => Engine::Pcg(m),
+    })
+}
+
+#[cfg(not(feature = "learned"))]
+fn learned_engine(
+    spec: &SolverSpec,
+    _: &PoissonProblem,
+    _: &BuildOptions,
+) -> Result<Engine, RitzError> {
+    Err(RitzError::FeatureDisabled {
+        solver: spec.to_string(),
+        feature: "learned",
+    })
+}
+
+/// Runs a built engine on `op x = b`.
+fn run(
+    engine: &Engine,
+    op: &dyn LinearOperator,
+    b: &[f64],
+    x: &mut [f64],
+    params: &SolveParams,
+    monitor: &mut dyn Monitor,
+) -> Result<SolveInfo, crate::error::Failure> {
+    Ok(match engine {
+        Engine::Cg => cg(op, b, x, params, monitor)?,
+        Engine::Pcg(m) => pcg(op, &**m, b, x, params, monitor)?,
+        Engine::Fcd(m, k) => {
+            let fp = FcdParams {
+                solve: *params,
+                k: *k,
+                ..Default::default()
+            };
+            fcd(op, &**m, b, x, &fp, monitor)?
+        }
+        Engine::Deflated(m, d) => deflated_pcg(op, m, d, b, x, params, monitor)?,
+        Engine::Cholesky(f) => {
+            let t = Instant::now();
+            x.copy_from_slice(&f.solve(b)?);
+            // The true residual, on the range for singular problems.
+            let mut r = vec![0.0; b.len()];
+            ritz_linalg::operator::residual(op, b, x, &mut r);
+            let mut bp = b.to_vec();
+            if let Some(ns) = op.null_space() {
+                ns.project(&mut r);
+                ns.project(&mut bp);
+            }
+            let rhs_norm = vector::norm2(&bp);
+            let rel = vector::norm2(&r) / rhs_norm.max(f64::MIN_POSITIVE);
+            monitor.observe(1, rel);
+            SolveInfo {
+                iterations: 1,
+                residual_history: vec![1.0, rel],
+                stop: StopReason::Converged,
+                rhs_norm,
+                elapsed_s: vec![0.0, t.elapsed().as_secs_f64()],
+            }
+        }
+    })
+}
