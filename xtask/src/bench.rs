@@ -659,7 +659,7 @@ fn frame_specs(dir: &std::path::Path, every: usize) -> Result<Vec<ProblemSpec>, 
             flags: dump.flags.clone(),
             rhs_npy: Some(rhs),
             rhs: "smooth".into(),
-            walls: dump.walls.clone(),
+            walls: dump.walls.to_string(),
             seed: 0,
             solvers: Vec::new(),
         })

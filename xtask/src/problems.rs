@@ -5,7 +5,7 @@ use ritz::linalg::io::{mtx, npy};
 use ritz::linalg::{CsrMatrix, LinearOperator, RegionNullSpace};
 use ritz::pde::poisson::AssembledPoisson;
 use ritz::pde::rhs::RhsKind;
-use ritz::pde::{MacGrid, PoissonProblem, Scene, Walls};
+use ritz::pde::{MacGrid, PoissonProblem, Scene, WallPreset};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -220,9 +220,10 @@ pub fn validate_spec(spec: &ProblemSpec) -> Result<(), String> {
         }
         ProblemSpec::Flags { rhs, walls, .. } => {
             rhs.parse::<RhsKind>().map_err(err("rhs"))?;
-            Walls::named(walls, 3)
+            walls
+                .parse::<WallPreset>()
                 .map(|_| ())
-                .map_err(|e| e.to_string())
+                .map_err(err("walls"))
         }
         ProblemSpec::Mtx { .. } => Ok(()),
     }
@@ -291,6 +292,7 @@ pub fn load(spec: &ProblemSpec) -> Result<Problem, String> {
             seed,
             ..
         } => {
+            let walls: WallPreset = walls.parse().map_err(err("walls"))?;
             let grid = MacGrid::read_flags_npy(flags, walls).map_err(|e| e.to_string())?;
             check_bench_memory(&grid.shape(), BENCH_BYTES_PER_CELL)?;
             let npy_shape = grid.npy_shape();

@@ -26,7 +26,7 @@ use std::time::Instant;
 /// files of every `every`-th frame, in frame order.
 pub struct FrameDump {
     /// Domain walls as written in `meta.json`.
-    pub walls: String,
+    pub walls: ritz::pde::WallPreset,
     /// `flags.npy` (int8 cell flags).
     pub flags: PathBuf,
     /// Selected `rhs_NNNN.npy` files.
@@ -62,7 +62,11 @@ impl FrameDump {
             return Err(err(&"no rhs_*.npy frames selected"));
         }
         Ok(Self {
-            walls: meta["walls"].as_str().unwrap_or("open-top").to_string(),
+            walls: meta["walls"]
+                .as_str()
+                .unwrap_or("open-top")
+                .parse()
+                .map_err(|e| err(&e))?,
             flags: dir.join("flags.npy"),
             frames,
         })

@@ -470,7 +470,7 @@ fn frame_samples(dir: &Path, every: usize) -> Result<ritz::neural::data::Geometr
     use ritz::linalg::io::npy;
     let err = |e: &dyn std::fmt::Display| format!("{}: {e}", dir.display());
     let dump = crate::simulate::FrameDump::open(dir, every)?;
-    let grid = ritz::pde::MacGrid::read_flags_npy(&dump.flags, &dump.walls).map_err(|e| err(&e))?;
+    let grid = ritz::pde::MacGrid::read_flags_npy(&dump.flags, dump.walls).map_err(|e| err(&e))?;
     let problem = ritz::pde::PoissonProblem::new(grid).map_err(|e| err(&e))?;
     let mut rhs = Vec::new();
     for path in &dump.frames {

@@ -23,11 +23,21 @@ struct Package {
 fn workspace_packages() -> Vec<Package> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = std::process::Command::new(cargo)
-        .args(["metadata", "--no-deps", "--offline", "--format-version", "1"])
+        .args([
+            "metadata",
+            "--no-deps",
+            "--offline",
+            "--format-version",
+            "1",
+        ])
         .current_dir(root())
         .output()
         .expect("cargo metadata runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let root = root();
     meta["packages"]
@@ -82,7 +92,10 @@ const EDGES: &[(&str, &[&str])] = &[
 #[test]
 fn crate_graph_is_layered() {
     let packages = workspace_packages();
-    assert!(packages.len() >= EDGES.len(), "cargo metadata lists too few packages");
+    assert!(
+        packages.len() >= EDGES.len(),
+        "cargo metadata lists too few packages"
+    );
     for p in &packages {
         // Naming: crates/<dir> is ritz-<dir>; the facade crates/ritz is `ritz`.
         if let Some(dir) = p.dir.strip_prefix("crates/") {
@@ -91,7 +104,10 @@ fn crate_graph_is_layered() {
             } else {
                 format!("ritz-{dir}")
             };
-            assert_eq!(p.name, expected, "crates/{dir}: package must be named {expected}");
+            assert_eq!(
+                p.name, expected,
+                "crates/{dir}: package must be named {expected}"
+            );
         }
         let (_, ok) = EDGES
             .iter()

@@ -21,6 +21,18 @@ use ritz_linalg::{LinearOperator, Preconditioner, SpdPreconditioner, vector};
 ///
 /// Errors: shape mismatch, NaN/Inf in `b` or `x`, `pᵀAp ≤ 0` (not SPD), NaN during the
 /// iteration. Non-convergence within `max_iters` is [`StopReason::MaxIterations`].
+///
+/// ```
+/// use ritz_krylov::{SolveParams, cg};
+/// use ritz_pde::{PoissonProblem, Scene, rhs::RhsKind};
+/// let p = PoissonProblem::new(Scene::Organic.generate(2, 32, 0)?)?;
+/// let b = RhsKind::SmoothDivergence.generate(&p, 0);
+/// let mut x = vec![0.0; b.len()];
+/// let mut seen = Vec::new(); // a monitor: any FnMut(iteration, ‖r‖/‖b‖)
+/// let info = cg(&p, &b, &mut x, &SolveParams::default(), &mut |_, rel| seen.push(rel))?;
+/// assert!(info.converged() && seen.len() == info.iterations + 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn cg(
     a: &dyn LinearOperator,
     b: &[f64],
@@ -243,9 +255,7 @@ mod tests {
         ));
         assert!(matches!(
             cg(&a, &[1.0, 2.0, 3.0], &mut x, &p, &mut ()),
-            Err(KrylovError::Linalg(
-                ritz_linalg::LinalgError::DimensionMismatch { .. }
-            ))
+            Err(KrylovError::Linalg(ritz_linalg::LinalgError::Shape { .. }))
         ));
         let neg = CsrMatrix::from_triplets(2, 2, &[(0, 0, 1.0), (1, 1, -1.0)]).unwrap();
         let mut x = vec![0.0; 2];

@@ -116,6 +116,20 @@ impl Deflation {
 /// Cost per iteration: PCG's plus `2k` vector kernels for the correction.
 ///
 /// Errors: as [`pcg`](crate::pcg()), plus a deflation basis of the wrong length.
+///
+/// ```
+/// use ritz_krylov::deflation::{Deflation, deflated_pcg};
+/// use ritz_krylov::{SolveParams, lanczos::{LanczosParams, lanczos}, precond::Jacobi};
+/// use ritz_pde::{PoissonProblem, Scene, rhs::RhsKind};
+/// let p = PoissonProblem::new(Scene::Spheres.generate(2, 32, 0)?)?;
+/// let b = RhsKind::SmoothDivergence.generate(&p, 0);
+/// let lz = lanczos(&p, &b, &LanczosParams { steps: 40, ..Default::default() })?;
+/// let w = Deflation::new(&p, lz.ritz_pairs(0..8)?.vectors)?; // the 8 lowest Ritz vectors
+/// let mut x = vec![0.0; b.len()];
+/// let info = deflated_pcg(&p, &Jacobi::new(&p)?, &w, &b, &mut x, &SolveParams::default(), &mut ())?;
+/// assert!(info.converged());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn deflated_pcg<M: SpdPreconditioner + ?Sized>(
     a: &dyn LinearOperator,
     m: &M,

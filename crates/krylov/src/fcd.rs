@@ -52,6 +52,18 @@ impl Default for FcdParams {
 /// returns zero or a vector in the span of the previous directions) is reported as
 /// `NotPositiveDefinite { what: "search direction" }`, a NaN from the preconditioner as
 /// `NonFiniteIterate`.
+///
+/// ```
+/// use ritz_krylov::{FcdParams, fcd, precond::Jacobi};
+/// use ritz_pde::{PoissonProblem, Scene, rhs::RhsKind};
+/// let p = PoissonProblem::new(Scene::Pillars.generate(2, 32, 0)?)?;
+/// let b = RhsKind::Buoyancy.generate(&p, 0);
+/// let mut x = vec![0.0; b.len()];
+/// let params = FcdParams { k: 4, ..Default::default() };
+/// let info = fcd(&p, &Jacobi::new(&p)?, &b, &mut x, &params, &mut ())?;
+/// assert!(info.converged());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn fcd(
     a: &dyn LinearOperator,
     m: &dyn Preconditioner,

@@ -65,6 +65,17 @@ pub struct RitzPairs {
 ///
 /// Errors: shape mismatch, NaN in `start`, a zero start vector, `steps` = 0 or > `n`, a basis
 /// (`8 m n` bytes) beyond the available memory, a NaN appearing in the iteration.
+///
+/// ```
+/// use ritz_krylov::lanczos::{LanczosParams, lanczos};
+/// use ritz_pde::{PoissonProblem, Scene, rhs::RhsKind};
+/// let p = PoissonProblem::new(Scene::Plume.generate(2, 24, 0)?)?;
+/// let start = RhsKind::WhiteNoise.generate(&p, 1);
+/// let lz = lanczos(&p, &start, &LanczosParams { steps: 60, ..Default::default() })?;
+/// let theta = lz.ritz_values()?; // ascending, inside the spectrum of the 5-point Laplacian
+/// assert!(theta[0] > 0.0 && theta[theta.len() - 1] < 8.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn lanczos(
     a: &dyn LinearOperator,
     start: &[f64],

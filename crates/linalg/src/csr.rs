@@ -124,7 +124,7 @@ impl CsrMatrix {
         check_len("values", col_idx.len(), values.len())?;
         check_finite("values", &values)?;
         if row_ptr[0] != 0 || row_ptr[nrows] != col_idx.len() {
-            return Err(LinalgError::DimensionMismatch {
+            return Err(LinalgError::Shape {
                 what: "row_ptr end",
                 expected: col_idx.len(),
                 found: row_ptr[nrows],
@@ -132,7 +132,7 @@ impl CsrMatrix {
         }
         for i in 0..nrows {
             if row_ptr[i + 1] < row_ptr[i] {
-                return Err(LinalgError::DimensionMismatch {
+                return Err(LinalgError::Shape {
                     what: "row_ptr (must be non-decreasing)",
                     expected: row_ptr[i],
                     found: row_ptr[i + 1],

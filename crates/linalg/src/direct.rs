@@ -24,6 +24,15 @@ impl SparseCholesky {
     /// fine to ~10⁶ unknowns, a reference, not the production solver.
     ///
     /// Errors: not square, or not positive definite (faer reports a non-positive pivot).
+    ///
+    /// ```
+    /// use ritz_linalg::{CsrMatrix, direct::SparseCholesky};
+    /// let t = [(0, 0, 4.0), (0, 1, 1.0), (1, 0, 1.0), (1, 1, 3.0), (2, 2, 2.0)];
+    /// let a = CsrMatrix::from_triplets(3, 3, &t)?;
+    /// let x = SparseCholesky::new(&a, None)?.solve(&[5.0, 4.0, 2.0])?;
+    /// assert!(x.iter().all(|v| (v - 1.0).abs() < 1e-12));
+    /// # Ok::<(), ritz_linalg::LinalgError>(())
+    /// ```
     pub fn new(a: &CsrMatrix, null: Option<&RegionNullSpace>) -> Result<Self, LinalgError> {
         let n = a.nrows();
         if n != a.ncols() {

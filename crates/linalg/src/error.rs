@@ -7,8 +7,8 @@ use thiserror::Error;
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum LinalgError {
     /// Two sizes that must agree do not.
-    #[error("dimension mismatch in {what}: expected {expected}, found {found}")]
-    DimensionMismatch {
+    #[error("shape mismatch in {what}: expected {expected}, found {found}")]
+    Shape {
         /// What was being checked (e.g. "right-hand side").
         what: &'static str,
         /// The size required.
@@ -99,7 +99,7 @@ pub fn check_len(what: &'static str, expected: usize, found: usize) -> Result<()
     if expected == found {
         Ok(())
     } else {
-        Err(LinalgError::DimensionMismatch {
+        Err(LinalgError::Shape {
             what,
             expected,
             found,

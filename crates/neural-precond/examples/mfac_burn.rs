@@ -1,6 +1,6 @@
 //! Trains a burn MLP on the UCI digits with the M-FAC optimizer (ritz-second-order) next to
 //! plain SGD, then estimates the trained network's top Hessian eigenvalues by Lanczos on the
-//! finite-difference HVP of the burn adapter (`ritz_neural_precond::flat`).
+//! finite-difference HVP of the burn adapter (`ritz_neural_precond::curvature`).
 //!
 //! ```text
 //! cargo run --release -p ritz-neural-precond --example mfac_burn [lr 1e-2] [damping 1e-2]
@@ -10,7 +10,9 @@ use burn::backend::{Autodiff, Flex};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use ritz_linalg::LinearOperator;
-use ritz_neural_precond::flat::{TanhMlp, fd_hvp, flat_gradient, flat_params, set_flat_params};
+use ritz_neural_precond::curvature::{
+    TanhMlp, fd_hvp, flat_gradient, flat_params, set_flat_params,
+};
 use ritz_second_order::spectra::top_eigenvalues;
 use ritz_second_order::{MfacOptimizer, MfacParams};
 use std::sync::Mutex;

@@ -15,20 +15,17 @@
 //! is the paper's method; `cargo xtask train --model dcdm` turns both on, `--paper` off):
 //!
 //! - [`DcdmNetConfig::jacobi_skip`]: the direction is `f(r) + D⁻¹r`, with `D` the diagonal of
-//!   `A`. Measured on a net trained the paper's way, the iteration stagnates because the
-//!   residuals it produces drift to localized, checkerboard-like patterns near walls and
-//!   obstacles, on which `f(r)` is nearly orthogonal to `r`: the A-norm progress of a step
-//!   falls from cos² = 0.64 at the first step to below 1e-4 after 30, and the residual stalls
-//!   at 0.2–0.3 (docs/neural.md). Those patterns are exactly what a Jacobi step handles; with
+//!   `A`. With a net trained the paper's way, the iteration stagnates because the residuals
+//!   it produces drift to localized, checkerboard-like patterns near walls and obstacles, on
+//!   which `f(r)` is nearly orthogonal to `r`, so the A-norm progress of a step collapses and
+//!   the residual stalls (figures in docs/neural.md). Those patterns are exactly what a Jacobi step handles; with
 //!   the path in the training graph the network learns the correction to it, and the
 //!   iteration no longer stagnates.
 //! - [`DcdmNetConfig::rms_input`]: the input is scaled to root-mean-square 1 over the fluid
 //!   cells instead of 2-norm 1. A ReLU network with biases is not scale-equivariant, and the
 //!   paper's unit 2-norm makes per-cell amplitudes shrink with the grid (by 2× per doubling
 //!   in 2D, 2.8× in 3D), so a net trained at 64² sees inputs at 256² that it never saw.
-//!   Measured: trained at 64² with the Jacobi path only, 94 / 235 iterations at 64² / 128²
-//!   and no convergence in 1,500 at 256²; with both options, 50 / 113 / 292 (CG 332 / 654
-//!   / 1,299).
+//!   Iteration counts with and without the options are in docs/neural.md.
 
 use crate::error::NeuralError;
 use crate::geometry::GridShape;

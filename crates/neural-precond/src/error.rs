@@ -48,14 +48,14 @@ pub enum NeuralError {
     #[error("invalid configuration: {0}")]
     Config(String),
     /// A tensor or vector has the wrong length.
-    #[error("{what}: expected length {expected}, got {got}")]
+    #[error("shape mismatch in {what}: expected {expected}, found {found}")]
     Shape {
         /// Which input.
         what: &'static str,
         /// Expected length.
         expected: usize,
         /// Actual length.
-        got: usize,
+        found: usize,
     },
     /// NaN or infinity in an input, a weight or a loss value.
     #[error("non-finite value in {0}")]
@@ -78,7 +78,7 @@ pub(crate) fn check_io_len(n: usize, r: usize, z: usize) -> Result<(), NeuralErr
             return Err(NeuralError::Shape {
                 what,
                 expected: n,
-                got,
+                found: got,
             });
         }
     }

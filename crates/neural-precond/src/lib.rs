@@ -7,13 +7,13 @@
 //! - [`data`], [`loss`], [`train`](mod@train): Ritz-vector training data, the scale-invariant
 //!   loss with the Poisson operator inside the graph, and a resumable Adam trainer;
 //!   [`recipe`]: the training configurations of the shipped networks.
-//! - [`precond`]: adapters to ritz-krylov's preconditioner traits (f64 residual → f32 network
-//!   → f64 direction).
+//! - [`precond`]: adapters to ritz-linalg's preconditioner traits (f64 residual → f32 network
+//!   → f64 direction), for ritz-krylov's iterations.
 //! - [`model`]: the model zoo behind one interface, weight files and their checks;
 //!   [`shipped`]: the trained weights embedded in the library.
-//! - [`flat`]: flat-parameter views of burn models and a finite-difference Hessian-vector
-//!   product, so that second-order methods (ritz-second-order: M-FAC, Lanczos spectra) can
-//!   work on burn networks.
+//! - [`curvature`]: the bridge from burn to ritz-second-order — flat-parameter views of burn
+//!   models and a finite-difference Hessian-vector product, so that second-order methods
+//!   (M-FAC, Lanczos spectra) work on burn networks.
 //!
 //! Libraries stay generic over the burn backend `B`; binaries (xtask, examples) pick one. The
 //! default CPU backend is burn-flex (feature `flex`); `ndarray` and `cuda` are features.
@@ -36,11 +36,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod curvature;
 pub mod data;
 pub mod dcdm;
 pub mod error;
 pub mod fast;
-pub mod flat;
 pub mod geometry;
 pub mod loss;
 pub mod model;

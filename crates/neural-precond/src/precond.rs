@@ -133,6 +133,20 @@ impl<B: Backend> std::fmt::Debug for BurnPreconditioner<B> {
 impl<B: Backend> BurnPreconditioner<B> {
     /// Prepares `model` for `geo` on `device`; stencil nets compute their stencils here once.
     /// Errors: wrong dimension or grid size.
+    ///
+    /// ```
+    /// use ritz_krylov::{FcdParams, fcd};
+    /// use ritz_neural_precond::{BurnPreconditioner, Geometry, burn::backend::Flex, shipped::load_shipped};
+    /// use ritz_pde::{PoissonProblem, Scene, rhs::RhsKind};
+    /// let p = PoissonProblem::new(Scene::Organic.generate(2, 32, 5)?)?;
+    /// let (_, dcdm) = load_shipped::<Flex>("dcdm", 2, &Default::default())?;
+    /// let m = BurnPreconditioner::new(dcdm, &Geometry::of(&p), &Default::default())?;
+    /// let b = RhsKind::SmoothDivergence.generate(&p, 0);
+    /// let mut x = vec![0.0; b.len()];
+    /// let params = FcdParams { k: 16, ..Default::default() }; // DCDM: nonlinear, so flexible
+    /// assert!(fcd(&p, &m, &b, &mut x, &params, &mut ())?.converged());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(
         model: AnyModel<B>,
         geo: &Geometry,

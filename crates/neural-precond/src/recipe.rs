@@ -13,6 +13,13 @@ use ritz_pde::Scene;
 /// stencil-spd) in `dim` dimensions on grids of side `n` (default: 64 in 2D; 32 in 3D, 16 for
 /// DCDM). `paper` (DCDM only): the paper's recipe exactly, i.e. the plain network on unit-norm
 /// inputs, Ritz-vector data and the residual loss, instead of ritz's measured recipe.
+///
+/// ```
+/// let cfg = ritz_neural_precond::recipe::recipe("stencil", 3, None, false)?;
+/// assert_eq!((cfg.data.n, cfg.epochs), (32, 12));
+/// cfg.validate()?;
+/// # Ok::<(), ritz_neural_precond::NeuralError>(())
+/// ```
 pub fn recipe(
     model: &str,
     dim: usize,

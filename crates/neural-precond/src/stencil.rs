@@ -48,8 +48,8 @@ pub struct StencilNetConfig {
     pub dim: usize,
     /// Distinct parameter levels (grid sides must be divisible by `2^(levels − 1)`). The
     /// default 2 gives the finest level its own smoothers and shares the second set among all
-    /// coarser levels, which is what lets a net trained at 32³ run unchanged at 128³
-    /// (measured: 11 / 12 / 13 iterations at 32³ / 64³ / 128³, against 10 / 61 with 3 levels).
+    /// coarser levels, which is what lets a net trained at 32³ run unchanged at 128³ (figures
+    /// in docs/neural.md, "Figures behind design choices").
     #[config(default = 2)]
     pub levels: usize,
     /// Pool while the smallest side stays at least this large.
@@ -247,8 +247,7 @@ impl StencilNetConfig {
     /// Builds the network. Initial stencils are a multiple of the identity plus small
     /// geometry-dependent noise: damped Jacobi (`0.8 / 2d`) for the V-net, so it starts as a
     /// working V(1,1)-cycle with coarse-correction scale 3 (the h² scaling between levels is
-    /// 4; 3 damps the overshoot of piecewise-constant restriction, measured: two-grid factor
-    /// 0.70 against divergence at 4);
+    /// 4; 3 damps the overshoot of piecewise-constant restriction — docs/neural.md);
     /// the SPD net starts with unit blocks and transfer scales `t² · 2^d = 4`.
     ///
     /// Errors: an invalid configuration.

@@ -4,7 +4,9 @@
 use burn::backend::{Autodiff, Flex};
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use ritz_neural_precond::flat::{TanhMlp, fd_hvp, flat_gradient, flat_params, set_flat_params};
+use ritz_neural_precond::curvature::{
+    TanhMlp, fd_hvp, flat_gradient, flat_params, set_flat_params,
+};
 use ritz_second_order::{Dataset, Mlp, Objective};
 
 type B = Autodiff<Flex>;

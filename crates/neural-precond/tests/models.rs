@@ -379,8 +379,8 @@ fn dcdm_jacobi_path_of_a_zero_network_is_a_jacobi_step() {
             .with_jacobi_skip(true)
             .init::<B>(&dev())
             .unwrap();
-        let zeros = vec![0.0; ritz_neural_precond::flat::flat_params(&net).len()];
-        let net = ritz_neural_precond::flat::set_flat_params(net, &zeros).unwrap();
+        let zeros = vec![0.0; ritz_neural_precond::curvature::flat_params(&net).len()];
+        let net = ritz_neural_precond::curvature::set_flat_params(net, &zeros).unwrap();
         let geo = GeometryBatch::new(&g, net.plan(g.shape).unwrap(), &dev()).unwrap();
         let r = noise(g.mask.len(), 5, &g.mask);
         let z = to_vec(net.predict(&geo, tensor_of(&g, r.clone())));

@@ -29,6 +29,15 @@ const NONE: usize = usize::MAX;
 ///
 /// Errors: none beyond those of building the problem (it is validated); an internal failure to
 /// find a path (impossible in exact arithmetic) is reported as [`StopReason::Stalled`].
+///
+/// ```
+/// use ritz_ot::{OtProblem, emd};
+/// let p = OtProblem::random_assignment(40, 0)?;
+/// let s = emd(&p)?; // an optimal assignment: a permutation matrix over n
+/// assert!(s.marginal_error() < 1e-12);
+/// assert_eq!(s.plan.dense.iter().filter(|&&v| v > 0.0).count(), 40);
+/// # Ok::<(), ritz_ot::OtError>(())
+/// ```
 pub fn emd(problem: &OtProblem) -> Result<OtSolution, OtError> {
     let start = Instant::now();
     let (n, m) = (problem.n(), problem.m());

@@ -229,6 +229,16 @@ impl LogState {
 /// Cost: `2nm` exps and `4nm` flops per iteration, rayon-parallel over rows; memory: the
 /// problem plus `O(n + m)`. Errors: invalid parameters. Non-convergence is
 /// [`StopReason::MaxIterations`] / [`StopReason::TimeLimit`].
+///
+/// ```
+/// use ritz_ot::{OtProblem, SinkhornParams, StopReason, sinkhorn_log};
+/// let p = OtProblem::random_assignment(60, 0)?;
+/// let params = SinkhornParams { eta: 50.0, tol: 1e-9, ..Default::default() };
+/// let s = sinkhorn_log(&p, &params, &mut ())?;
+/// assert_eq!(s.stop, StopReason::Converged);
+/// assert!(s.marginal_error() <= 1e-9 && s.duality_gap().abs() < 1e-6);
+/// # Ok::<(), ritz_ot::OtError>(())
+/// ```
 pub fn sinkhorn_log(
     problem: &OtProblem,
     params: &SinkhornParams,
@@ -252,6 +262,16 @@ pub fn sinkhorn_log(
 /// family); memory: `K` and `Kᵀ` (`16nm` bytes). Errors: [`OtError::KernelUnderflow`] when
 /// a row or column of `K` underflows to zero or the scalings overflow (large `η·C`: use
 /// [`sinkhorn_stabilized`] or [`sinkhorn_log`]); invalid parameters.
+///
+/// ```
+/// use ritz_ot::{OtProblem, SinkhornParams, sinkhorn};
+/// let p = OtProblem::random_assignment(60, 0)?;
+/// let params = SinkhornParams { eta: 50.0, tol: 1e-9, ..Default::default() };
+/// let mut errors = Vec::new(); // a monitor: (iteration, marginal error)
+/// let s = sinkhorn(&p, &params, &mut |_, e| errors.push(e))?;
+/// assert_eq!(errors.len(), s.history.len());
+/// # Ok::<(), ritz_ot::OtError>(())
+/// ```
 pub fn sinkhorn(
     problem: &OtProblem,
     params: &SinkhornParams,
@@ -325,6 +345,16 @@ const ABSORB: f64 = 1e30;
 ///
 /// Cost: two dense mat-vecs per iteration plus `2nm` exps per absorption (rare once the
 /// potentials settle); memory `16nm` bytes. Any `η`. Errors: invalid parameters.
+///
+/// ```
+/// use ritz_ot::{OtProblem, SinkhornParams, sinkhorn_stabilized};
+/// let p = OtProblem::random_assignment(60, 0)?;
+/// // η·C up to 1000: exp(−ηC) underflows for most entries; the absorbed form iterates on.
+/// let params = SinkhornParams { eta: 1000.0, max_iters: 500, ..Default::default() };
+/// let s = sinkhorn_stabilized(&p, &params, &mut ())?;
+/// assert!(s.marginal_error() < 0.1 * s.history[0].marginal_error);
+/// # Ok::<(), ritz_ot::OtError>(())
+/// ```
 pub fn sinkhorn_stabilized(
     problem: &OtProblem,
     params: &SinkhornParams,
@@ -444,6 +474,15 @@ impl Default for EpsilonScaling {
 /// the final stage runs to `params.tol`. `iterations` and the history count every stage.
 ///
 /// Cost: as [`sinkhorn_log`] per iteration. Errors: invalid parameters or schedule.
+///
+/// ```
+/// use ritz_ot::{EpsilonScaling, OtProblem, SinkhornParams, sinkhorn_epsilon_scaling};
+/// let p = OtProblem::random_assignment(60, 0)?;
+/// let params = SinkhornParams { eta: 1000.0, tol: 1e-6, ..Default::default() };
+/// let s = sinkhorn_epsilon_scaling(&p, &params, &EpsilonScaling::default(), &mut ())?;
+/// assert!(s.marginal_error() <= 1e-6);
+/// # Ok::<(), ritz_ot::OtError>(())
+/// ```
 pub fn sinkhorn_epsilon_scaling(
     problem: &OtProblem,
     params: &SinkhornParams,

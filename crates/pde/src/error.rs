@@ -7,7 +7,7 @@ use thiserror::Error;
 pub enum PdeError {
     /// A grid dimension is zero, or the number of axes is not 2 or 3.
     #[error("invalid grid shape {shape:?}: {reason}")]
-    BadShape {
+    InvalidGrid {
         /// The shape given.
         shape: Vec<usize>,
         /// Why it is rejected.
@@ -15,7 +15,7 @@ pub enum PdeError {
     },
     /// A field does not have one value per grid cell.
     #[error("{what} has {found} values but the grid has {expected} cells")]
-    WrongSize {
+    Shape {
         /// Which field.
         what: &'static str,
         /// Number of cells.

@@ -54,7 +54,7 @@ impl Walls {
     }
 
     /// The walls named `closed` or `open-top` (also `open_top`) for a grid of dimension
-    /// `dim`: the command-line and configuration-file vocabulary.
+    /// `dim`: [`WallPreset`]'s parse, then [`WallPreset::walls`].
     ///
     /// Errors: another name ([`PdeError::Unsupported`]).
     ///
@@ -66,13 +66,7 @@ impl Walls {
     /// assert!(Walls::named("sideways", 3).is_err());
     /// ```
     pub fn named(name: &str, dim: usize) -> Result<Self, PdeError> {
-        match name {
-            "closed" => Ok(Self::closed()),
-            "open-top" | "open_top" => Ok(Self::open_top(dim)),
-            other => Err(PdeError::Unsupported(format!(
-                "unknown walls '{other}' (closed, open-top)"
-            ))),
-        }
+        Ok(name.parse::<WallPreset>()?.walls(dim))
     }
 
     /// The name of these walls for a grid of dimension `dim`, if they are one of the named
@@ -85,6 +79,65 @@ impl Walls {
         } else {
             None
         }
+    }
+}
+
+/// The named wall configurations of the command line, configuration files and frame dumps.
+/// `open-top` is open to air at the high end of the last axis, so the same name means y in 2D
+/// and z in 3D; [`WallPreset::walls`] resolves it for a dimension.
+///
+/// ```
+/// use ritz_pde::{WallKind, WallPreset};
+/// let p: WallPreset = "open-top".parse()?;
+/// assert_eq!(p.walls(3).0[2][1], WallKind::Air);
+/// assert_eq!(p.to_string(), "open-top");
+/// assert!("sideways".parse::<WallPreset>().is_err());
+/// # Ok::<(), ritz_pde::PdeError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WallPreset {
+    /// Every wall solid.
+    #[default]
+    Closed,
+    /// Solid, but open to air at the top.
+    OpenTop,
+}
+
+impl WallPreset {
+    /// The walls of this preset for a grid of dimension `dim`.
+    pub fn walls(self, dim: usize) -> Walls {
+        match self {
+            WallPreset::Closed => Walls::closed(),
+            WallPreset::OpenTop => Walls::open_top(dim),
+        }
+    }
+    /// `closed` or `open-top`.
+    pub fn name(self) -> &'static str {
+        match self {
+            WallPreset::Closed => "closed",
+            WallPreset::OpenTop => "open-top",
+        }
+    }
+}
+
+impl std::str::FromStr for WallPreset {
+    type Err = PdeError;
+    /// Parses `closed`, `open-top` or `open_top`. Errors: another name
+    /// ([`PdeError::Unsupported`]).
+    fn from_str(s: &str) -> Result<Self, PdeError> {
+        match s {
+            "closed" => Ok(WallPreset::Closed),
+            "open-top" | "open_top" => Ok(WallPreset::OpenTop),
+            other => Err(PdeError::Unsupported(format!(
+                "unknown walls '{other}' (closed, open-top)"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for WallPreset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -143,20 +196,20 @@ impl MacGrid {
 
     fn check_shape(shape: &[usize]) -> Result<[usize; 3], PdeError> {
         if !(2..=3).contains(&shape.len()) {
-            return Err(PdeError::BadShape {
+            return Err(PdeError::InvalidGrid {
                 shape: shape.to_vec(),
                 reason: "a grid has 2 or 3 axes".into(),
             });
         }
         if shape.contains(&0) {
-            return Err(PdeError::BadShape {
+            return Err(PdeError::InvalidGrid {
                 shape: shape.to_vec(),
                 reason: "every axis needs at least one cell".into(),
             });
         }
         let n = shape.iter().try_fold(1usize, |a, &b| a.checked_mul(b));
         if n.is_none_or(|n| n >= u32::MAX as usize) {
-            return Err(PdeError::BadShape {
+            return Err(PdeError::InvalidGrid {
                 shape: shape.to_vec(),
                 reason: "more than 2^32 - 1 cells".into(),
             });
@@ -174,7 +227,7 @@ impl MacGrid {
     pub fn from_codes(shape: &[usize], codes: &[i8], walls: Walls) -> Result<Self, PdeError> {
         let mut g = Self::new(shape, walls)?;
         if codes.len() != g.flags.len() {
-            return Err(PdeError::WrongSize {
+            return Err(PdeError::Shape {
                 what: "flag array",
                 expected: g.flags.len(),
                 found: codes.len(),
@@ -191,11 +244,11 @@ impl MacGrid {
 
     /// A grid from an npy file of int8 flag codes (0 fluid, 1 solid, 2 air) of shape
     /// `(ny, nx)` or `(nz, ny, nx)` in C order, as `cargo xtask export` writes them, with the
-    /// walls named `walls` ([`Walls::named`]).
+    /// walls of `walls` for the file's dimension.
     ///
     /// Errors: an unreadable or malformed file, another dtype, a shape that is not 2D or 3D, a
-    /// code outside {0, 1, 2}, unknown walls — each naming the file.
-    pub fn read_flags_npy(path: &std::path::Path, walls: &str) -> Result<Self, PdeError> {
+    /// code outside {0, 1, 2} — each naming the file.
+    pub fn read_flags_npy(path: &std::path::Path, walls: WallPreset) -> Result<Self, PdeError> {
         let ctx = |e: PdeError| PdeError::InFile {
             path: path.display().to_string(),
             source: Box::new(e),
@@ -203,15 +256,14 @@ impl MacGrid {
         let arr = ritz_linalg::io::npy::read_npy(path).map_err(|e| ctx(e.into()))?;
         let dim = arr.shape.len();
         if !(2..=3).contains(&dim) {
-            return Err(ctx(PdeError::BadShape {
+            return Err(ctx(PdeError::InvalidGrid {
                 shape: arr.shape.clone(),
                 reason: "a flag grid has 2 or 3 axes".into(),
             }));
         }
         let codes = arr.to_i8().map_err(|e| ctx(e.into()))?;
         let shape: Vec<usize> = arr.shape.iter().rev().copied().collect();
-        let walls = Walls::named(walls, dim).map_err(ctx)?;
-        Self::from_codes(&shape, &codes, walls).map_err(ctx)
+        Self::from_codes(&shape, &codes, walls.walls(dim)).map_err(ctx)
     }
 
     /// Flag codes (0 fluid, 1 solid, 2 air) in grid layout, for npy export.
@@ -311,7 +363,7 @@ mod tests {
         assert!(MacGrid::new(&[4, 0], Walls::closed()).is_err());
         assert!(matches!(
             MacGrid::from_codes(&[2, 2], &[0, 1, 2], Walls::closed()),
-            Err(PdeError::WrongSize { .. })
+            Err(PdeError::Shape { .. })
         ));
         assert!(matches!(
             MacGrid::from_codes(&[2, 2], &[0, 1, 2, 3], Walls::closed()),

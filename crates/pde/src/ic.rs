@@ -68,6 +68,18 @@ impl GridIc0 {
     /// elimination) decouples its cell, as the CSR factorization does. Errors with `NotSpd` if
     /// a pivot is clearly negative (impossible for a Poisson M-matrix) or the parameters are out
     /// of range.
+    ///
+    /// ```
+    /// use ritz_linalg::Preconditioner;
+    /// use ritz_pde::{GridIc0, IcVariant, PoissonProblem, Scene, rhs::RhsKind};
+    /// let p = PoissonProblem::new(Scene::Pillars.generate(3, 16, 0)?)?;
+    /// let m = GridIc0::new(&p, IcVariant::mic0())?; // MIC(0), matrix-free on the grid
+    /// let r = RhsKind::SmoothDivergence.generate(&p, 0);
+    /// let mut z = vec![0.0; r.len()];
+    /// m.apply(&r, &mut z);
+    /// assert!(r.iter().zip(&z).map(|(a, b)| a * b).sum::<f64>() > 0.0);
+    /// # Ok::<(), ritz_pde::PdeError>(())
+    /// ```
     pub fn new(problem: &PoissonProblem, variant: IcVariant) -> Result<Self, PdeError> {
         let grid = problem.grid();
         let [nx, ny, nz] = grid.dims();

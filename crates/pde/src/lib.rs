@@ -14,6 +14,9 @@
 //!   [`smoke::PressureSolver`]) whose frames give the Poisson systems of fluid simulation.
 //! * [`ic`]: IC(0) / MIC(0) preconditioners specialized to the grid (the fluid-simulation
 //!   standard), with parallel wavefront triangular sweeps.
+//! * [`multigrid`]: the geometric multigrid V-cycle of MGPCG ([`GridMultigrid`], f32 or f64),
+//!   an SPD preconditioner for plain PCG; [`poisson::GridCholesky`] solves the coarsest
+//!   levels that stay large.
 //!
 //! Grid layout: cell `(i, j, k)` has index `i + nx (j + ny k)` (x fastest); in 2D `nz = 1`.
 //! Grid-layout vectors hold zeros at non-fluid cells.
@@ -41,7 +44,7 @@ pub mod scenes;
 pub mod smoke;
 
 pub use error::PdeError;
-pub use grid::{CellFlag, MacGrid, WallKind, Walls, check_cell_memory};
+pub use grid::{CellFlag, MacGrid, WallKind, WallPreset, Walls, check_cell_memory};
 pub use ic::{GridIc0, IcVariant};
 pub use multigrid::{GridMultigrid, MultigridParams, Precision};
 pub use poisson::{ExportedPaths, PoissonProblem};

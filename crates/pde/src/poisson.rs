@@ -243,7 +243,7 @@ impl PoissonProblem {
     /// Compact vector → grid-layout vector (zeros at non-fluid cells). Errors on a wrong length.
     pub fn to_grid(&self, compact: &[f64]) -> Result<Vec<f64>, PdeError> {
         if compact.len() != self.cells.len() {
-            return Err(PdeError::WrongSize {
+            return Err(PdeError::Shape {
                 what: "compact vector",
                 expected: self.cells.len(),
                 found: compact.len(),
@@ -258,7 +258,7 @@ impl PoissonProblem {
 
     fn check_grid_len(&self, what: &'static str, len: usize) -> Result<(), PdeError> {
         if len != self.num_cells() {
-            return Err(PdeError::WrongSize {
+            return Err(PdeError::Shape {
                 what,
                 expected: self.num_cells(),
                 found: len,

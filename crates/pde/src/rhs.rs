@@ -208,11 +208,11 @@ pub fn face_field(grid: &MacGrid, axis: usize, f: impl Fn([f64; 3]) -> f64 + Syn
 /// (the solid-boundary condition `u·n = 0`). Faces between fluid/air cells and on air walls keep
 /// their values. Cost: O(faces).
 ///
-/// Errors: [`PdeError::WrongSize`] if `u.len() != face_count(grid, axis)`.
+/// Errors: [`PdeError::Shape`] if `u.len() != face_count(grid, axis)`.
 pub fn zero_solid_faces(grid: &MacGrid, axis: usize, u: &mut [f64]) -> Result<(), PdeError> {
     let expected = face_count(grid, axis);
     if u.len() != expected {
-        return Err(PdeError::WrongSize {
+        return Err(PdeError::Shape {
             what: "face array",
             expected,
             found: u.len(),
@@ -253,14 +253,14 @@ fn zero_solid_faces_unchecked(grid: &MacGrid, axis: usize, u: &mut [f64]) {
 /// `u[a]` is the face array of axis `a` (module docs); `u[2]` is ignored in 2D (pass `&[]`).
 /// Rayon-parallel, deterministic. Cost: O(cells), one output vector.
 ///
-/// Errors: [`PdeError::WrongSize`] if some `u[a]` (`a < dim`) is not `face_count(grid, a)`
+/// Errors: [`PdeError::Shape`] if some `u[a]` (`a < dim`) is not `face_count(grid, a)`
 /// long.
 pub fn face_divergence(problem: &PoissonProblem, u: [&[f64]; 3]) -> Result<Vec<f64>, PdeError> {
     let grid = problem.grid();
     for (a, ua) in u.iter().enumerate().take(grid.dim()) {
         let expected = face_count(grid, a);
         if ua.len() != expected {
-            return Err(PdeError::WrongSize {
+            return Err(PdeError::Shape {
                 what: "face array",
                 expected,
                 found: ua.len(),
@@ -497,7 +497,7 @@ mod tests {
         let short = vec![0.0; 3];
         assert!(matches!(
             face_divergence(&p, [&short, &short, &[]]),
-            Err(PdeError::WrongSize { .. })
+            Err(PdeError::Shape { .. })
         ));
         let mut short = short;
         assert!(zero_solid_faces(p.grid(), 0, &mut short).is_err());

@@ -71,17 +71,17 @@ impl Scene {
     /// Cost: O(n^dim) time (a few primitive tests per cell, rayon-parallel), one byte per cell
     /// plus the grid.
     ///
-    /// Errors: [`PdeError::BadShape`] if `dim` is not 2 or 3, if `n < 4`, or if the grid would
+    /// Errors: [`PdeError::InvalidGrid`] if `dim` is not 2 or 3, if `n < 4`, or if the grid would
     /// have `2^32 − 1` cells or more.
     pub fn generate(&self, dim: usize, n: usize, seed: u64) -> Result<MacGrid, PdeError> {
         if !(2..=3).contains(&dim) {
-            return Err(PdeError::BadShape {
+            return Err(PdeError::InvalidGrid {
                 shape: vec![n; dim],
                 reason: "scenes are 2D or 3D".into(),
             });
         }
         if n < 4 {
-            return Err(PdeError::BadShape {
+            return Err(PdeError::InvalidGrid {
                 shape: vec![n; dim],
                 reason: "scenes need at least 4 cells per axis".into(),
             });
@@ -349,7 +349,7 @@ mod tests {
         for (dim, n) in [(1, 16), (4, 16), (2, 3), (3, 0)] {
             assert!(matches!(
                 Scene::Spheres.generate(dim, n, 0),
-                Err(PdeError::BadShape { .. })
+                Err(PdeError::InvalidGrid { .. })
             ));
         }
     }

@@ -121,7 +121,7 @@ pub struct Smoke {
 /// Errors: `n < 8`, `dim` not 2 or 3.
 pub fn sphere_scene(dim: usize, n: usize) -> Result<MacGrid, PdeError> {
     if n < 8 || !(2..=3).contains(&dim) {
-        return Err(PdeError::BadShape {
+        return Err(PdeError::InvalidGrid {
             shape: vec![n; dim.max(1)],
             reason: "the sphere scene needs dim 2 or 3 and n ≥ 8".into(),
         });

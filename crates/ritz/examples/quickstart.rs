@@ -35,7 +35,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             solver.setup_s(),
             report.solve_s,
             description,
-            if spec.assembled { " (assembled CSR)" } else { "" }
+            if spec.assembled {
+                " (assembled CSR)"
+            } else {
+                ""
+            }
         );
     }
     Ok(())

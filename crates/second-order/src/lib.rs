@@ -15,7 +15,10 @@
 //!   descent.
 //!
 //! burn has no double backward; a finite-difference HVP adapter for burn models lives in
-//! `ritz-neural-precond`'s examples, checked against [`models::Mlp`]'s exact HVP.
+//! `ritz_neural_precond::curvature`, checked against [`models::Mlp`]'s exact HVP.
+//!
+//! Every optimizer takes a monitor (`()`, or any `FnMut(iteration, ‖∇f‖)`) and stops with the
+//! [`StopReason`] vocabulary shared with the Krylov and optimal-transport solvers.
 //!
 //! Regularized Newton on the UCI breast-cancer set (logistic regression, ℓ₂ = 1e-3):
 //!

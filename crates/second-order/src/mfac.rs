@@ -86,6 +86,16 @@ pub struct StaticMfac {
 impl StaticMfac {
     /// From `m` gradients (`grads` is `m × d`, row-major) and damping `λ > 0`.
     /// Cost: `O(dm²)` time, `md` memory. Errors: ragged or non-finite gradients, bad `λ`.
+    ///
+    /// ```
+    /// use ritz_second_order::StaticMfac;
+    /// // Two gradients in d = 3: off their span the inverse is 1/λ.
+    /// let m = StaticMfac::new(&[1.0, 0.0, 0.0, 0.0, 1.0, 0.0], 3, 0.5)?;
+    /// let mut out = vec![0.0; 3];
+    /// m.ihvp(&[0.0, 0.0, 1.0], &mut out)?;
+    /// assert_eq!(out, vec![0.0, 0.0, 2.0]);
+    /// # Ok::<(), ritz_second_order::SecondOrderError>(())
+    /// ```
     pub fn new(grads: &[f64], d: usize, lambda: f64) -> Result<Self, SecondOrderError> {
         check_damping(lambda)?;
         if d == 0 || grads.is_empty() || !grads.len().is_multiple_of(d) {

@@ -30,6 +30,16 @@ fn krylov_err(e: ritz_krylov::KrylovError) -> SecondOrderError {
 /// steps (`k ≤ steps ≤ n`), with their residual bounds `‖Ay − θy‖`.
 ///
 /// Cost: `steps` mat-vecs and `O(n·steps²)` for reorthogonalization. Errors: invalid sizes.
+///
+/// ```
+/// use ritz_second_order::{Curvature, CurvatureOperator, LogisticRegression, Objective};
+/// use ritz_second_order::{data::breast_cancer, spectra::top_eigenvalues};
+/// let obj = LogisticRegression::new(breast_cancer(), 1e-3)?;
+/// let h = CurvatureOperator::new(&obj, &vec![0.0; obj.dim()], Curvature::Hessian, 0.0)?;
+/// let (values, residuals) = top_eigenvalues(&h, 3, 20, 0)?;
+/// assert!(values[0] >= values[1] && values[1] >= values[2] && residuals[0] < 1e-6 * values[0]);
+/// # Ok::<(), ritz_second_order::SecondOrderError>(())
+/// ```
 pub fn top_eigenvalues(
     a: &dyn LinearOperator,
     k: usize,
@@ -216,6 +226,16 @@ impl SpectralDensity {
 ///
 /// Cost: `probes · steps` mat-vecs plus `O(n·steps²)` per probe. Errors: `steps` not in
 /// `1..=n`, `probes = 0`.
+///
+/// ```
+/// use ritz_second_order::{Curvature, CurvatureOperator, LogisticRegression, Objective};
+/// use ritz_second_order::{data::breast_cancer, spectra::slq};
+/// let obj = LogisticRegression::new(breast_cancer(), 1e-3)?;
+/// let h = CurvatureOperator::new(&obj, &vec![0.0; obj.dim()], Curvature::GaussNewton, 0.0)?;
+/// let density = slq(&h, 20, 4, 0)?;
+/// assert!((density.weights.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+/// # Ok::<(), ritz_second_order::SecondOrderError>(())
+/// ```
 pub fn slq(
     a: &dyn LinearOperator,
     steps: usize,

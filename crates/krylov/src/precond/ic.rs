@@ -85,6 +85,19 @@ impl IncompleteCholesky {
     ///
     /// Errors: not square, a missing or non-positive diagonal entry, a negative pivot
     /// (`NotSpd`), options out of range.
+    ///
+    /// ```
+    /// use ritz_krylov::precond::{IcOptions, IncompleteCholesky};
+    /// use ritz_krylov::{SolveParams, pcg};
+    /// use ritz_pde::{PoissonProblem, Scene, poisson::AssembledPoisson, rhs::RhsKind};
+    /// let p = PoissonProblem::new(Scene::Closed.generate(2, 32, 0)?)?;
+    /// let a = AssembledPoisson::new(&p); // CSR over the fluid cells, with its null space
+    /// let b = p.to_compact(&RhsKind::SmoothDivergence.generate(&p, 0))?;
+    /// let m = IncompleteCholesky::new(&a.matrix, IcOptions::mic0())?;
+    /// let mut x = vec![0.0; b.len()];
+    /// assert!(pcg(&a, &m, &b, &mut x, &SolveParams::default(), &mut ())?.converged());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(a: &CsrMatrix, options: IcOptions) -> Result<Self, LinalgError> {
         use ritz_linalg::LinearOperator;
         let n = a.nrows();

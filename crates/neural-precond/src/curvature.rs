@@ -1,6 +1,7 @@
-//! Flat-parameter adapter between burn models and second-order methods (which work on `f64`
-//! vectors): read and write all float parameters as one vector, read the gradient as one
-//! vector, and a finite-difference Hessian-vector product (burn has no double backward).
+//! Curvature of burn models for second-order methods (ritz-second-order works on `f64`
+//! vectors): read and write all float parameters of a burn model as one vector, read the
+//! gradient as one vector, and a finite-difference Hessian-vector product (burn has no double
+//! backward).
 //!
 //! Parameters are visited in declaration order (burn's `visit`/`map` order), each tensor
 //! row-major. [`TanhMlp`] is a reference network whose flat layout is exactly that of
@@ -12,8 +13,8 @@
 //! bounds the third derivative along `v̂` and `δ_g` is the absolute rounding error of one
 //! gradient. With burn's `f32` gradients `δ_g ≈ 6·10⁻⁸ ‖∇f‖`-ish (plus the loss's own
 //! rounding), the best `ε ≈ (3δ_g/M₃)^{1/3}` is about 10⁻²–10⁻³ in parameter units, giving
-//! 10⁻⁵–10⁻³ relative accuracy (1.3·10⁻⁵ measured against the exact R-operator on the test
-//! MLP at `ε = 10⁻²`): enough for Lanczos extreme eigenvalues, M-FAC-style preconditioning and
+//! 10⁻⁵–10⁻³ relative accuracy (the figure against the exact R-operator is in
+//! docs/second-order.md): enough for Lanczos extreme eigenvalues, M-FAC-style preconditioning and
 //! trust regions, not for 1e-8 oracle work (use the closed-form models).
 
 use crate::error::NeuralError;
@@ -49,7 +50,7 @@ pub fn set_flat_params<B: Backend, M: Module<B>>(m: M, theta: &[f64]) -> Result<
         return Err(NeuralError::Shape {
             what: "flat parameter vector",
             expected: n,
-            got: theta.len(),
+            found: theta.len(),
         });
     }
     if let Some(i) = theta.iter().position(|v| !v.is_finite()) {

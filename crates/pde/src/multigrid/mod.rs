@@ -1,7 +1,7 @@
 //! Geometric multigrid on the MAC grid: the V-cycle preconditioner of MGPCG (McAdams, Sifakis,
 //! Teran 2010), the production pressure solver of fluid simulation.
 //!
-//! * **Coarsening** by 2 along every axis (ceil for odd sizes) down to about 4³ cells (a 64-cell coarsest level costs nothing to solve exactly and, measured, needs no more iterations than 8³). A coarse
+//! * **Coarsening** by 2 along every axis (ceil for odd sizes) down to about 4³ cells (a 64-cell coarsest level costs nothing to solve exactly and needs no more iterations than 8³). A coarse
 //!   cell is *air* if any child is air (Dirichlet conditions survive), else *fluid* if any child
 //!   is fluid, else *solid*; domain walls are kept. Every level uses the same unit-spacing
 //!   stencil as [`PoissonProblem`].
@@ -10,8 +10,8 @@
 //!   unit-spacing stencil — so that the coarse-grid correction is symmetric.
 //! * **Smoothing**: red–black Gauss–Seidel, `ν₁` sweeps red→black before and `ν₂` sweeps
 //!   black→red after the coarse correction (the adjoint order), plus extra sweeps over the
-//!   cells next to a non-fluid cell (McAdams et al.'s boundary smoothing; measured: the 2D dam
-//!   break goes from 43 to 23 iterations), mirrored the same way. The V-cycle is therefore a
+//!   cells next to a non-fluid cell (McAdams et al.'s boundary smoothing; its effect is in
+//!   docs/results.md), mirrored the same way. The V-cycle is therefore a
 //!   symmetric positive definite linear map — a valid [`SpdPreconditioner`] for plain PCG.
 //! * **Coarsest level**: exact, through the dense pseudo-inverse of its matrix (floating
 //!   regions make it singular; the pseudo-inverse is still symmetric), or, above 512 unknowns
@@ -24,16 +24,26 @@
 //! Internal vectors are zero at non-fluid cells at all times, so the kernels need no flag test
 //! for neighbours: a non-fluid neighbour contributes its zero.
 //!
+//! Files: [`hierarchy`](self) levels and coarsening, `smooth` Gauss–Seidel and residuals,
+//! `transfer` prolongation and restriction; this file holds the parameters and the cycle.
+//!
 //! Cost per V-cycle: about `(ν₁ + ν₂)` Gauss–Seidel sweeps, one residual and two transfers on
 //! the fine grid, times 8/7 for the coarser levels (3D).
 
+mod hierarchy;
+mod smooth;
+mod transfer;
+
+pub use hierarchy::coarsen;
+
 use crate::error::PdeError;
-use crate::grid::{CellFlag, MacGrid};
 use crate::poisson::PoissonProblem;
+use hierarchy::{Level, fill};
 use rayon::prelude::*;
-use ritz_linalg::schedule::SharedSlice;
 use ritz_linalg::{DenseMatrix, LinearOperator, Preconditioner, SpdPreconditioner};
+use smooth::{gs_cells, rbgs, residual};
 use std::sync::Mutex;
+use transfer::{prolong_add, restrict};
 
 /// Arithmetic of the V-cycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -113,41 +123,6 @@ impl Real for f32 {
     }
 }
 
-/// One grid level: shape and stencil data.
-#[derive(Debug, Clone)]
-struct Level {
-    dims: [usize; 3],
-    dim: usize,
-    /// Per axis, whether the low / high domain wall is solid (Neumann).
-    solid_wall: [[bool; 2]; 3],
-    fluid: Vec<u8>,
-    diag: Vec<u8>,
-    /// Fluid cells with a non-fluid face neighbour (or an air wall), split by colour.
-    boundary: [Vec<u32>; 2],
-}
-
-impl Level {
-    fn from_problem(p: &PoissonProblem) -> Self {
-        let w = p.grid().walls().0;
-        let solid = |a: usize, s: usize| w[a][s] == crate::grid::WallKind::Solid;
-        Self {
-            dims: p.grid().dims(),
-            dim: p.grid().dim(),
-            solid_wall: [0, 1, 2].map(|a| [solid(a, 0), solid(a, 1)]),
-            fluid: p.fluid_mask().to_vec(),
-            diag: p.diag_counts().to_vec(),
-            boundary: boundary_cells(p),
-        }
-    }
-    fn len(&self) -> usize {
-        self.fluid.len()
-    }
-    /// Lines per parallel work item (about 16k cells).
-    fn lines_per_chunk(&self) -> usize {
-        (16384 / self.dims[0]).max(1)
-    }
-}
-
 /// Per-level work vectors.
 struct Scratch<T> {
     x: Vec<Vec<T>>,
@@ -189,50 +164,6 @@ impl std::fmt::Debug for GridMultigrid {
     }
 }
 
-/// Coarsens flags by 2 per axis: air wins, then fluid, then solid.
-pub fn coarsen(grid: &MacGrid) -> Result<MacGrid, PdeError> {
-    let [nx, ny, nz] = grid.dims();
-    let dim = grid.dim();
-    let c = |n: usize| n.div_ceil(2);
-    let shape: Vec<usize> = if dim == 2 {
-        vec![c(nx), c(ny)]
-    } else {
-        vec![c(nx), c(ny), c(nz)]
-    };
-    let mut coarse = MacGrid::new(&shape, grid.walls())?;
-    let [cx, cy, cz] = coarse.dims();
-    for k in 0..cz {
-        for j in 0..cy {
-            for i in 0..cx {
-                let (mut air, mut fluid) = (false, false);
-                for dk in 0..if dim == 3 { 2 } else { 1 } {
-                    for dj in 0..2 {
-                        for di in 0..2 {
-                            let (fi, fj, fk) = (2 * i + di, 2 * j + dj, 2 * k + dk);
-                            if fi < nx && fj < ny && fk < nz {
-                                match grid.flag(fi, fj, fk) {
-                                    CellFlag::Air => air = true,
-                                    CellFlag::Fluid => fluid = true,
-                                    CellFlag::Solid => {}
-                                }
-                            }
-                        }
-                    }
-                }
-                let f = if air {
-                    CellFlag::Air
-                } else if fluid {
-                    CellFlag::Fluid
-                } else {
-                    CellFlag::Solid
-                };
-                coarse.set(i, j, k, f);
-            }
-        }
-    }
-    Ok(coarse)
-}
-
 impl GridMultigrid {
     /// Builds the hierarchy. Cost: O(cells) for coarsening plus the coarsest solve's setup: a
     /// dense `O(m³)` pseudo-inverse for `m ≤ 512` coarsest unknowns, else a sparse Cholesky
@@ -240,6 +171,18 @@ impl GridMultigrid {
     ///
     /// Errors: parameters with no smoothing at all (the V-cycle would not be positive definite
     /// in general), linear-algebra failures of the coarsest solve.
+    ///
+    /// ```
+    /// use ritz_linalg::Preconditioner;
+    /// use ritz_pde::{GridMultigrid, MultigridParams, PoissonProblem, Scene, rhs::RhsKind};
+    /// let p = PoissonProblem::new(Scene::Spheres.generate(3, 16, 0)?)?;
+    /// let mg = GridMultigrid::new(&p, MultigridParams::default())?;
+    /// let r = RhsKind::SmoothDivergence.generate(&p, 0);
+    /// let mut z = vec![0.0; r.len()];
+    /// mg.apply(&r, &mut z); // one V-cycle: z ≈ A⁻¹ r, an SPD map
+    /// assert!(mg.num_levels() >= 2 && r.iter().zip(&z).map(|(a, b)| a * b).sum::<f64>() > 0.0);
+    /// # Ok::<(), ritz_pde::PdeError>(())
+    /// ```
     pub fn new(problem: &PoissonProblem, params: MultigridParams) -> Result<Self, PdeError> {
         if params.pre_smooth + params.post_smooth == 0 || params.pre_smooth != params.post_smooth {
             return Err(PdeError::Unsupported(format!(
@@ -409,364 +352,6 @@ impl<T: Real> Scratch<T> {
     }
 }
 
-fn fill<T: Real>(v: &mut [T], a: T) {
-    v.par_chunks_mut(16384).for_each(|c| c.fill(a));
-}
-
-/// Runs `f(line_range)` over blocks of x-lines in parallel.
-fn par_lines(lev: &Level, f: impl Fn(std::ops::Range<usize>) + Sync) {
-    let nlines = lev.dims[1] * lev.dims[2];
-    let per = lev.lines_per_chunk();
-    (0..nlines.div_ceil(per))
-        .into_par_iter()
-        .for_each(|b| f(b * per..((b + 1) * per).min(nlines)));
-}
-
-/// Runs `f(first_line, block)` over blocks of whole x-lines of `v` in parallel.
-fn par_line_chunks<T: Send>(lev: &Level, v: &mut [T], f: impl Fn(usize, &mut [T]) + Sync) {
-    let nx = lev.dims[0];
-    let per = lev.lines_per_chunk();
-    v.par_chunks_mut(per * nx)
-        .enumerate()
-        .for_each(|(b, chunk)| f(b * per, chunk));
-}
-
-/// Start indices of the (up to 4) transverse neighbour lines of line `l` present in the grid.
-#[inline(always)]
-fn neighbour_lines(l: usize, dims: [usize; 3]) -> ([usize; 4], usize) {
-    let [nx, ny, nz] = dims;
-    let (j, k) = (l % ny, l / ny);
-    let mut out = [0usize; 4];
-    let mut m = 0;
-    for (present, line) in [
-        (j > 0, l.wrapping_sub(1)),
-        (j + 1 < ny, l + 1),
-        (k > 0, l.wrapping_sub(ny)),
-        (k + 1 < nz, l + ny),
-    ] {
-        if present {
-            out[m] = line * nx;
-            m += 1;
-        }
-    }
-    (out, m)
-}
-
-/// Gauss–Seidel update of the cells `i0, i0 + 2, …` of one line with `M` transverse neighbour
-/// lines: `x_c ← (b_c + Σ_neighbours x_n) / diag_c` (multiplying by the rounded reciprocal).
-///
-/// # Safety
-/// The caller owns the written cells; the neighbours read are not written concurrently.
-#[inline(always)]
-unsafe fn gs_line<T: Real, const M: usize>(
-    xs: &SharedSlice<T>,
-    b: &[T],
-    diag: &[u8],
-    inv: &[T; 7],
-    base: usize,
-    nx: usize,
-    i0: usize,
-    nb: [usize; 4],
-) {
-    let mut i = i0;
-    while i < nx {
-        let c = base + i;
-        // SAFETY: indices are inside the grid; exclusivity per the function contract.
-        unsafe {
-            let mut s = b[c];
-            for q in nb.iter().take(M) {
-                s = s + xs.get(q + i);
-            }
-            if i > 0 {
-                s = s + xs.get(c - 1);
-            }
-            if i + 1 < nx {
-                s = s + xs.get(c + 1);
-            }
-            xs.set(c, s * inv[diag[c] as usize]);
-        }
-        i += 2;
-    }
-}
-
-/// One red (`color = 0`) or black (`1`) Gauss–Seidel half-sweep: for the cells with
-/// `(i + j + k) % 2 == color`, `x_c ← (b_c + Σ_neighbours x_n) / diag_c` (0 outside the fluid,
-/// whose diagonal count is 0).
-fn rbgs<T: Real>(lev: &Level, x: &mut [T], b: &[T], color: usize) {
-    let d = lev.dims;
-    let [nx, ny, _] = d;
-    let xs = SharedSlice::new(x);
-    // 1/diag for the possible diagonals 0..=6 (0 ↦ 0: non-fluid cells and walled-in cells
-    // stay 0), correctly rounded in T.
-    let inv: [T; 7] = std::array::from_fn(|d| {
-        if d == 0 {
-            T::default()
-        } else {
-            T::from_f64(1.0 / d as f64)
-        }
-    });
-    par_lines(lev, |lines| {
-        for l in lines {
-            let (j, k) = (l % ny, l / ny);
-            let base = l * nx;
-            let i0 = (color + j + k) % 2;
-            let (nb, m) = neighbour_lines(l, d);
-            // SAFETY: this sweep writes only cells of `color`, each line by one thread; every
-            // neighbour read has the other colour.
-            unsafe {
-                match m {
-                    4 => gs_line::<T, 4>(&xs, b, &lev.diag, &inv, base, nx, i0, nb),
-                    3 => gs_line::<T, 3>(&xs, b, &lev.diag, &inv, base, nx, i0, nb),
-                    2 => gs_line::<T, 2>(&xs, b, &lev.diag, &inv, base, nx, i0, nb),
-                    1 => gs_line::<T, 1>(&xs, b, &lev.diag, &inv, base, nx, i0, nb),
-                    _ => gs_line::<T, 0>(&xs, b, &lev.diag, &inv, base, nx, i0, nb),
-                }
-            }
-        }
-    });
-}
-
-/// Fluid cells with a face neighbour that is not fluid (solid or air cell, or any domain
-/// wall), by colour `(i + j + k) % 2`.
-fn boundary_cells(p: &PoissonProblem) -> [Vec<u32>; 2] {
-    let g = p.grid();
-    let [nx, ny, nz] = g.dims();
-    let ext = [nx, ny, nz];
-    let st = g.strides();
-    let fluid = p.fluid_mask();
-    let mut out = [Vec::new(), Vec::new()];
-    for &c in p.fluid_cells() {
-        let c = c as usize;
-        let co = g.coords(c);
-        let near = (0..g.dim()).any(|a| {
-            co[a] == 0 || co[a] + 1 == ext[a] || fluid[c - st[a]] == 0 || fluid[c + st[a]] == 0
-        });
-        if near {
-            out[(co[0] + co[1] + co[2]) % 2].push(c as u32);
-        }
-    }
-    out
-}
-
-/// Gauss–Seidel updates of the given cells, all of one colour (so independent).
-fn gs_cells<T: Real>(lev: &Level, x: &mut [T], b: &[T], cells: &[u32]) {
-    let [nx, ny, nz] = lev.dims;
-    let inv: [T; 7] = std::array::from_fn(|d| {
-        if d == 0 {
-            T::default()
-        } else {
-            T::from_f64(1.0 / d as f64)
-        }
-    });
-    let xs = SharedSlice::new(x);
-    cells.par_chunks(4096).for_each(|chunk| {
-        for &c in chunk {
-            let c = c as usize;
-            let (i, j, k) = (c % nx, (c / nx) % ny, c / (nx * ny));
-            // SAFETY: the cells of one colour are updated by one thread each and only read
-            // cells of the other colour.
-            unsafe {
-                let mut s = b[c];
-                if i > 0 {
-                    s = s + xs.get(c - 1);
-                }
-                if i + 1 < nx {
-                    s = s + xs.get(c + 1);
-                }
-                if j > 0 {
-                    s = s + xs.get(c - nx);
-                }
-                if j + 1 < ny {
-                    s = s + xs.get(c + nx);
-                }
-                if k > 0 {
-                    s = s + xs.get(c - nx * ny);
-                }
-                if k + 1 < nz {
-                    s = s + xs.get(c + nx * ny);
-                }
-                xs.set(c, s * inv[lev.diag[c] as usize]);
-            }
-        }
-    });
-}
-
-/// `r ← b − A x` on the fluid cells (0 elsewhere); `x` is zero outside the fluid.
-fn residual<T: Real>(lev: &Level, x: &[T], b: &[T], r: &mut [T]) {
-    let d = lev.dims;
-    let nx = d[0];
-    par_line_chunks(lev, r, |l0, rb| {
-        for (q, rl) in rb.chunks_mut(nx).enumerate() {
-            let l = l0 + q;
-            let base = l * nx;
-            let (nb, m) = neighbour_lines(l, d);
-            let xl = &x[base..base + nx];
-            let (bl, dl, fl) = (
-                &b[base..base + nx],
-                &lev.diag[base..base + nx],
-                &lev.fluid[base..base + nx],
-            );
-            // Transverse sum first (vectorizes), then the line itself.
-            rl.fill(T::default());
-            for &o in nb.iter().take(m) {
-                let xo = &x[o..o + nx];
-                for (ri, &v) in rl.iter_mut().zip(xo) {
-                    *ri = *ri + v;
-                }
-            }
-            for i in 0..nx {
-                let mut s = rl[i];
-                if i > 0 {
-                    s = s + xl[i - 1];
-                }
-                if i + 1 < nx {
-                    s = s + xl[i + 1];
-                }
-                let v = bl[i] - (T::from_f64(dl[i] as f64) * xl[i] - s);
-                rl[i] = if fl[i] != 0 { v } else { T::default() };
-            }
-        }
-    });
-}
-
-/// The two coarse cells nearest to fine cell `f` along one axis, with trilinear weights ¾ and
-/// ¼. Beyond the domain the ¼ goes to the nearest cell too at a solid (Neumann) wall —
-/// reflection — and is dropped at an air (Dirichlet, zero) wall.
-#[inline(always)]
-fn parents(f: usize, nc: usize, solid: [bool; 2]) -> [(usize, f64); 2] {
-    let p = f / 2;
-    let (other, side) = if f.is_multiple_of(2) {
-        (p.wrapping_sub(1), 0)
-    } else {
-        (p + 1, 1)
-    };
-    if other < nc {
-        [(p, 0.75), (other, 0.25)]
-    } else if solid[side] {
-        [(p, 0.75), (p, 0.25)]
-    } else {
-        [(p, 0.75), (p, 0.0)]
-    }
-}
-
-/// The fine cells along one axis that interpolate from coarse cell `ci`, with their weights
-/// (the transpose of [`parents`]); unused slots have weight 0.
-fn children(ci: usize, nf: usize, nc: usize, solid: [bool; 2]) -> [(usize, f64); 4] {
-    let mut out = [(0usize, 0.0f64); 4];
-    let lo = 2 * ci as isize - 1;
-    for (slot, f) in out.iter_mut().zip(lo..lo + 4) {
-        if f >= 0 && (f as usize) < nf {
-            let w: f64 = parents(f as usize, nc, solid)
-                .iter()
-                .filter(|(p, _)| *p == ci)
-                .map(|(_, w)| w)
-                .sum();
-            if w > 0.0 {
-                *slot = (f as usize, w);
-            }
-        }
-    }
-    out
-}
-
-/// Coarse lines (as `(line index, weight)`) that fine line `(j, k)` interpolates from.
-fn parent_lines(fine: &Level, coarse: &Level, l: usize) -> Vec<(usize, f64)> {
-    let [_, ny, _] = fine.dims;
-    let [_, cy, cz] = coarse.dims;
-    let (j, k) = (l % ny, l / ny);
-    let pj = parents(j, cy, fine.solid_wall[1]);
-    let pk = if fine.dim == 3 {
-        parents(k, cz, fine.solid_wall[2])
-    } else {
-        [(0, 1.0), (0, 0.0)]
-    };
-    let mut out = Vec::with_capacity(4);
-    for &(kk, wk) in &pk {
-        for &(jj, wj) in &pj {
-            if wk * wj > 0.0 {
-                out.push((jj + cy * kk, wk * wj));
-            }
-        }
-    }
-    out
-}
-
-/// `x_f += P x_c` on fine fluid cells: per fine line, the weighted sum of its (up to 4) coarse
-/// parent lines, then the ¾ / ¼ interpolation along x.
-fn prolong_add<T: Real>(coarse: &Level, fine: &Level, xc: &[T], xf: &mut [T]) {
-    let nx = fine.dims[0];
-    let cx = coarse.dims[0];
-    let px: Vec<[(usize, f64); 2]> = (0..nx)
-        .map(|i| parents(i, cx, fine.solid_wall[0]))
-        .collect();
-    par_line_chunks(fine, xf, |l0, xb| {
-        let mut tmp = vec![0.0f64; cx];
-        for (q, xl) in xb.chunks_mut(nx).enumerate() {
-            let l = l0 + q;
-            tmp.fill(0.0);
-            for (cl, w) in parent_lines(fine, coarse, l) {
-                for (t, v) in tmp.iter_mut().zip(&xc[cl * cx..(cl + 1) * cx]) {
-                    *t += w * v.to_f64();
-                }
-            }
-            let fl = &fine.fluid[l * nx..(l + 1) * nx];
-            for i in 0..nx {
-                if fl[i] != 0 {
-                    let [(a, wa), (b, wb)] = px[i];
-                    xl[i] = xl[i] + T::from_f64(wa * tmp[a] + wb * tmp[b]);
-                }
-            }
-        }
-    });
-}
-
-/// `b_c = (4 / 2^d) (Pᵀ r_f)` on coarse fluid cells (0 elsewhere): the exact transpose of
-/// [`prolong_add`], per coarse line: the weighted sum of its (up to 16) child fine lines, then
-/// the transposed interpolation along x.
-fn restrict<T: Real>(fine: &Level, coarse: &Level, rf: &[T], bc: &mut [T]) {
-    let [nx, ny, nz] = fine.dims;
-    let [cx, cy, cz] = coarse.dims;
-    let three = fine.dim == 3;
-    let scale = if three { 0.5 } else { 1.0 };
-    let chx: Vec<[(usize, f64); 4]> = (0..cx)
-        .map(|i| children(i, nx, cx, fine.solid_wall[0]))
-        .collect();
-    par_line_chunks(coarse, bc, |l0, bb| {
-        let mut tmp = vec![0.0f64; nx];
-        for (q, bl) in bb.chunks_mut(cx).enumerate() {
-            let l = l0 + q;
-            let (j, k) = (l % cy, l / cy);
-            let cj = children(j, ny, cy, fine.solid_wall[1]);
-            let ck = if three {
-                children(k, nz, cz, fine.solid_wall[2])
-            } else {
-                [(0, 1.0), (0, 0.0), (0, 0.0), (0, 0.0)]
-            };
-            tmp.fill(0.0);
-            for &(fk, wk) in &ck {
-                for &(fj, wj) in &cj {
-                    let w = wk * wj;
-                    if w > 0.0 {
-                        let row = (fj + ny * fk) * nx;
-                        for (t, v) in tmp.iter_mut().zip(&rf[row..row + nx]) {
-                            *t += w * v.to_f64();
-                        }
-                    }
-                }
-            }
-            let cf = &coarse.fluid[l * cx..(l + 1) * cx];
-            for i in 0..cx {
-                bl[i] = if cf[i] != 0 {
-                    let s: f64 = chx[i].iter().map(|&(fi, w)| w * tmp[fi]).sum();
-                    T::from_f64(scale * s)
-                } else {
-                    T::default()
-                };
-            }
-        }
-    });
-}
-
 impl Preconditioner for GridMultigrid {
     fn dim(&self) -> usize {
         self.levels[0].len()
@@ -797,7 +382,7 @@ impl SpdPreconditioner for GridMultigrid {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::grid::Walls;
+    use crate::grid::{CellFlag, MacGrid, Walls};
 
     #[test]
     fn coarsening_keeps_air_and_fluid() {
