@@ -37,6 +37,7 @@ pub fn run(args: &ProblemArgs, steps: usize, out: &Path) -> Result<(), String> {
             steps,
             ..Default::default()
         },
+        &mut (),
     )
     .map_err(|e| e.to_string())?;
     let seconds = t.elapsed().as_secs_f64();

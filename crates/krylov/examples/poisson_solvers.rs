@@ -59,6 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             steps: 120,
             ..Default::default()
         },
+        &mut (),
     )?;
     let ritz = lz.ritz_values()?;
     println!(

@@ -123,7 +123,7 @@ impl Deflation {
 /// use ritz_pde::{PoissonProblem, Scene, rhs::RhsKind};
 /// let p = PoissonProblem::new(Scene::Spheres.generate(2, 32, 0)?)?;
 /// let b = RhsKind::SmoothDivergence.generate(&p, 0);
-/// let lz = lanczos(&p, &b, &LanczosParams { steps: 40, ..Default::default() })?;
+/// let lz = lanczos(&p, &b, &LanczosParams { steps: 40, ..Default::default() }, &mut ())?;
 /// let w = Deflation::new(&p, lz.ritz_pairs(0..8)?.vectors)?; // the 8 lowest Ritz vectors
 /// let mut x = vec![0.0; b.len()];
 /// let info = deflated_pcg(&p, &Jacobi::new(&p)?, &w, &b, &mut x, &SolveParams::default(), &mut ())?;

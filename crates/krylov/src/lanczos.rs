@@ -10,6 +10,7 @@
 //! 262 MB and a few tens of seconds on 2 cores.
 
 use crate::error::KrylovError;
+use crate::solve::{Monitor, StopReason};
 use rayon::prelude::*;
 use ritz_linalg::error::{check_finite, check_len};
 use ritz_linalg::{LinearOperator, vector};
@@ -43,8 +44,11 @@ pub struct LanczosResult {
     pub beta: Vec<f64>,
     /// Lanczos vectors, each contiguous: vector `j` is `basis[j n .. (j + 1) n]`.
     basis: Vec<f64>,
-    /// True if the iteration stopped early on an invariant subspace.
-    pub invariant_subspace: bool,
+    /// [`StopReason::Converged`] if the iteration stopped early on an invariant subspace (the
+    /// Ritz values are eigenvalues), [`StopReason::MaxIterations`] after all `steps`.
+    pub stop: StopReason,
+    /// Seconds since the start after each step.
+    pub elapsed_s: Vec<f64>,
     /// `β_m = ‖A q_m − α_m q_m − β_{m−1} q_{m−1}‖` after the last step (0 on breakdown).
     pub final_beta: f64,
 }
@@ -61,7 +65,8 @@ pub struct RitzPairs {
 }
 
 /// Runs `params.steps` Lanczos steps from `start` (projected onto the operator's range when it
-/// has a null space).
+/// has a null space). The monitor sees `(step, β_j / max |T|)` after each step (the relative
+/// size of the next basis direction; it falls to `breakdown_tol` on an invariant subspace).
 ///
 /// Errors: shape mismatch, NaN in `start`, a zero start vector, `steps` = 0 or > `n`, a basis
 /// (`8 m n` bytes) beyond the available memory, a NaN appearing in the iteration.
@@ -71,7 +76,7 @@ pub struct RitzPairs {
 /// use ritz_pde::{PoissonProblem, Scene, rhs::RhsKind};
 /// let p = PoissonProblem::new(Scene::Plume.generate(2, 24, 0)?)?;
 /// let start = RhsKind::WhiteNoise.generate(&p, 1);
-/// let lz = lanczos(&p, &start, &LanczosParams { steps: 60, ..Default::default() })?;
+/// let lz = lanczos(&p, &start, &LanczosParams { steps: 60, ..Default::default() }, &mut ())?;
 /// let theta = lz.ritz_values()?; // ascending, inside the spectrum of the 5-point Laplacian
 /// assert!(theta[0] > 0.0 && theta[theta.len() - 1] < 8.0);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -80,7 +85,9 @@ pub fn lanczos(
     a: &dyn LinearOperator,
     start: &[f64],
     params: &LanczosParams,
+    monitor: &mut dyn Monitor,
 ) -> Result<LanczosResult, KrylovError> {
+    let t0 = std::time::Instant::now();
     let n = a.nrows();
     check_len("Lanczos start vector", n, start.len())?;
     check_finite("Lanczos start vector", start)?;
@@ -114,8 +121,9 @@ pub fn lanczos(
     let mut w = vec![0.0; n];
     let mut h = vec![0.0; m];
     let mut tmax = 0.0f64;
-    let mut invariant = false;
+    let mut stop = StopReason::MaxIterations;
     let mut final_beta = 0.0;
+    let mut elapsed_s = Vec::with_capacity(m);
     for j in 0..m {
         let (done, rest) = basis.split_at_mut((j + 1) * n);
         let qj = &done[j * n..];
@@ -160,12 +168,14 @@ pub fn lanczos(
             });
         }
         tmax = tmax.max(bj);
+        elapsed_s.push(t0.elapsed().as_secs_f64());
+        monitor.observe(j + 1, bj / tmax.max(f64::MIN_POSITIVE));
         if j + 1 == m {
             final_beta = bj;
             break;
         }
         if bj <= params.breakdown_tol * tmax {
-            invariant = true;
+            stop = StopReason::Converged;
             break;
         }
         beta.push(bj);
@@ -181,7 +191,8 @@ pub fn lanczos(
         alpha,
         beta,
         basis,
-        invariant_subspace: invariant,
+        stop,
+        elapsed_s,
         final_beta,
     })
 }

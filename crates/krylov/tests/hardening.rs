@@ -167,6 +167,7 @@ fn deflation_drops_dependent_and_null_space_vectors() {
                 steps,
                 ..Default::default()
             },
+            &mut (),
         )
         .unwrap();
         let k = 16.min(lz.steps());

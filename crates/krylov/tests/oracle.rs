@@ -97,6 +97,7 @@ fn every_solver_matches_sparse_cholesky() {
             steps: 60,
             ..Default::default()
         },
+        &mut (),
     )
     .unwrap();
     let ritz = lz.ritz_pairs(0..8).unwrap();
@@ -262,6 +263,7 @@ fn lanczos_extreme_ritz_values_match_dense_eigenvalues() {
             steps: 400,
             ..Default::default()
         },
+        &mut (),
     )
     .unwrap();
     let ritz = lz.ritz_values().unwrap();

@@ -173,6 +173,7 @@ pub fn ritz_samples(
             steps,
             ..Default::default()
         },
+        &mut (),
     )?;
     let basis = lz.ritz_basis()?;
     let m = basis.values.len();

@@ -421,7 +421,7 @@ fn build_engine(
                 steps: spec.lanczos_steps().min(op.nrows()),
                 ..Default::default()
             };
-            let lz = lanczos(op, &start, &lp).map_err(krylov())?;
+            let lz = lanczos(op, &start, &lp, &mut ()).map_err(krylov())?;
             let kept = spec.vectors().min(lz.steps());
             let ritz = lz.ritz_pairs(0..kept).map_err(krylov())?;
             let defl = Deflation::new(op, ritz.vectors).map_err(krylov())?;

@@ -61,6 +61,7 @@ pub fn top_eigenvalues(
             steps,
             ..Default::default()
         },
+        &mut (),
     )
     .map_err(krylov_err)?;
     let m = res.steps();
@@ -259,6 +260,7 @@ pub fn slq(
                 steps,
                 ..Default::default()
             },
+            &mut (),
         )
         .map_err(krylov_err)?;
         let basis = res.ritz_basis().map_err(krylov_err)?;
