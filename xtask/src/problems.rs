@@ -347,15 +347,7 @@ pub fn load(spec: &ProblemSpec) -> Result<Problem, String> {
                 }
                 None => {
                     // b = A x* with a fixed pseudo-random x* (consistent even if A is singular).
-                    let mut s = 0x9E3779B97F4A7C15u64;
-                    let xs: Vec<f64> = (0..a.ncols())
-                        .map(|_| {
-                            s ^= s << 13;
-                            s ^= s >> 7;
-                            s ^= s << 17;
-                            (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-                        })
-                        .collect();
+                    let xs = ritz::linalg::vector::pseudo_random(a.ncols());
                     let mut b = vec![0.0; a.nrows()];
                     a.apply(&xs, &mut b);
                     b

@@ -234,6 +234,27 @@ pub fn cg_update_xp(alpha: f64, beta: f64, r: &[f64], x: &mut [f64], p: &mut [f6
         .for_each(|((xc, pc), rc)| body(xc, pc, rc));
 }
 
+/// `n` fixed pseudo-random values in `[-0.5, 0.5)` (xorshift64 from a constant seed): a
+/// reproducible vector with components along every eigenvector, for Lanczos start vectors and
+/// manufactured solutions, without a random-number dependency. Cost: one pass.
+///
+/// ```
+/// let v = ritz_linalg::vector::pseudo_random(4);
+/// assert_eq!(v, ritz_linalg::vector::pseudo_random(4));
+/// assert!(v.iter().all(|x| (-0.5..0.5).contains(x)));
+/// ```
+pub fn pseudo_random(n: usize) -> Vec<f64> {
+    let mut s = 0x9E37_79B9_7F4A_7C15_u64;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        })
+        .collect()
+}
+
 /// Index of the first NaN or infinite entry, if any. Cost: 1 pass.
 pub fn first_non_finite(x: &[f64]) -> Option<usize> {
     x.iter().position(|v| !v.is_finite())

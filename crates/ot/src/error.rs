@@ -5,24 +5,6 @@ use thiserror::Error;
 /// Bad input or parameters. Non-convergence is never an error: it is a [`crate::StopReason`].
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum OtError {
-    /// Two sizes that must agree do not (cost matrix vs. histograms, points vs. dimension).
-    #[error("shape mismatch in {what}: expected {expected}, found {found}")]
-    Shape {
-        /// What was being checked.
-        what: &'static str,
-        /// The size required.
-        expected: usize,
-        /// The size given.
-        found: usize,
-    },
-    /// A histogram, cost or point holds NaN or ±∞.
-    #[error("non-finite value in {what} at index {index}")]
-    NonFinite {
-        /// Which input.
-        what: &'static str,
-        /// Position of the first offending entry.
-        index: usize,
-    },
     /// A histogram entry is negative.
     #[error("negative mass {value:e} in {what} at index {index}")]
     Negative {
@@ -66,7 +48,9 @@ pub enum OtError {
         /// Which row/column or quantity.
         detail: String,
     },
-    /// A dense `n × m` array beyond the available memory (nothing was allocated).
+    /// Sizes that do not agree (cost matrix vs. histograms, points vs. dimension), NaN/Inf in
+    /// a histogram, cost or point (`LinalgError::Shape`, `NonFinite`), a dense `n × m` array
+    /// beyond the available memory (nothing was allocated).
     #[error(transparent)]
     Linalg(#[from] ritz_linalg::LinalgError),
 }

@@ -9,6 +9,8 @@
 use crate::error::OtError;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
+use ritz_linalg::LinalgError;
+use ritz_linalg::error::{check_finite, check_len};
 use serde::{Deserialize, Serialize};
 
 /// Relative difference of total masses accepted as "equal" (rounding of normalized
@@ -104,9 +106,7 @@ pub struct OtProblem {
 }
 
 fn check_histogram(what: &'static str, h: &[f64]) -> Result<f64, OtError> {
-    if let Some(index) = h.iter().position(|v| !v.is_finite()) {
-        return Err(OtError::NonFinite { what, index });
-    }
+    check_finite(what, h)?;
     if let Some(index) = h.iter().position(|&v| v < 0.0) {
         return Err(OtError::Negative {
             what,
@@ -128,15 +128,13 @@ fn check_points(what: &'static str, p: &[f64], dim: usize) -> Result<usize, OtEr
         ));
     }
     if !p.len().is_multiple_of(dim) {
-        return Err(OtError::Shape {
+        return Err(OtError::Linalg(LinalgError::Shape {
             what,
             expected: p.len().div_ceil(dim) * dim,
             found: p.len(),
-        });
+        }));
     }
-    if let Some(index) = p.iter().position(|v| !v.is_finite()) {
-        return Err(OtError::NonFinite { what, index });
-    }
+    check_finite(what, p)?;
     Ok(p.len() / dim)
 }
 
@@ -157,19 +155,8 @@ impl OtProblem {
             });
         }
         let (n, m) = (a.len(), b.len());
-        if cost.len() != n * m {
-            return Err(OtError::Shape {
-                what: "cost matrix (n·m entries)",
-                expected: n * m,
-                found: cost.len(),
-            });
-        }
-        if let Some(index) = cost.iter().position(|v| !v.is_finite()) {
-            return Err(OtError::NonFinite {
-                what: "cost matrix",
-                index,
-            });
-        }
+        check_len("cost matrix (n·m entries)", n * m, cost.len())?;
+        check_finite("cost matrix", &cost)?;
         // The problem keeps the transpose of the cost too.
         check_dense("the transposed cost matrix", n, m, 1)?;
         let b = if ma == mb {
@@ -202,20 +189,8 @@ impl OtProblem {
         ground.validate()?;
         let n = check_points("source points", x, dim)?;
         let m = check_points("target points", y, dim)?;
-        if a.len() != n {
-            return Err(OtError::Shape {
-                what: "source weights vs. points",
-                expected: n,
-                found: a.len(),
-            });
-        }
-        if b.len() != m {
-            return Err(OtError::Shape {
-                what: "target weights vs. points",
-                expected: m,
-                found: b.len(),
-            });
-        }
+        check_len("source weights vs. points", n, a.len())?;
+        check_len("target weights vs. points", m, b.len())?;
         check_dense("a point-cloud cost matrix", n, m, 1)?;
         let mut cost = vec![0.0; n * m];
         for i in 0..n {
@@ -238,13 +213,7 @@ impl OtProblem {
         ground: GroundCost,
     ) -> Result<Self, OtError> {
         for (what, g) in [("source grid", source), ("target grid", target)] {
-            if g.values.len() != g.rows * g.cols {
-                return Err(OtError::Shape {
-                    what,
-                    expected: g.rows * g.cols,
-                    found: g.values.len(),
-                });
-            }
+            check_len(what, g.rows * g.cols, g.values.len())?;
         }
         Self::from_points(
             &source.centres(),
@@ -361,11 +330,11 @@ mod tests {
         ));
         assert!(matches!(
             OtProblem::new(vec![0.5, f64::NAN], vec![0.5, 0.5], c.clone()),
-            Err(OtError::NonFinite { index: 1, .. })
+            Err(OtError::Linalg(LinalgError::NonFinite { index: 1, .. }))
         ));
         assert!(matches!(
             OtProblem::new(vec![0.5, 0.5], vec![0.5, 0.5], vec![0.0; 3]),
-            Err(OtError::Shape { .. })
+            Err(OtError::Linalg(LinalgError::Shape { .. }))
         ));
         assert!(matches!(
             OtProblem::new(
@@ -373,7 +342,7 @@ mod tests {
                 vec![0.5, 0.5],
                 vec![0.0, f64::INFINITY, 0.0, 0.0]
             ),
-            Err(OtError::NonFinite { index: 1, .. })
+            Err(OtError::Linalg(LinalgError::NonFinite { index: 1, .. }))
         ));
         assert!(matches!(
             OtProblem::new(vec![], vec![1.0], vec![]),
@@ -388,7 +357,7 @@ mod tests {
                 vec![1.0],
                 GroundCost::L1
             ),
-            Err(OtError::Shape { .. })
+            Err(OtError::Linalg(LinalgError::Shape { .. }))
         ));
         assert!(matches!(
             OtProblem::from_points(

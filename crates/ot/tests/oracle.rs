@@ -410,6 +410,6 @@ fn grid_densities_w1_and_w2() {
     assert!((w2.transport_cost - 0.0625).abs() < 1e-15);
     assert!(matches!(
         OtProblem::from_grids(&g(vec![1.0; 15]), &g(vec![1.0; 16]), GroundCost::L1),
-        Err(OtError::Shape { .. })
+        Err(OtError::Linalg(ritz_linalg::LinalgError::Shape { .. }))
     ));
 }

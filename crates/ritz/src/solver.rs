@@ -336,15 +336,7 @@ impl PressureSolver for Solver {
 /// deflation basis is part of the setup): fixed pseudo-random values, restricted to the range
 /// of the operator (zero outside fluid, orthogonal to the null space).
 fn lanczos_start(system: System<'_>, op: &dyn LinearOperator) -> Vec<f64> {
-    let mut s = 0x9E37_79B9_7F4A_7C15_u64;
-    let mut v: Vec<f64> = (0..op.nrows())
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-        })
-        .collect();
+    let mut v = vector::pseudo_random(op.nrows());
     if let (System::Grid(p), true) = (system, op.nrows() == system.len()) {
         for (vi, &f) in v.iter_mut().zip(p.fluid_mask()) {
             if f == 0 {

@@ -6,24 +6,6 @@ use thiserror::Error;
 /// a stop reason, not an error.
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum SecondOrderError {
-    /// Two sizes that must agree do not.
-    #[error("shape mismatch in {what}: expected {expected}, found {found}")]
-    Shape {
-        /// What was checked.
-        what: &'static str,
-        /// Required size.
-        expected: usize,
-        /// Given size.
-        found: usize,
-    },
-    /// NaN or ±∞ in an input.
-    #[error("non-finite value in {what} at index {index}")]
-    NonFinite {
-        /// Which input.
-        what: &'static str,
-        /// Position of the first offending entry.
-        index: usize,
-    },
     /// A label outside the model's classes.
     #[error("label {label} at row {row} is outside 0..{classes}")]
     BadLabel {
@@ -62,32 +44,22 @@ pub enum SecondOrderError {
     /// A dense Cholesky factorization failed (the matrix is not positive definite).
     #[error("dense Cholesky failed: {0}")]
     Cholesky(String),
-    /// A size beyond the available memory (nothing was allocated), and other linalg errors.
+    /// Shapes that do not agree, NaN/Inf in an input (`LinalgError::Shape`, `NonFinite`), a
+    /// size beyond the available memory (nothing was allocated).
     #[error(transparent)]
     Linalg(#[from] ritz_linalg::LinalgError),
 }
 
-/// Errors on the first NaN/∞ of `v`.
+/// Errors on the first NaN/∞ of `v` ([`LinalgError::NonFinite`](ritz_linalg::LinalgError)).
 pub fn check_finite(what: &'static str, v: &[f64]) -> Result<(), SecondOrderError> {
-    match v.iter().position(|x| !x.is_finite()) {
-        Some(index) => Err(SecondOrderError::NonFinite { what, index }),
-        None => Ok(()),
-    }
+    Ok(ritz_linalg::error::check_finite(what, v)?)
 }
 
-/// Errors unless `found == expected`.
+/// Errors unless `found == expected` ([`LinalgError::Shape`](ritz_linalg::LinalgError)).
 pub fn check_len(
     what: &'static str,
     expected: usize,
     found: usize,
 ) -> Result<(), SecondOrderError> {
-    if expected == found {
-        Ok(())
-    } else {
-        Err(SecondOrderError::Shape {
-            what,
-            expected,
-            found,
-        })
-    }
+    Ok(ritz_linalg::error::check_len(what, expected, found)?)
 }

@@ -99,11 +99,11 @@ impl StaticMfac {
     pub fn new(grads: &[f64], d: usize, lambda: f64) -> Result<Self, SecondOrderError> {
         check_damping(lambda)?;
         if d == 0 || grads.is_empty() || !grads.len().is_multiple_of(d) {
-            return Err(SecondOrderError::Shape {
+            return Err(SecondOrderError::Linalg(ritz_linalg::LinalgError::Shape {
                 what: "gradients (m × d)",
                 expected: grads.len().div_ceil(d.max(1)) * d.max(1),
                 found: grads.len(),
-            });
+            }));
         }
         check_finite("gradients", grads)?;
         let m = grads.len() / d;
@@ -214,11 +214,11 @@ impl DynamicMfac {
         grads: Vec<f64>,
     ) -> Result<Self, SecondOrderError> {
         if d == 0 || grads.is_empty() || !grads.len().is_multiple_of(d) {
-            return Err(SecondOrderError::Shape {
+            return Err(SecondOrderError::Linalg(ritz_linalg::LinalgError::Shape {
                 what: "gradients (m × d)",
                 expected: grads.len().div_ceil(d.max(1)) * d.max(1),
                 found: grads.len(),
-            });
+            }));
         }
         check_finite("gradients", &grads)?;
         let m = grads.len() / d;

@@ -290,7 +290,9 @@ fn mfac_matches_dense_inverse() {
     // Typed errors.
     assert!(matches!(
         dy.push(&x[..d - 1]),
-        Err(SecondOrderError::Shape { .. })
+        Err(SecondOrderError::Linalg(
+            ritz_linalg::LinalgError::Shape { .. }
+        ))
     ));
     assert!(matches!(
         DynamicMfac::new(d, m, 0.0),
@@ -300,7 +302,9 @@ fn mfac_matches_dense_inverse() {
     bad[3] = f64::NAN;
     assert!(matches!(
         dy.push(&bad),
-        Err(SecondOrderError::NonFinite { index: 3, .. })
+        Err(SecondOrderError::Linalg(
+            ritz_linalg::LinalgError::NonFinite { index: 3, .. }
+        ))
     ));
 }
 
@@ -494,7 +498,9 @@ fn softmax_and_synthetic_sets_and_errors() {
     let lr = LogisticRegression::new(synthetic_binary(10, 3, true, 1), 0.0).unwrap();
     assert!(matches!(
         regularized_newton(&lr, &[0.0; 2], &RegNewtonParams::default(), &mut ()),
-        Err(SecondOrderError::Shape { .. })
+        Err(SecondOrderError::Linalg(
+            ritz_linalg::LinalgError::Shape { .. }
+        ))
     ));
     assert!(matches!(
         regularized_newton(
@@ -503,6 +509,8 @@ fn softmax_and_synthetic_sets_and_errors() {
             &RegNewtonParams::default(),
             &mut ()
         ),
-        Err(SecondOrderError::NonFinite { index: 1, .. })
+        Err(SecondOrderError::Linalg(
+            ritz_linalg::LinalgError::NonFinite { index: 1, .. }
+        ))
     ));
 }
