@@ -25,7 +25,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .iter()
             .find(|e| e.method == spec.method)
             .map_or("", |e| e.description);
-        let mut solver = Solver::build(&spec, &problem)?;
+        let mut solver = match Solver::build(&spec, &problem) {
+            Ok(s) => s,
+            Err(e @ ritz::RitzError::FeatureDisabled { .. }) => {
+                println!("{name:<14} skipped: {e}");
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let mut x = vec![0.0; b.len()];
         let report = solver.solve(&problem, &b, &mut x)?;
         println!(
