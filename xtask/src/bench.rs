@@ -94,6 +94,10 @@ pub struct BenchArgs {
     /// Second-order suite: gradient-descent iteration cap.
     #[arg(long, default_value_t = 20_000)]
     pub gd_max_iters: usize,
+    /// Profile every solve per kernel (operator, Krylov vector work, each V-cycle kernel):
+    /// seconds, modelled bytes per cell and passes per iteration, in bench.json and a table.
+    #[arg(long)]
+    pub profile: bool,
     /// OT suite with --peers: POT's iteration limit.
     #[arg(long, default_value_t = 1_000_000)]
     pub pot_max_iters: usize,
@@ -452,7 +456,15 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
                         pb.set_message(format!("rel. residual {rel:.2e}"));
                     }
                 };
-                let res = solvers::run(&problem, name, &params, &options, args.fcd_k, &mut monitor);
+                let res = solvers::run(
+                    &problem,
+                    name,
+                    &params,
+                    &options,
+                    args.fcd_k,
+                    args.profile.then_some(bw),
+                    &mut monitor,
+                );
                 pb.finish_and_clear();
                 match res {
                     Ok(rec) => runs.push(rec),
@@ -521,6 +533,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
             }
         }
         print_table(&solves, &peer_records);
+        print_profiles(&solves);
         let plot_path = args.out.join(format!("{}-convergence.png", problem.name));
         let series: Vec<plot::Series> = solves
             .iter()
@@ -576,6 +589,27 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The per-kernel tables of profiled solves.
+fn print_profiles(solves: &[SolveRecord]) {
+    for s in solves {
+        let Some(rows) = &s.profile else { continue };
+        println!("  profile of {} (per iteration):", s.solver);
+        println!(
+            "    {:<16} {:>9} {:>10} {:>8}",
+            "kernel", "ms", "bytes/cell", "passes"
+        );
+        for r in rows {
+            println!(
+                "    {:<16} {:>9.3} {:>10} {:>8.1}",
+                r.kernel,
+                r.seconds_per_iteration * 1e3,
+                r.bytes_per_cell.map_or("-".into(), |b| format!("{b:.1}")),
+                r.passes_per_iteration
+            );
+        }
+    }
 }
 
 fn print_table(solves: &[SolveRecord], peers: &[peers::PeerResult]) {

@@ -11,6 +11,8 @@
 //! * `cargo xtask venv` — creates `.venv` with the Python peers (NumPy, SciPy, PyAMG, POT).
 //! * `cargo xtask lanczos` — Lanczos timing and accuracy on a problem.
 //! * `cargo xtask export` — writes a built-in problem as MatrixMarket + npy files.
+//! * `cargo xtask grid` — writes a held-out geometry (porous medium, free-surface liquid) as
+//!   an npy flag grid.
 //! * `cargo xtask fuzz` — runs the libFuzzer targets of `fuzz/` (parsers and validators).
 
 // The CLI's internals, a library so that the fuzz targets (`fuzz/`) reach the bench
@@ -111,6 +113,25 @@ enum Cmd {
     /// Fuzz the parsers and validators (cargo-fuzz on stable, installed when missing):
     /// MatrixMarket, npy, cell flags, weights, bench configuration.
     Fuzz(fuzz::FuzzArgs),
+    /// Write a held-out geometry (porous medium, free-surface liquid) as an npy flag grid
+    /// for `bench --flags` / `--walls` (it prints the walls to use).
+    Grid {
+        /// porous or liquid.
+        #[arg(long)]
+        kind: String,
+        /// 2 or 3.
+        #[arg(long, default_value_t = 3)]
+        dim: usize,
+        /// Cells per axis.
+        #[arg(long, default_value_t = 128)]
+        n: usize,
+        /// Seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output npy file.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Write a problem's matrix (MatrixMarket), right-hand side and flags (npy).
     Export {
         #[command(flatten)]
@@ -137,6 +158,13 @@ pub fn main_cli() {
         } => spectrum::run(&problem, steps, &out),
         Cmd::Venv => peers::ensure_venv().map(|p| println!("python peers ready: {}", p.display())),
         Cmd::Export { problem, out } => problems::export(&problem, &out),
+        Cmd::Grid {
+            kind,
+            dim,
+            n,
+            seed,
+            out,
+        } => problems::write_heldout(&kind, dim, n, seed, &out),
         Cmd::Fuzz(args) => fuzz::run(&args),
     };
     if let Err(e) = res {

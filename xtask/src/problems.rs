@@ -418,3 +418,29 @@ pub fn export(args: &ProblemArgs, out: &Path) -> Result<(), String> {
     );
     Ok(())
 }
+
+/// `cargo xtask grid`: a held-out geometry ([`ritz::pde::heldout`]) as an npy flag grid.
+pub fn write_heldout(
+    kind: &str,
+    dim: usize,
+    n: usize,
+    seed: u64,
+    out: &Path,
+) -> Result<(), String> {
+    let h: ritz::pde::heldout::HeldOut = kind.parse().map_err(err("--kind"))?;
+    ritz::pde::check_cell_memory("a held-out grid", &vec![n; dim], 2).map_err(err("grid"))?;
+    let g = h.generate(dim, n, seed).map_err(err("grid"))?;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err("create output folder"))?;
+    }
+    npy::write_npy_i8(out, &g.npy_shape(), &g.codes()).map_err(err("write flags"))?;
+    println!(
+        "{h} {dim}D n = {n} seed {seed}: {} fluid of {} cells -> {} (bench with --flags {} --walls {})",
+        g.fluid_count(),
+        g.len(),
+        out.display(),
+        out.display(),
+        h.walls()
+    );
+    Ok(())
+}

@@ -34,6 +34,73 @@ pub struct SolveRecord {
     pub passes_per_iteration: f64,
     /// ‖r_k‖/‖b‖ for every iteration.
     pub history: Vec<f64>,
+    /// With `--profile`: where the solve's time went, per kernel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Vec<KernelRow>>,
+}
+
+/// One row of a solve's per-kernel profile (`--profile`).
+#[derive(Debug, Clone, Serialize)]
+pub struct KernelRow {
+    /// `operator` (mat-vec with its fused dot product), `vector-work` (the Krylov method's own
+    /// updates and dot products), `preconditioner` (a non-multigrid preconditioner), or a
+    /// V-cycle kernel (`convert-in`, `fill`, `smooth`, `boundary-smooth`, `residual`,
+    /// `restrict`, `prolong`, `coarsest`, `convert-out`, and `vcycle-other`: the V-cycle's time
+    /// outside its kernels).
+    pub kernel: String,
+    /// Seconds per iteration.
+    pub seconds_per_iteration: f64,
+    /// Modelled bytes per fine cell per iteration (`null` where no model is given).
+    pub bytes_per_cell: Option<f64>,
+    /// Seconds per iteration over the time of one f64 pass over the vectors.
+    pub passes_per_iteration: f64,
+}
+
+/// Modelled bytes per cell of the grid operator's fused mat-vec `q = A p, pᵀq`: p read and q
+/// written in f64, the fluid mask and diagonal count read (1 byte each).
+const OPERATOR_BYTES: f64 = 18.0;
+/// Modelled bytes per cell of PCG's own vector work per iteration: `r −= αq` with `‖r‖²`
+/// (3 f64 streams), `rᵀz` (2), `x += αp; p = z + βp` (5).
+const PCG_VECTOR_BYTES: f64 = 80.0;
+
+/// The per-kernel rows of a profiled solve of `iterations` iterations on vectors of length
+/// `n`, with `pass_s` the time of one f64 pass over them.
+fn kernel_rows(p: &ritz::SolveProfile, iterations: usize, n: usize, pass_s: f64) -> Vec<KernelRow> {
+    let it = iterations.max(1) as f64;
+    let row = |kernel: &str, seconds: f64, bytes: Option<f64>| KernelRow {
+        kernel: kernel.to_string(),
+        seconds_per_iteration: seconds / it,
+        bytes_per_cell: bytes,
+        passes_per_iteration: seconds / it / pass_s,
+    };
+    let mut rows = vec![
+        row("operator", p.operator_s, Some(OPERATOR_BYTES)),
+        row("vector-work", p.vector_s, Some(PCG_VECTOR_BYTES)),
+    ];
+    match &p.vcycle {
+        Some(v) => {
+            let apps = v.applications.max(1) as f64 / it;
+            let mut inside = 0.0;
+            for (k, st) in &v.kernels {
+                inside += st.seconds;
+                let name = serde_json::to_value(k)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from));
+                rows.push(row(
+                    &name.unwrap_or_default(),
+                    st.seconds,
+                    Some(st.bytes / v.applications.max(1) as f64 / n as f64 * apps),
+                ));
+            }
+            rows.push(row(
+                "vcycle-other",
+                (p.preconditioner_s - inside).max(0.0),
+                None,
+            ));
+        }
+        None => rows.push(row("preconditioner", p.preconditioner_s, None)),
+    }
+    rows
 }
 
 /// Parses solver `name` for a problem (`matrix`: a matrix problem, which the grid-only
@@ -58,13 +125,15 @@ pub fn system_of(problem: &Problem) -> (System<'_>, &[f64]) {
 }
 
 /// Builds solver `name` on `problem` and solves its right-hand side from zero; `fcd_k` sets
-/// the directions of flexible solvers whose spec leaves them open.
+/// the directions of flexible solvers whose spec leaves them open; `profile_with` (the triad
+/// bandwidth, bytes per second) profiles the solve per kernel.
 pub fn run(
     problem: &Problem,
     name: &str,
     params: &SolveParams,
     options: &BuildOptions,
     fcd_k: Option<usize>,
+    profile_with: Option<f64>,
     monitor: &mut dyn Monitor,
 ) -> Result<SolveRecord, String> {
     let matrix = matches!(problem.kind, ProblemKind::Csr { .. });
@@ -76,9 +145,22 @@ pub fn run(
     };
     let mut solver = Solver::build_with(&spec, system, &options).map_err(|e| e.to_string())?;
     let mut x = vec![0.0; b.len()];
-    let report = solver
-        .solve_monitored(system, b, &mut x, monitor)
-        .map_err(|e| e.to_string())?;
+    let (report, profile) = match profile_with {
+        Some(bandwidth) => {
+            let (r, p) = solver
+                .solve_profiled(system, b, &mut x, monitor)
+                .map_err(|e| e.to_string())?;
+            let n = solver.vector_len();
+            let rows = kernel_rows(&p, r.info.iterations, n, 8.0 * n as f64 / bandwidth);
+            (r, Some(rows))
+        }
+        None => (
+            solver
+                .solve_monitored(system, b, &mut x, monitor)
+                .map_err(|e| e.to_string())?,
+            None,
+        ),
+    };
     // True residual, projected onto the range for singular problems.
     let op = system.operator();
     let mut r = vec![0.0; b.len()];
@@ -103,5 +185,6 @@ pub fn run(
         time_per_iteration_s: report.solve_s / info.iterations.max(1) as f64,
         passes_per_iteration: f64::NAN,
         history: info.residual_history,
+        profile,
     })
 }

@@ -341,3 +341,47 @@ fn external_problems_round_trip_and_bad_files_are_clear_errors() {
     );
     assert!(e.contains("invalid cell flag 7"), "{e}");
 }
+
+#[test]
+fn held_out_grid_and_profiled_bench() {
+    let out = tmpdir("profile");
+    let flags = out.join("porous.npy");
+    let said = run_ok(
+        xtask()
+            .args(["grid", "--kind", "porous", "--dim", "3", "--n", "24", "--out"])
+            .arg(&flags),
+    );
+    assert!(said.contains("--walls open-top"), "{said}");
+    run_ok(
+        xtask()
+            .arg("bench")
+            .arg("--flags")
+            .arg(&flags)
+            .args(["--walls", "open-top", "--solvers", "mgpcg,ic0", "--profile", "--out"])
+            .arg(&out),
+    );
+    let j = json(&out.join("bench.json"));
+    let solves = j["problems"][0]["solves"].as_array().unwrap();
+    let kernels = |s: &serde_json::Value| -> Vec<String> {
+        s["profile"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["kernel"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mg = kernels(&solves[0]);
+    for k in ["operator", "vector-work", "smooth", "restrict", "prolong", "coarsest"] {
+        assert!(mg.contains(&k.to_string()), "{k} missing from {mg:?}");
+    }
+    let smooth = solves[0]["profile"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kernel"] == "smooth")
+        .unwrap();
+    assert!(smooth["bytes_per_cell"].as_f64().unwrap() > 50.0, "{smooth}");
+    assert!(kernels(&solves[1]).contains(&"preconditioner".to_string()));
+    let bad = run_err(xtask().args(["grid", "--kind", "sponge", "--out"]).arg(&flags));
+    assert!(bad.contains("unknown geometry"), "{bad}");
+}

@@ -22,6 +22,10 @@ pub struct RegionNullSpace {
     labels: Vec<u32>,
     /// Number of entries in each region.
     counts: Vec<usize>,
+    /// The entries of each region, grouped by region (`members[starts[r]..starts[r + 1]]`),
+    /// so that a projection touches the floating entries only.
+    members: Vec<u32>,
+    starts: Vec<usize>,
 }
 
 impl RegionNullSpace {
@@ -34,7 +38,24 @@ impl RegionNullSpace {
                 counts[l as usize] += 1;
             }
         }
-        Self { labels, counts }
+        let mut starts = vec![0usize; nregions + 1];
+        for r in 0..nregions {
+            starts[r + 1] = starts[r] + counts[r];
+        }
+        let mut next = starts.clone();
+        let mut members = vec![0u32; starts[nregions]];
+        for (i, &l) in labels.iter().enumerate() {
+            if (l as usize) < nregions {
+                members[next[l as usize]] = i as u32;
+                next[l as usize] += 1;
+            }
+        }
+        Self {
+            labels,
+            counts,
+            members,
+            starts,
+        }
     }
 
     /// Length of the vectors this projector acts on.
@@ -58,52 +79,48 @@ impl NullSpace for RegionNullSpace {
         self.counts.iter().filter(|&&c| c > 0).count()
     }
 
-    /// Cost: 2 reads of `v` and of the labels, 1 write. Serial accumulation per chunk, in
-    /// chunk order (deterministic).
+    /// Cost: per floating region, a gather and a scatter over its entries only (entries
+    /// outside every floating region are not touched). Sums per chunk, added in chunk order
+    /// (deterministic).
     fn project(&self, v: &mut [f64]) {
         assert_eq!(
             v.len(),
             self.labels.len(),
             "null-space projection: length mismatch"
         );
-        let k = self.counts.len();
-        if k == 0 {
-            return;
-        }
-        const CH: usize = 1 << 16;
-        let partial: Vec<Vec<f64>> = v
-            .par_chunks(CH)
-            .zip(self.labels.par_chunks(CH))
-            .map(|(vc, lc)| {
-                let mut s = vec![0.0; k];
-                for (x, &l) in vc.iter().zip(lc) {
-                    if (l as usize) < k {
-                        s[l as usize] += x;
+        // Per region: the mean over its members, then subtracted from them — traffic in
+        // proportion to the floating entries only (often a few pockets of a large grid).
+        const CH: usize = 1 << 15;
+        for (r, &c) in self.counts.iter().enumerate() {
+            if c == 0 {
+                continue;
+            }
+            let m = &self.members[self.starts[r]..self.starts[r + 1]];
+            let sum: f64 = if m.len() > CH {
+                let partial: Vec<f64> = m
+                    .par_chunks(CH)
+                    .map(|ch| ch.iter().map(|&i| v[i as usize]).sum::<f64>())
+                    .collect();
+                partial.iter().sum()
+            } else {
+                m.iter().map(|&i| v[i as usize]).sum()
+            };
+            let mean = sum / c as f64;
+            if m.len() > CH {
+                let vs = crate::schedule::SharedSlice::new(v);
+                m.par_chunks(CH).for_each(|ch| {
+                    for &i in ch {
+                        // SAFETY: members are distinct indices, each chunk owned by one
+                        // thread.
+                        unsafe { vs.set(i as usize, vs.get(i as usize) - mean) };
                     }
+                });
+            } else {
+                for &i in m {
+                    v[i as usize] -= mean;
                 }
-                s
-            })
-            .collect();
-        let mut mean = vec![0.0; k];
-        for p in &partial {
-            for (m, s) in mean.iter_mut().zip(p) {
-                *m += s;
             }
         }
-        for (m, &c) in mean.iter_mut().zip(&self.counts) {
-            if c > 0 {
-                *m /= c as f64;
-            }
-        }
-        v.par_chunks_mut(CH)
-            .zip(self.labels.par_chunks(CH))
-            .for_each(|(vc, lc)| {
-                for (x, &l) in vc.iter_mut().zip(lc) {
-                    if (l as usize) < k {
-                        *x -= mean[l as usize];
-                    }
-                }
-            });
     }
 }
 

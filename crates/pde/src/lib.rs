@@ -7,6 +7,8 @@
 //!   grid-layout vectors, the fast path) and assembled ([`PoissonProblem::assemble`], CSR over the
 //!   compact fluid numbering). Fluid regions that touch no Dirichlet face are singular; their
 //!   constant null space is exposed per connected region.
+//! * [`heldout`]: held-out geometries (porous medium, free-surface liquid) unlike every
+//!   training scene, for measuring solvers on geometry they never saw.
 //! * [`scenes`]: seeded scene generators (smoke plume, spheres, dam-break pillars, organic shape,
 //!   closed box); [`rhs`]: right-hand sides like the papers' (divergence of smooth or buoyant
 //!   velocity fields) and white noise.
@@ -36,6 +38,7 @@
 
 pub mod error;
 pub mod grid;
+pub mod heldout;
 pub mod ic;
 pub mod multigrid;
 pub mod poisson;

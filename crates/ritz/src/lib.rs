@@ -55,7 +55,7 @@ pub use catalogue::{CATALOGUE, Entry, Method, SolverSpec};
 pub use error::{Failure, RitzError};
 #[cfg(feature = "learned")]
 pub use learned::load_model;
-pub use solver::{Backend, BuildOptions, SolveReport, Solver, System};
+pub use solver::{Backend, BuildOptions, SolveProfile, SolveReport, Solver, System};
 
 pub use ritz_krylov as krylov;
 pub use ritz_linalg as linalg;

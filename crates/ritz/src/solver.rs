@@ -19,7 +19,9 @@ use ritz_linalg::{CsrMatrix, LinearOperator, Preconditioner, SpdPreconditioner, 
 use ritz_pde::poisson::AssembledPoisson;
 use ritz_pde::smoke::{PressureSolver, PressureStats};
 use ritz_pde::{GridIc0, GridMultigrid, IcVariant, MultigridParams, PoissonProblem, Precision};
+use serde::Serialize;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 /// The system a solver is built on and solves.
@@ -102,6 +104,8 @@ pub struct BuildOptions {
 pub(crate) enum Engine {
     Cg,
     Pcg(Box<dyn SpdPreconditioner>),
+    /// PCG with the multigrid V-cycle, kept by type for its kernel profile.
+    Mgpcg(Box<GridMultigrid>),
     /// Flexible conjugate directions keeping `k` directions.
     Fcd(Box<dyn Preconditioner>, usize),
     Deflated(Jacobi, Deflation),
@@ -115,6 +119,24 @@ pub struct SolveReport {
     pub info: SolveInfo,
     /// Seconds of the solve (setup excluded).
     pub solve_s: f64,
+}
+
+/// Where one solve's time went ([`Solver::solve_profiled`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SolveProfile {
+    /// Seconds in operator applications (mat-vecs with their fused dot products).
+    pub operator_s: f64,
+    /// Operator applications.
+    pub operator_calls: u64,
+    /// Seconds in preconditioner applications.
+    pub preconditioner_s: f64,
+    /// Preconditioner applications.
+    pub preconditioner_calls: u64,
+    /// The rest of the solve: the Krylov method's own vector work (updates, dot products,
+    /// projections) and, for `-csr` specs on grid problems, the layout conversions.
+    pub vector_s: f64,
+    /// MGPCG: the V-cycle's kernels over this solve.
+    pub vcycle: Option<ritz_pde::multigrid::VcycleProfile>,
 }
 
 /// A catalogue solver set up on one system.
@@ -276,7 +298,57 @@ impl Solver {
         x: &mut [f64],
         monitor: &mut dyn Monitor,
     ) -> Result<SolveReport, RitzError> {
-        let system = system.into();
+        self.solve_inner(system.into(), b, x, monitor, None)
+    }
+
+    /// [`Solver::solve_monitored`] that also measures where the time went: operator and
+    /// preconditioner applications, the rest (the Krylov vector work), and MGPCG's V-cycle
+    /// kernels. Cost: two clock reads per operator, preconditioner and V-cycle kernel call.
+    pub fn solve_profiled<'a>(
+        &mut self,
+        system: impl Into<System<'a>>,
+        b: &[f64],
+        x: &mut [f64],
+        monitor: &mut dyn Monitor,
+    ) -> Result<(SolveReport, SolveProfile), RitzError> {
+        let timers: [Timer; 2] = Default::default();
+        let mg = match &self.engine {
+            Engine::Mgpcg(m) => Some(&**m),
+            _ => None,
+        };
+        if let Some(m) = mg {
+            m.set_profiling(true);
+        }
+        let report = self.solve_inner(system.into(), b, x, monitor, Some(&timers));
+        let vcycle = match &self.engine {
+            Engine::Mgpcg(m) => {
+                let p = m.profile();
+                m.set_profiling(false);
+                p
+            }
+            _ => None,
+        };
+        let report = report?;
+        let (operator_s, preconditioner_s) = (timers[0].seconds(), timers[1].seconds());
+        let profile = SolveProfile {
+            operator_s,
+            operator_calls: timers[0].calls.load(Ordering::Relaxed),
+            preconditioner_s,
+            preconditioner_calls: timers[1].calls.load(Ordering::Relaxed),
+            vector_s: (report.solve_s - operator_s - preconditioner_s).max(0.0),
+            vcycle,
+        };
+        Ok((report, profile))
+    }
+
+    fn solve_inner(
+        &mut self,
+        system: System<'_>,
+        b: &[f64],
+        x: &mut [f64],
+        monitor: &mut dyn Monitor,
+        timers: Option<&[Timer; 2]>,
+    ) -> Result<SolveReport, RitzError> {
         if system.signature() != self.signature {
             return Err(RitzError::SystemMismatch {
                 solver: self.spec.to_string(),
@@ -294,11 +366,27 @@ impl Solver {
                 let e = || failed::<ritz_pde::PdeError>(&self.spec);
                 let bc = p.to_compact(b).map_err(e())?;
                 let mut xc = p.to_compact(x).map_err(e())?;
-                let info = run(&self.engine, asm, &bc, &mut xc, &self.params, monitor);
+                let info = run(
+                    &self.engine,
+                    asm,
+                    &bc,
+                    &mut xc,
+                    &self.params,
+                    monitor,
+                    timers,
+                );
                 x.copy_from_slice(&p.to_grid(&xc).map_err(e())?);
                 info
             }
-            _ => run(&self.engine, system.operator(), b, x, &self.params, monitor),
+            _ => run(
+                &self.engine,
+                system.operator(),
+                b,
+                x,
+                &self.params,
+                monitor,
+                timers,
+            ),
         }
         .map_err(|e| RitzError::Failed {
             solver: self.spec.to_string(),
@@ -405,7 +493,7 @@ fn build_engine(
                 precision,
                 ..Default::default()
             };
-            Engine::Pcg(Box::new(GridMultigrid::new(p, mp).map_err(pde())?))
+            Engine::Mgpcg(Box::new(GridMultigrid::new(p, mp).map_err(pde())?))
         }
         Method::Deflated => {
             let start = lanczos_start(system, op);
@@ -455,7 +543,78 @@ fn learned_engine(
     })
 }
 
-/// Runs a built engine on `op x = b`.
+/// Accumulated time and calls of one wrapped operator or preconditioner.
+#[derive(Debug, Default)]
+struct Timer {
+    nanos: AtomicU64,
+    calls: AtomicU64,
+}
+
+impl Timer {
+    fn time<R>(timer: Option<&Timer>, f: impl FnOnce() -> R) -> R {
+        let Some(t) = timer else { return f() };
+        let start = Instant::now();
+        let r = f();
+        t.nanos
+            .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        t.calls.fetch_add(1, Ordering::Relaxed);
+        r
+    }
+    fn seconds(&self) -> f64 {
+        self.nanos.load(Ordering::Relaxed) as f64 * 1e-9
+    }
+}
+
+/// An operator whose applications are timed when a timer is given.
+struct TimedOp<'a> {
+    inner: &'a dyn LinearOperator,
+    timer: Option<&'a Timer>,
+}
+
+impl LinearOperator for TimedOp<'_> {
+    fn nrows(&self) -> usize {
+        self.inner.nrows()
+    }
+    fn ncols(&self) -> usize {
+        self.inner.ncols()
+    }
+    fn apply(&self, x: &[f64], y: &mut [f64]) {
+        Timer::time(self.timer, || self.inner.apply(x, y))
+    }
+    fn apply_dot(&self, x: &[f64], y: &mut [f64]) -> f64 {
+        Timer::time(self.timer, || self.inner.apply_dot(x, y))
+    }
+    fn null_space(&self) -> Option<&dyn ritz_linalg::NullSpace> {
+        self.inner.null_space()
+    }
+    fn diagonal(&self) -> Option<Vec<f64>> {
+        self.inner.diagonal()
+    }
+}
+
+/// A preconditioner whose applications are timed when a timer is given; SPD when the inner
+/// one is.
+struct TimedPc<'a, P: ?Sized> {
+    inner: &'a P,
+    timer: Option<&'a Timer>,
+}
+
+impl<P: Preconditioner + ?Sized> Preconditioner for TimedPc<'_, P> {
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+    fn apply(&self, r: &[f64], z: &mut [f64]) {
+        Timer::time(self.timer, || self.inner.apply(r, z))
+    }
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+}
+
+impl<P: SpdPreconditioner + ?Sized> SpdPreconditioner for TimedPc<'_, P> {}
+
+/// Runs a built engine on `op x = b`, timing operator and preconditioner applications into
+/// `timers` when given.
 fn run(
     engine: &Engine,
     op: &dyn LinearOperator,
@@ -463,19 +622,48 @@ fn run(
     x: &mut [f64],
     params: &SolveParams,
     monitor: &mut dyn Monitor,
+    timers: Option<&[Timer; 2]>,
 ) -> Result<SolveInfo, crate::error::Failure> {
+    let op = &TimedOp {
+        inner: op,
+        timer: timers.map(|t| &t[0]),
+    };
+    let pc = timers.map(|t| &t[1]);
     Ok(match engine {
         Engine::Cg => cg(op, b, x, params, monitor)?,
-        Engine::Pcg(m) => pcg(op, &**m, b, x, params, monitor)?,
+        Engine::Pcg(m) => {
+            let m = TimedPc {
+                inner: &**m,
+                timer: pc,
+            };
+            pcg(op, &m, b, x, params, monitor)?
+        }
+        Engine::Mgpcg(m) => {
+            let m = TimedPc {
+                inner: &**m,
+                timer: pc,
+            };
+            pcg(op, &m, b, x, params, monitor)?
+        }
         Engine::Fcd(m, k) => {
             let fp = FcdParams {
                 solve: *params,
                 k: *k,
                 ..Default::default()
             };
-            fcd(op, &**m, b, x, &fp, monitor)?
+            let m = TimedPc {
+                inner: &**m,
+                timer: pc,
+            };
+            fcd(op, &m, b, x, &fp, monitor)?
         }
-        Engine::Deflated(m, d) => deflated_pcg(op, m, d, b, x, params, monitor)?,
+        Engine::Deflated(m, d) => {
+            let m = TimedPc {
+                inner: m,
+                timer: pc,
+            };
+            deflated_pcg(op, &m, d, b, x, params, monitor)?
+        }
         Engine::Cholesky(f) => {
             let t = Instant::now();
             x.copy_from_slice(&f.solve(b)?);

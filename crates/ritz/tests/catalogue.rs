@@ -156,3 +156,35 @@ fn the_solver_drives_the_smoke_simulator() {
     }
     let _: System = sim.problem().into();
 }
+
+#[test]
+fn profiled_solves_account_for_their_time() {
+    let p = maze();
+    let b = RhsKind::SmoothDivergence.generate(&p, 0);
+    for name in ["mgpcg", "ic0"] {
+        let mut s = Solver::build(&name.parse().unwrap(), &p).unwrap();
+        let mut x = vec![0.0; b.len()];
+        let (r, prof) = s.solve_profiled(&p, &b, &mut x, &mut ()).unwrap();
+        assert!(r.info.converged());
+        // The initial application, then one per iteration but the converged last one; one
+        // mat-vec per iteration at least.
+        assert_eq!(prof.preconditioner_calls as usize, r.info.iterations, "{name}");
+        assert!(prof.operator_calls as usize >= r.info.iterations, "{name}");
+        let parts = prof.operator_s + prof.preconditioner_s + prof.vector_s;
+        assert!(parts <= r.solve_s * 1.01 + 1e-6, "{name}");
+        match (name, &prof.vcycle) {
+            ("mgpcg", Some(v)) => {
+                assert_eq!(v.applications, prof.preconditioner_calls);
+                assert!(v.kernels.iter().all(|(_, k)| k.calls > 0 || k.seconds == 0.0));
+                assert!(v.seconds_per_application() > 0.0);
+            }
+            ("ic0", None) => {}
+            _ => panic!("{name}: vcycle profile {:?}", prof.vcycle.is_some()),
+        }
+        // Profiling is off again: an ordinary solve still works and matches.
+        let mut y = vec![0.0; b.len()];
+        let r2 = s.solve(&p, &b, &mut y).unwrap();
+        assert_eq!(r2.info.iterations, r.info.iterations);
+        assert_eq!(x, y);
+    }
+}

@@ -20,6 +20,9 @@ pub(super) struct Level {
     pub(super) diag: Vec<u8>,
     /// Fluid cells with a non-fluid face neighbour (or an air wall), split by colour.
     pub(super) boundary: [Vec<u32>; 2],
+    /// For each boundary cell, which of its six face neighbours lie inside the grid (bit
+    /// `2a + s` for axis `a`, low/high side `s`): the sweep over them needs no coordinates.
+    pub(super) boundary_nb: [Vec<u8>; 2],
 }
 
 impl Level {
@@ -33,7 +36,26 @@ impl Level {
             fluid: p.fluid_mask().to_vec(),
             diag: p.diag_counts().to_vec(),
             boundary: boundary_cells(p),
+            boundary_nb: Default::default(),
         }
+        .with_neighbour_masks()
+    }
+    fn with_neighbour_masks(mut self) -> Self {
+        let [nx, ny, nz] = self.dims;
+        for (cells, masks) in self.boundary.iter().zip(self.boundary_nb.iter_mut()) {
+            *masks = cells
+                .iter()
+                .map(|&c| {
+                    let c = c as usize;
+                    let (i, j, k) = (c % nx, (c / nx) % ny, c / (nx * ny));
+                    let bits = [i > 0, i + 1 < nx, j > 0, j + 1 < ny, k > 0, k + 1 < nz];
+                    bits.iter()
+                        .enumerate()
+                        .fold(0u8, |m, (b, &on)| m | ((on as u8) << b))
+                })
+                .collect();
+        }
+        self
     }
     pub(super) fn len(&self) -> usize {
         self.fluid.len()

@@ -31,14 +31,17 @@
 //! the fine grid, times 8/7 for the coarser levels (3D).
 
 mod hierarchy;
+pub mod profile;
 mod smooth;
 mod transfer;
 
 pub use hierarchy::coarsen;
+pub use profile::{Kernel, KernelStats, VcycleProfile};
 
 use crate::error::PdeError;
 use crate::poisson::PoissonProblem;
 use hierarchy::{Level, fill};
+use profile::{Recorder, start, stop};
 use rayon::prelude::*;
 use ritz_linalg::{DenseMatrix, LinearOperator, Preconditioner, SpdPreconditioner};
 use smooth::{gs_cells, rbgs, residual};
@@ -123,11 +126,12 @@ impl Real for f32 {
     }
 }
 
-/// Per-level work vectors.
+/// Per-level work vectors, and the profile accumulators when profiling is on.
 struct Scratch<T> {
     x: Vec<Vec<T>>,
     b: Vec<Vec<T>>,
     r: Vec<Vec<T>>,
+    prof: Option<Box<Recorder>>,
 }
 
 enum AnyScratch {
@@ -260,34 +264,98 @@ impl GridMultigrid {
         self.params
     }
 
+    /// Turns the per-kernel profile on (clearing it) or off. Cost when on: two clock reads
+    /// per kernel call.
+    pub fn set_profiling(&self, on: bool) {
+        let mut guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        let prof = match &mut *guard {
+            AnyScratch::F64(s) => &mut s.prof,
+            AnyScratch::F32(s) => &mut s.prof,
+        };
+        *prof = on.then(Box::default);
+    }
+
+    /// The per-kernel profile since [`GridMultigrid::set_profiling`] turned it on (`None`
+    /// when off).
+    pub fn profile(&self) -> Option<VcycleProfile> {
+        let guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        let prof = match &*guard {
+            AnyScratch::F64(s) => &s.prof,
+            AnyScratch::F32(s) => &s.prof,
+        };
+        prof.as_ref().map(|r| r.report(self.levels[0].len()))
+    }
+
     fn vcycle<T: Real>(&self, s: &mut Scratch<T>, l: usize) {
         let lev = &self.levels[l];
         if l + 1 == self.levels.len() {
+            let t0 = start(&s.prof);
             self.coarse_solve(s, l);
+            let m = match &self.coarse {
+                CoarseSolve::Exact { cells, .. } => cells.len(),
+                CoarseSolve::Sparse(c) => c.fluid_cells().len(),
+            };
+            stop(&mut s.prof, Kernel::Coarsest, t0, 8.0 * (m * m) as f64);
             return;
         }
+        // Modelled bytes per cell of this level (t bytes per value, 1 per flag or count).
+        let n = lev.len() as f64;
+        let t = std::mem::size_of::<T>() as f64;
+        let nc = self.levels[l + 1].len() as f64;
+        let sweep = (3.0 * t + 1.0) * n;
+        let bsweep = |cells: &[u32]| (4.0 + 3.0 * t + 1.0) * cells.len() as f64;
+        let t0 = start(&s.prof);
         fill(&mut s.x[l], T::default());
+        stop(&mut s.prof, Kernel::Fill, t0, t * n);
         for _ in 0..self.params.pre_smooth {
-            rbgs(lev, &mut s.x[l], &s.b[l], 0);
-            rbgs(lev, &mut s.x[l], &s.b[l], 1);
+            for color in [0, 1] {
+                let t0 = start(&s.prof);
+                rbgs(lev, &mut s.x[l], &s.b[l], color);
+                stop(&mut s.prof, Kernel::Smooth, t0, sweep);
+            }
         }
         for _ in 0..self.params.boundary_sweeps {
-            gs_cells(lev, &mut s.x[l], &s.b[l], &lev.boundary[0]);
-            gs_cells(lev, &mut s.x[l], &s.b[l], &lev.boundary[1]);
+            for color in [0, 1] {
+                let t0 = start(&s.prof);
+                gs_cells(lev, &mut s.x[l], &s.b[l], color);
+                stop(
+                    &mut s.prof,
+                    Kernel::BoundarySmooth,
+                    t0,
+                    bsweep(&lev.boundary[color]),
+                );
+            }
         }
+        let t0 = start(&s.prof);
         residual(lev, &s.x[l], &s.b[l], &mut s.r[l]);
+        stop(&mut s.prof, Kernel::Residual, t0, (3.0 * t + 2.0) * n);
+        let t0 = start(&s.prof);
         let (_, coarse) = s.b.split_at_mut(l + 1);
         restrict(lev, &self.levels[l + 1], &s.r[l], &mut coarse[0]);
+        stop(&mut s.prof, Kernel::Restrict, t0, t * (n + nc));
         self.vcycle(s, l + 1);
+        let t0 = start(&s.prof);
         let (xf, xc) = s.x.split_at_mut(l + 1);
         prolong_add(&self.levels[l + 1], lev, &xc[0], &mut xf[l]);
+        stop(&mut s.prof, Kernel::Prolong, t0, t * (2.0 * n + nc));
         for _ in 0..self.params.boundary_sweeps {
-            gs_cells(lev, &mut s.x[l], &s.b[l], &lev.boundary[1]);
-            gs_cells(lev, &mut s.x[l], &s.b[l], &lev.boundary[0]);
+            for color in [1, 0] {
+                let t0 = start(&s.prof);
+                gs_cells(lev, &mut s.x[l], &s.b[l], color);
+                stop(
+                    &mut s.prof,
+                    Kernel::BoundarySmooth,
+                    t0,
+                    bsweep(&lev.boundary[color]),
+                );
+            }
         }
         for _ in 0..self.params.post_smooth {
-            rbgs(lev, &mut s.x[l], &s.b[l], 1);
-            rbgs(lev, &mut s.x[l], &s.b[l], 0);
+            for color in [1, 0] {
+                let t0 = start(&s.prof);
+                rbgs(lev, &mut s.x[l], &s.b[l], color);
+                stop(&mut s.prof, Kernel::Smooth, t0, sweep);
+            }
         }
     }
 
@@ -322,17 +390,26 @@ impl GridMultigrid {
 
     fn apply_in<T: Real>(&self, s: &mut Scratch<T>, r: &[f64], z: &mut [f64]) {
         let fine = &self.levels[0];
+        let n = fine.len() as f64;
+        let t = std::mem::size_of::<T>() as f64;
+        if let Some(p) = s.prof.as_mut() {
+            p.applications += 1;
+        }
+        let t0 = start(&s.prof);
         s.b[0]
             .par_iter_mut()
             .zip(r.par_iter())
             .zip(fine.fluid.par_iter())
             .with_min_len(4096)
             .for_each(|((b, &r), &f)| *b = if f != 0 { T::from_f64(r) } else { T::default() });
+        stop(&mut s.prof, Kernel::ConvertIn, t0, (9.0 + t) * n);
         self.vcycle(s, 0);
+        let t0 = start(&s.prof);
         z.par_iter_mut()
             .zip(s.x[0].par_iter())
             .with_min_len(4096)
             .for_each(|(z, &x)| *z = x.to_f64());
+        stop(&mut s.prof, Kernel::ConvertOut, t0, (t + 8.0) * n);
     }
 }
 
@@ -348,6 +425,7 @@ impl<T: Real> Scratch<T> {
             x: v(),
             b: v(),
             r: v(),
+            prof: None,
         }
     }
 }

@@ -44,39 +44,60 @@ pub(super) unsafe fn gs_line<T: Real, const M: usize>(
     }
 }
 
-/// One red (`color = 0`) or black (`1`) Gauss–Seidel half-sweep: for the cells with
-/// `(i + j + k) % 2 == color`, `x_c ← (b_c + Σ_neighbours x_n) / diag_c` (0 outside the fluid,
-/// whose diagonal count is 0).
-pub(super) fn rbgs<T: Real>(lev: &Level, x: &mut [T], b: &[T], color: usize) {
-    let d = lev.dims;
-    let [nx, ny, _] = d;
-    let xs = SharedSlice::new(x);
-    // 1/diag for the possible diagonals 0..=6 (0 ↦ 0: non-fluid cells and walled-in cells
-    // stay 0), correctly rounded in T.
-    let inv: [T; 7] = std::array::from_fn(|d| {
+/// `1/diag` for the possible diagonal counts 0..=6 (0 ↦ 0: non-fluid and walled-in cells stay
+/// 0), correctly rounded in `T`.
+fn inverse_diagonals<T: Real>() -> [T; 7] {
+    std::array::from_fn(|d| {
         if d == 0 {
             T::default()
         } else {
             T::from_f64(1.0 / d as f64)
         }
-    });
+    })
+}
+
+/// The half-sweep of colour `color` on line `l`.
+///
+/// # Safety
+/// As [`gs_line`]: the caller owns the cells of `color` on this line, and no other thread
+/// writes the other colour's cells this line reads.
+#[inline(always)]
+unsafe fn half_line<T: Real>(
+    lev: &Level,
+    xs: &SharedSlice<T>,
+    b: &[T],
+    inv: &[T; 7],
+    l: usize,
+    color: usize,
+) {
+    let [nx, ny, _] = lev.dims;
+    let (j, k) = (l % ny, l / ny);
+    let base = l * nx;
+    let i0 = (color + j + k) % 2;
+    let (nb, m) = neighbour_lines(l, lev.dims);
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        match m {
+            4 => gs_line::<T, 4>(xs, b, &lev.diag, inv, base, nx, i0, nb),
+            3 => gs_line::<T, 3>(xs, b, &lev.diag, inv, base, nx, i0, nb),
+            2 => gs_line::<T, 2>(xs, b, &lev.diag, inv, base, nx, i0, nb),
+            1 => gs_line::<T, 1>(xs, b, &lev.diag, inv, base, nx, i0, nb),
+            _ => gs_line::<T, 0>(xs, b, &lev.diag, inv, base, nx, i0, nb),
+        }
+    }
+}
+
+/// One red (`color = 0`) or black (`1`) Gauss–Seidel half-sweep: for the cells with
+/// `(i + j + k) % 2 == color`, `x_c ← (b_c + Σ_neighbours x_n) / diag_c` (0 outside the fluid,
+/// whose diagonal count is 0).
+pub(super) fn rbgs<T: Real>(lev: &Level, x: &mut [T], b: &[T], color: usize) {
+    let xs = SharedSlice::new(x);
+    let inv = inverse_diagonals::<T>();
     par_lines(lev, |lines| {
         for l in lines {
-            let (j, k) = (l % ny, l / ny);
-            let base = l * nx;
-            let i0 = (color + j + k) % 2;
-            let (nb, m) = neighbour_lines(l, d);
             // SAFETY: this sweep writes only cells of `color`, each line by one thread; every
             // neighbour read has the other colour.
-            unsafe {
-                match m {
-                    4 => gs_line::<T, 4>(&xs, b, &lev.diag, &inv, base, nx, i0, nb),
-                    3 => gs_line::<T, 3>(&xs, b, &lev.diag, &inv, base, nx, i0, nb),
-                    2 => gs_line::<T, 2>(&xs, b, &lev.diag, &inv, base, nx, i0, nb),
-                    1 => gs_line::<T, 1>(&xs, b, &lev.diag, &inv, base, nx, i0, nb),
-                    _ => gs_line::<T, 0>(&xs, b, &lev.diag, &inv, base, nx, i0, nb),
-                }
-            }
+            unsafe { half_line(lev, &xs, b, &inv, l, color) };
         }
     });
 }
@@ -103,47 +124,46 @@ pub(super) fn boundary_cells(p: &PoissonProblem) -> [Vec<u32>; 2] {
     out
 }
 
-/// Gauss–Seidel updates of the given cells, all of one colour (so independent).
-pub(super) fn gs_cells<T: Real>(lev: &Level, x: &mut [T], b: &[T], cells: &[u32]) {
-    let [nx, ny, nz] = lev.dims;
-    let inv: [T; 7] = std::array::from_fn(|d| {
-        if d == 0 {
-            T::default()
-        } else {
-            T::from_f64(1.0 / d as f64)
-        }
-    });
+/// Gauss–Seidel updates of the boundary cells of colour `color` (independent of each other),
+/// with their precomputed in-grid neighbour masks.
+pub(super) fn gs_cells<T: Real>(lev: &Level, x: &mut [T], b: &[T], color: usize) {
+    let [nx, ny, _] = lev.dims;
+    let plane = nx * ny;
+    let inv = inverse_diagonals::<T>();
     let xs = SharedSlice::new(x);
-    cells.par_chunks(4096).for_each(|chunk| {
-        for &c in chunk {
-            let c = c as usize;
-            let (i, j, k) = (c % nx, (c / nx) % ny, c / (nx * ny));
-            // SAFETY: the cells of one colour are updated by one thread each and only read
-            // cells of the other colour.
-            unsafe {
-                let mut s = b[c];
-                if i > 0 {
-                    s = s + xs.get(c - 1);
+    let (cells, masks) = (&lev.boundary[color], &lev.boundary_nb[color]);
+    cells
+        .par_chunks(4096)
+        .zip(masks.par_chunks(4096))
+        .for_each(|(chunk, mchunk)| {
+            for (&c, &mk) in chunk.iter().zip(mchunk) {
+                let c = c as usize;
+                // SAFETY: the cells of one colour are updated by one thread each and only
+                // read cells of the other colour; the mask keeps every index in the grid.
+                unsafe {
+                    let mut s = b[c];
+                    if mk & 1 != 0 {
+                        s = s + xs.get(c - 1);
+                    }
+                    if mk & 2 != 0 {
+                        s = s + xs.get(c + 1);
+                    }
+                    if mk & 4 != 0 {
+                        s = s + xs.get(c - nx);
+                    }
+                    if mk & 8 != 0 {
+                        s = s + xs.get(c + nx);
+                    }
+                    if mk & 16 != 0 {
+                        s = s + xs.get(c - plane);
+                    }
+                    if mk & 32 != 0 {
+                        s = s + xs.get(c + plane);
+                    }
+                    xs.set(c, s * inv[lev.diag[c] as usize]);
                 }
-                if i + 1 < nx {
-                    s = s + xs.get(c + 1);
-                }
-                if j > 0 {
-                    s = s + xs.get(c - nx);
-                }
-                if j + 1 < ny {
-                    s = s + xs.get(c + nx);
-                }
-                if k > 0 {
-                    s = s + xs.get(c - nx * ny);
-                }
-                if k + 1 < nz {
-                    s = s + xs.get(c + nx * ny);
-                }
-                xs.set(c, s * inv[lev.diag[c] as usize]);
             }
-        }
-    });
+        });
 }
 
 /// `r ← b − A x` on the fluid cells (0 elsewhere); `x` is zero outside the fluid.

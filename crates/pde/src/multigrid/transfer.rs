@@ -45,8 +45,9 @@ pub(super) fn children(ci: usize, nf: usize, nc: usize, solid: [bool; 2]) -> [(u
     out
 }
 
-/// Coarse lines (as `(line index, weight)`) that fine line `(j, k)` interpolates from.
-pub(super) fn parent_lines(fine: &Level, coarse: &Level, l: usize) -> Vec<(usize, f64)> {
+/// Coarse lines (as `(line index, weight)`) that fine line `(j, k)` interpolates from: the
+/// first `count` entries of the array (at most 4; no allocation).
+pub(super) fn parent_lines(fine: &Level, coarse: &Level, l: usize) -> ([(usize, f64); 4], usize) {
     let [_, ny, _] = fine.dims;
     let [_, cy, cz] = coarse.dims;
     let (j, k) = (l % ny, l / ny);
@@ -56,15 +57,17 @@ pub(super) fn parent_lines(fine: &Level, coarse: &Level, l: usize) -> Vec<(usize
     } else {
         [(0, 1.0), (0, 0.0)]
     };
-    let mut out = Vec::with_capacity(4);
+    let mut out = [(0usize, 0.0f64); 4];
+    let mut count = 0;
     for &(kk, wk) in &pk {
         for &(jj, wj) in &pj {
             if wk * wj > 0.0 {
-                out.push((jj + cy * kk, wk * wj));
+                out[count] = (jj + cy * kk, wk * wj);
+                count += 1;
             }
         }
     }
-    out
+    (out, count)
 }
 
 /// `x_f += P x_c` on fine fluid cells: per fine line, the weighted sum of its (up to 4) coarse
@@ -80,7 +83,8 @@ pub(super) fn prolong_add<T: Real>(coarse: &Level, fine: &Level, xc: &[T], xf: &
         for (q, xl) in xb.chunks_mut(nx).enumerate() {
             let l = l0 + q;
             tmp.fill(0.0);
-            for (cl, w) in parent_lines(fine, coarse, l) {
+            let (parents, count) = parent_lines(fine, coarse, l);
+            for &(cl, w) in &parents[..count] {
                 for (t, v) in tmp.iter_mut().zip(&xc[cl * cx..(cl + 1) * cx]) {
                     *t += w * v.to_f64();
                 }

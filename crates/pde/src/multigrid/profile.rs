@@ -1,0 +1,122 @@
+//! Per-kernel timing of the V-cycle with a memory-traffic model, for finding what stands
+//! above the bandwidth floor. Off by default; when on, each kernel call costs two clock reads.
+//!
+//! Bytes are the minimum traffic of the kernel as written — every array it streams read once
+//! and every array it writes written once, at the V-cycle's precision (`t` bytes per value,
+//! 1 byte per flag or diagonal count), neighbours assumed in cache — so `bytes / seconds` is
+//! the bandwidth a kernel reaches and `bytes / (8 · fine cells)` its f64 passes.
+
+use serde::Serialize;
+use std::time::Instant;
+
+/// The kernels of one V-cycle application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kernel {
+    /// `b = f32(r)` on the finest level (f64 residual in, V-cycle precision out).
+    ConvertIn,
+    /// Zeroing the iterate before pre-smoothing.
+    Fill,
+    /// Red–black Gauss–Seidel half-sweeps over whole levels.
+    Smooth,
+    /// The extra Gauss–Seidel sweeps over the cells next to a non-fluid cell.
+    BoundarySmooth,
+    /// `r = b − A x`.
+    Residual,
+    /// Restriction of the residual to the next level.
+    Restrict,
+    /// Prolongation of the coarse correction, added to the iterate.
+    Prolong,
+    /// The exact solve on the coarsest level.
+    Coarsest,
+    /// `z = f64(x)` on the finest level.
+    ConvertOut,
+}
+
+/// Every kernel, in the order of a V-cycle.
+pub const KERNELS: [Kernel; 9] = [
+    Kernel::ConvertIn,
+    Kernel::Fill,
+    Kernel::Smooth,
+    Kernel::BoundarySmooth,
+    Kernel::Residual,
+    Kernel::Restrict,
+    Kernel::Prolong,
+    Kernel::Coarsest,
+    Kernel::ConvertOut,
+];
+
+/// Accumulated calls, seconds and modelled bytes of one kernel.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct KernelStats {
+    /// Calls (all levels).
+    pub calls: u64,
+    /// Seconds in all.
+    pub seconds: f64,
+    /// Modelled bytes moved in all.
+    pub bytes: f64,
+}
+
+/// A V-cycle profile: V-cycle applications and the statistics of each kernel.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VcycleProfile {
+    /// V-cycle applications profiled.
+    pub applications: u64,
+    /// Cells of the finest level (to express bytes per cell).
+    pub fine_cells: usize,
+    /// Per kernel, in V-cycle order.
+    pub kernels: Vec<(Kernel, KernelStats)>,
+}
+
+impl VcycleProfile {
+    /// Seconds per application of all kernels together.
+    pub fn seconds_per_application(&self) -> f64 {
+        self.kernels.iter().map(|(_, s)| s.seconds).sum::<f64>() / self.applications.max(1) as f64
+    }
+}
+
+/// The accumulators, kept with the V-cycle's scratch (so under its lock).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Recorder {
+    pub applications: u64,
+    stats: [KernelStats; KERNELS.len()],
+}
+
+impl Recorder {
+    /// Adds one call of `kernel` that started at `start` and moved `bytes`.
+    pub fn add(&mut self, kernel: Kernel, start: Instant, bytes: f64) {
+        let s = &mut self.stats[kernel as usize];
+        s.calls += 1;
+        s.seconds += start.elapsed().as_secs_f64();
+        s.bytes += bytes;
+    }
+    pub fn report(&self, fine_cells: usize) -> VcycleProfile {
+        VcycleProfile {
+            applications: self.applications,
+            fine_cells,
+            kernels: KERNELS
+                .iter()
+                .map(|&k| (k, self.stats[k as usize]))
+                .collect(),
+        }
+    }
+}
+
+/// Starts timing when profiling is on.
+#[inline]
+pub(super) fn start(rec: &Option<Box<Recorder>>) -> Option<Instant> {
+    rec.as_ref().map(|_| Instant::now())
+}
+
+/// Records a call started by [`start`].
+#[inline]
+pub(super) fn stop(
+    rec: &mut Option<Box<Recorder>>,
+    kernel: Kernel,
+    t: Option<Instant>,
+    bytes: f64,
+) {
+    if let (Some(r), Some(t)) = (rec.as_mut(), t) {
+        r.add(kernel, t, bytes);
+    }
+}
