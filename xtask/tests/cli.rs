@@ -348,7 +348,9 @@ fn held_out_grid_and_profiled_bench() {
     let flags = out.join("porous.npy");
     let said = run_ok(
         xtask()
-            .args(["grid", "--kind", "porous", "--dim", "3", "--n", "24", "--out"])
+            .args([
+                "grid", "--kind", "porous", "--dim", "3", "--n", "24", "--out",
+            ])
             .arg(&flags),
     );
     assert!(said.contains("--walls open-top"), "{said}");
@@ -357,7 +359,14 @@ fn held_out_grid_and_profiled_bench() {
             .arg("bench")
             .arg("--flags")
             .arg(&flags)
-            .args(["--walls", "open-top", "--solvers", "mgpcg,ic0", "--profile", "--out"])
+            .args([
+                "--walls",
+                "open-top",
+                "--solvers",
+                "mgpcg,ic0",
+                "--profile",
+                "--out",
+            ])
             .arg(&out),
     );
     let j = json(&out.join("bench.json"));
@@ -371,7 +380,14 @@ fn held_out_grid_and_profiled_bench() {
             .collect()
     };
     let mg = kernels(&solves[0]);
-    for k in ["operator", "vector-work", "smooth", "restrict", "prolong", "coarsest"] {
+    for k in [
+        "operator",
+        "vector-work",
+        "smooth",
+        "restrict",
+        "prolong",
+        "coarsest",
+    ] {
         assert!(mg.contains(&k.to_string()), "{k} missing from {mg:?}");
     }
     let smooth = solves[0]["profile"]
@@ -380,8 +396,15 @@ fn held_out_grid_and_profiled_bench() {
         .iter()
         .find(|r| r["kernel"] == "smooth")
         .unwrap();
-    assert!(smooth["bytes_per_cell"].as_f64().unwrap() > 50.0, "{smooth}");
+    assert!(
+        smooth["bytes_per_cell"].as_f64().unwrap() > 50.0,
+        "{smooth}"
+    );
     assert!(kernels(&solves[1]).contains(&"preconditioner".to_string()));
-    let bad = run_err(xtask().args(["grid", "--kind", "sponge", "--out"]).arg(&flags));
+    let bad = run_err(
+        xtask()
+            .args(["grid", "--kind", "sponge", "--out"])
+            .arg(&flags),
+    );
     assert!(bad.contains("unknown geometry"), "{bad}");
 }

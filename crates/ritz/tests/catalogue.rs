@@ -168,14 +168,21 @@ fn profiled_solves_account_for_their_time() {
         assert!(r.info.converged());
         // The initial application, then one per iteration but the converged last one; one
         // mat-vec per iteration at least.
-        assert_eq!(prof.preconditioner_calls as usize, r.info.iterations, "{name}");
+        assert_eq!(
+            prof.preconditioner_calls as usize, r.info.iterations,
+            "{name}"
+        );
         assert!(prof.operator_calls as usize >= r.info.iterations, "{name}");
         let parts = prof.operator_s + prof.preconditioner_s + prof.vector_s;
         assert!(parts <= r.solve_s * 1.01 + 1e-6, "{name}");
         match (name, &prof.vcycle) {
             ("mgpcg", Some(v)) => {
                 assert_eq!(v.applications, prof.preconditioner_calls);
-                assert!(v.kernels.iter().all(|(_, k)| k.calls > 0 || k.seconds == 0.0));
+                assert!(
+                    v.kernels
+                        .iter()
+                        .all(|(_, k)| k.calls > 0 || k.seconds == 0.0)
+                );
                 assert!(v.seconds_per_application() > 0.0);
             }
             ("ic0", None) => {}

@@ -302,30 +302,17 @@ impl GridMultigrid {
         let n = lev.len() as f64;
         let t = std::mem::size_of::<T>() as f64;
         let nc = self.levels[l + 1].len() as f64;
-        let sweep = (3.0 * t + 1.0) * n;
-        let bsweep = |cells: &[u32]| (4.0 + 3.0 * t + 1.0) * cells.len() as f64;
         let t0 = start(&s.prof);
         fill(&mut s.x[l], T::default());
         stop(&mut s.prof, Kernel::Fill, t0, t * n);
-        for _ in 0..self.params.pre_smooth {
-            for color in [0, 1] {
-                let t0 = start(&s.prof);
-                rbgs(lev, &mut s.x[l], &s.b[l], color);
-                stop(&mut s.prof, Kernel::Smooth, t0, sweep);
-            }
-        }
-        for _ in 0..self.params.boundary_sweeps {
-            for color in [0, 1] {
-                let t0 = start(&s.prof);
-                gs_cells(lev, &mut s.x[l], &s.b[l], color);
-                stop(
-                    &mut s.prof,
-                    Kernel::BoundarySmooth,
-                    t0,
-                    bsweep(&lev.boundary[color]),
-                );
-            }
-        }
+        self.smooth(s, l, self.params.pre_smooth, Kernel::Smooth, [0, 1]);
+        self.smooth(
+            s,
+            l,
+            self.params.boundary_sweeps,
+            Kernel::BoundarySmooth,
+            [0, 1],
+        );
         let t0 = start(&s.prof);
         residual(lev, &s.x[l], &s.b[l], &mut s.r[l]);
         stop(&mut s.prof, Kernel::Residual, t0, (3.0 * t + 2.0) * n);
@@ -338,23 +325,41 @@ impl GridMultigrid {
         let (xf, xc) = s.x.split_at_mut(l + 1);
         prolong_add(&self.levels[l + 1], lev, &xc[0], &mut xf[l]);
         stop(&mut s.prof, Kernel::Prolong, t0, t * (2.0 * n + nc));
-        for _ in 0..self.params.boundary_sweeps {
-            for color in [1, 0] {
+        // The adjoint order: boundary sweeps first, colours reversed.
+        self.smooth(
+            s,
+            l,
+            self.params.boundary_sweeps,
+            Kernel::BoundarySmooth,
+            [1, 0],
+        );
+        self.smooth(s, l, self.params.post_smooth, Kernel::Smooth, [1, 0]);
+    }
+
+    /// `sweeps` Gauss–Seidel sweeps on level `l`, each a half-sweep per colour in `order`:
+    /// over the whole level ([`Kernel::Smooth`]) or its boundary cells
+    /// ([`Kernel::BoundarySmooth`]).
+    fn smooth<T: Real>(
+        &self,
+        s: &mut Scratch<T>,
+        l: usize,
+        sweeps: usize,
+        kernel: Kernel,
+        order: [usize; 2],
+    ) {
+        let lev = &self.levels[l];
+        let t = std::mem::size_of::<T>() as f64;
+        for _ in 0..sweeps {
+            for color in order {
                 let t0 = start(&s.prof);
-                gs_cells(lev, &mut s.x[l], &s.b[l], color);
-                stop(
-                    &mut s.prof,
-                    Kernel::BoundarySmooth,
-                    t0,
-                    bsweep(&lev.boundary[color]),
-                );
-            }
-        }
-        for _ in 0..self.params.post_smooth {
-            for color in [1, 0] {
-                let t0 = start(&s.prof);
-                rbgs(lev, &mut s.x[l], &s.b[l], color);
-                stop(&mut s.prof, Kernel::Smooth, t0, sweep);
+                let bytes = if kernel == Kernel::Smooth {
+                    rbgs(lev, &mut s.x[l], &s.b[l], color);
+                    (3.0 * t + 1.0) * lev.len() as f64
+                } else {
+                    gs_cells(lev, &mut s.x[l], &s.b[l], color);
+                    (4.0 + 3.0 * t + 1.0) * lev.boundary[color].len() as f64
+                };
+                stop(&mut s.prof, kernel, t0, bytes);
             }
         }
     }
