@@ -79,18 +79,10 @@ fn kernel_rows(p: &ritz::SolveProfile, iterations: usize, n: usize, pass_s: f64)
     ];
     match &p.vcycle {
         Some(v) => {
-            let apps = v.applications.max(1) as f64 / it;
             let mut inside = 0.0;
             for (k, st) in &v.kernels {
                 inside += st.seconds;
-                let name = serde_json::to_value(k)
-                    .ok()
-                    .and_then(|v| v.as_str().map(String::from));
-                rows.push(row(
-                    &name.unwrap_or_default(),
-                    st.seconds,
-                    Some(st.bytes / v.applications.max(1) as f64 / n as f64 * apps),
-                ));
+                rows.push(row(k.name(), st.seconds, Some(st.bytes / n as f64 / it)));
             }
             rows.push(row(
                 "vcycle-other",

@@ -277,12 +277,6 @@ impl SolverSpec {
         self.assembled || self.method == Method::Cholesky
     }
 
-    /// True if the spec runs on a grid problem.
-    pub fn runs_on_grid(&self) -> bool {
-        let e = self.method.entry();
-        e.grid || e.matrix
-    }
-
     /// True if the spec runs on a matrix problem.
     pub fn runs_on_matrix(&self) -> bool {
         self.method.entry().matrix

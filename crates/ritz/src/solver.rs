@@ -202,17 +202,13 @@ impl Solver {
             system,
             needs,
         };
-        match system {
-            System::Grid(_) if !spec.runs_on_grid() => {
-                return Err(unsupported("a grid problem", "a matrix"));
-            }
-            System::Matrix(_) if !spec.runs_on_matrix() => {
-                return Err(unsupported(
-                    "a matrix problem",
-                    "a MAC-grid Poisson problem",
-                ));
-            }
-            _ => {}
+        // Every spec runs on a grid problem (the matrix solvers on its assembled matrix); the
+        // grid-only ones cannot take a bare matrix.
+        if matches!(system, System::Matrix(_)) && !spec.runs_on_matrix() {
+            return Err(unsupported(
+                "a matrix problem",
+                "a MAC-grid Poisson problem",
+            ));
         }
         options
             .params
@@ -312,22 +308,15 @@ impl Solver {
         monitor: &mut dyn Monitor,
     ) -> Result<(SolveReport, SolveProfile), RitzError> {
         let timers: [Timer; 2] = Default::default();
-        let mg = match &self.engine {
-            Engine::Mgpcg(m) => Some(&**m),
-            _ => None,
-        };
-        if let Some(m) = mg {
+        if let Some(m) = self.multigrid() {
             m.set_profiling(true);
         }
         let report = self.solve_inner(system.into(), b, x, monitor, Some(&timers));
-        let vcycle = match &self.engine {
-            Engine::Mgpcg(m) => {
-                let p = m.profile();
-                m.set_profiling(false);
-                p
-            }
-            _ => None,
-        };
+        let vcycle = self.multigrid().and_then(|m| {
+            let p = m.profile();
+            m.set_profiling(false);
+            p
+        });
         let report = report?;
         let (operator_s, preconditioner_s) = (timers[0].seconds(), timers[1].seconds());
         let profile = SolveProfile {
@@ -339,6 +328,14 @@ impl Solver {
             vcycle,
         };
         Ok((report, profile))
+    }
+
+    /// The V-cycle of an MGPCG solver.
+    fn multigrid(&self) -> Option<&GridMultigrid> {
+        match &self.engine {
+            Engine::Mgpcg(m) => Some(m),
+            _ => None,
+        }
     }
 
     fn solve_inner(

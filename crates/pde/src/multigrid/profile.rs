@@ -9,9 +9,8 @@
 use serde::Serialize;
 use std::time::Instant;
 
-/// The kernels of one V-cycle application.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
+/// The kernels of one V-cycle application (serialized by [`Kernel::name`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kernel {
     /// `b = f32(r)` on the finest level (f64 residual in, V-cycle precision out).
     ConvertIn,
@@ -31,6 +30,29 @@ pub enum Kernel {
     Coarsest,
     /// `z = f64(x)` on the finest level.
     ConvertOut,
+}
+
+impl Kernel {
+    /// The kebab-case name (also its serialized form).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::ConvertIn => "convert-in",
+            Kernel::Fill => "fill",
+            Kernel::Smooth => "smooth",
+            Kernel::BoundarySmooth => "boundary-smooth",
+            Kernel::Residual => "residual",
+            Kernel::Restrict => "restrict",
+            Kernel::Prolong => "prolong",
+            Kernel::Coarsest => "coarsest",
+            Kernel::ConvertOut => "convert-out",
+        }
+    }
+}
+
+impl Serialize for Kernel {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
 }
 
 /// Every kernel, in the order of a V-cycle.
