@@ -1,6 +1,6 @@
-//! The multigrid hierarchy: one [`Level`] per grid (shape, fluid mask, diagonal counts,
-//! boundary cells), coarsening by 2 per axis, and the parallel iteration over x-lines that
-//! every kernel of the V-cycle uses.
+//! The multigrid hierarchy: one [`Level`] per grid (shape, diagonal counts and fluid mask in
+//! the red–black split [`Layout`] of the V-cycle's vectors, boundary cells), coarsening by 2
+//! per axis, and the parallel iteration over x-lines that every kernel of the V-cycle uses.
 
 use super::Real;
 use super::smooth::boundary_cells;
@@ -8,57 +8,145 @@ use crate::error::PdeError;
 use crate::grid::{CellFlag, MacGrid};
 use crate::poisson::PoissonProblem;
 use rayon::prelude::*;
+use ritz_linalg::schedule::SharedSlice;
 
-/// One grid level: shape and stencil data.
+/// The red–black split storage of a level's V-cycle vectors.
+///
+/// Each colour (`(i + j + k) % 2`) is stored on its own, line by line: the cells of colour `c`
+/// on grid line `(j, k)` are `i = 2m + s` with `s = (c + j + k) % 2`, stored at consecutive
+/// slots `m`, with a zero slot at each end of a stored line and a zero ghost line (and in 3D a
+/// zero ghost plane) around the grid. A half-sweep therefore streams only the colour it writes
+/// and the colour it reads, with unit stride (it vectorizes), and every face neighbour of a
+/// cell sits at a fixed offset in the other colour — outside the grid a slot that stays zero,
+/// so the kernels need no bounds tests:
+/// x-neighbours at `q − 1 + s` and `q + s`, y-neighbours at `q ∓ w`, z-neighbours at
+/// `q ∓ w · ly`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Layout {
+    pub(super) nx: usize,
+    pub(super) ny: usize,
+    pub(super) nz: usize,
+    pub(super) three: bool,
+    /// Slots per stored line: `⌈nx / 2⌉` cells and a zero slot at each end.
+    pub(super) w: usize,
+    /// Stored lines per plane: `ny` and a ghost line at each end.
+    pub(super) ly: usize,
+    /// Slots per colour.
+    pub(super) size: usize,
+}
+
+impl Layout {
+    pub(super) fn new(dims: [usize; 3], dim: usize) -> Self {
+        let [nx, ny, nz] = dims;
+        let three = dim == 3;
+        let w = nx.div_ceil(2) + 2;
+        let ly = ny + 2;
+        let planes = if three { nz + 2 } else { 1 };
+        Self {
+            nx,
+            ny,
+            nz,
+            three,
+            w,
+            ly,
+            size: w * ly * planes,
+        }
+    }
+    /// Cell slots per stored line (`⌈nx / 2⌉`).
+    #[inline(always)]
+    pub(super) fn h(&self) -> usize {
+        self.w - 2
+    }
+    /// Grid lines (`ny · nz`).
+    pub(super) fn lines(&self) -> usize {
+        self.ny * self.nz
+    }
+    /// Slot of the first cell of grid line `l = j + ny k` in a colour's storage.
+    #[inline(always)]
+    pub(super) fn line(&self, l: usize) -> usize {
+        let (j, k) = (l % self.ny, l / self.ny);
+        ((j + 1) + self.ly * (k + self.three as usize)) * self.w + 1
+    }
+    /// The x offset `s` of colour `c` on grid line `l`: its cells are `i = 2m + s`.
+    #[inline(always)]
+    pub(super) fn shift(&self, l: usize, c: usize) -> usize {
+        (c + l % self.ny + l / self.ny) % 2
+    }
+    /// Cells of colour `c` on grid line `l`.
+    #[inline(always)]
+    pub(super) fn count(&self, l: usize, c: usize) -> usize {
+        (self.nx - self.shift(l, c)).div_ceil(2)
+    }
+    /// Offset between z-neighbours (0 in 2D, where there are none).
+    #[inline(always)]
+    pub(super) fn dz(&self) -> usize {
+        if self.three { self.w * self.ly } else { 0 }
+    }
+    /// Colour and global slot (`colour · size + slot`) of grid cell `cell = i + nx (j + ny k)`.
+    pub(super) fn global(&self, cell: usize) -> (usize, usize) {
+        let (i, l) = (cell % self.nx, cell / self.nx);
+        let c = (i + l % self.ny + l / self.ny) % 2;
+        (c, c * self.size + self.line(l) + i / 2)
+    }
+}
+
+/// Per-cell code in the split layout: the diagonal count (0..=6) in bits 0–2, bit 3 set on
+/// fluid cells; 0 on every padding slot.
+pub(super) const FLUID_BIT: u8 = 8;
+
+/// One grid level: shape and stencil data, in the split layout.
 #[derive(Debug, Clone)]
 pub(super) struct Level {
     pub(super) dims: [usize; 3],
     pub(super) dim: usize,
     /// Per axis, whether the low / high domain wall is solid (Neumann).
     pub(super) solid_wall: [[bool; 2]; 3],
-    pub(super) fluid: Vec<u8>,
-    pub(super) diag: Vec<u8>,
-    /// Fluid cells with a non-fluid face neighbour (or an air wall), split by colour.
+    pub(super) lay: Layout,
+    /// Diagonal count and fluid bit per slot, both colours (`2 · size`).
+    pub(super) code: Vec<u8>,
+    /// Fluid cells with a non-fluid face neighbour (or an air wall), by colour: the slot
+    /// within the colour, with the line's x offset `s` in bit 31.
     pub(super) boundary: [Vec<u32>; 2],
-    /// For each boundary cell, which of its six face neighbours lie inside the grid (bit
-    /// `2a + s` for axis `a`, low/high side `s`): the sweep over them needs no coordinates.
-    pub(super) boundary_nb: [Vec<u8>; 2],
 }
 
 impl Level {
     pub(super) fn from_problem(p: &PoissonProblem) -> Self {
         let w = p.grid().walls().0;
         let solid = |a: usize, s: usize| w[a][s] == crate::grid::WallKind::Solid;
+        let lay = Layout::new(p.grid().dims(), p.grid().dim());
+        let mut code = vec![0u8; 2 * lay.size];
+        let (fluid, diag) = (p.fluid_mask(), p.diag_counts());
+        for cell in 0..fluid.len() {
+            let (_, g) = lay.global(cell);
+            code[g] = diag[cell] | if fluid[cell] != 0 { FLUID_BIT } else { 0 };
+        }
+        let boundary = boundary_cells(p).map(|cells| {
+            cells
+                .iter()
+                .map(|&cell| {
+                    let cell = cell as usize;
+                    let (c, g) = lay.global(cell);
+                    let s = lay.shift(cell / lay.nx, c) as u32;
+                    (g - c * lay.size) as u32 | (s << 31)
+                })
+                .collect()
+        });
         Self {
             dims: p.grid().dims(),
             dim: p.grid().dim(),
             solid_wall: [0, 1, 2].map(|a| [solid(a, 0), solid(a, 1)]),
-            fluid: p.fluid_mask().to_vec(),
-            diag: p.diag_counts().to_vec(),
-            boundary: boundary_cells(p),
-            boundary_nb: Default::default(),
+            lay,
+            code,
+            boundary,
         }
-        .with_neighbour_masks()
     }
-    fn with_neighbour_masks(mut self) -> Self {
-        let [nx, ny, nz] = self.dims;
-        for (cells, masks) in self.boundary.iter().zip(self.boundary_nb.iter_mut()) {
-            *masks = cells
-                .iter()
-                .map(|&c| {
-                    let c = c as usize;
-                    let (i, j, k) = (c % nx, (c / nx) % ny, c / (nx * ny));
-                    let bits = [i > 0, i + 1 < nx, j > 0, j + 1 < ny, k > 0, k + 1 < nz];
-                    bits.iter()
-                        .enumerate()
-                        .fold(0u8, |m, (b, &on)| m | ((on as u8) << b))
-                })
-                .collect();
-        }
-        self
-    }
+    /// Cells of the grid.
     pub(super) fn len(&self) -> usize {
-        self.fluid.len()
+        self.dims.iter().product()
+    }
+    /// Slots of a split-layout vector (both colours).
+    pub(super) fn slots(&self) -> usize {
+        2 * self.lay.size
     }
     /// Lines per parallel work item (about 16k cells).
     pub(super) fn lines_per_chunk(&self) -> usize {
@@ -114,9 +202,49 @@ pub(super) fn fill<T: Real>(v: &mut [T], a: T) {
     v.par_chunks_mut(16384).for_each(|c| c.fill(a));
 }
 
+/// `v ← T(natural)` on the fluid cells of a split-layout vector (0 on the other cells; padding
+/// slots untouched, so they stay 0). Cost: one pass over each.
+pub(super) fn split_from<T: Real>(lev: &Level, natural: &[f64], v: &mut [T]) {
+    let lay = lev.lay;
+    let vs = SharedSlice::new(v);
+    par_lines(lev, |lines| {
+        for l in lines {
+            let row = &natural[l * lay.nx..][..lay.nx];
+            for c in 0..2 {
+                let (s, o, n) = (lay.shift(l, c), c * lay.size + lay.line(l), lay.count(l, c));
+                // SAFETY: each line's slots are written by one thread only.
+                let out = unsafe { vs.slice_mut(o..o + n) };
+                for (m, (x, &code)) in out.iter_mut().zip(&lev.code[o..o + n]).enumerate() {
+                    *x = if code & FLUID_BIT != 0 {
+                        T::from_f64(row[2 * m + s])
+                    } else {
+                        T::default()
+                    };
+                }
+            }
+        }
+    });
+}
+
+/// `natural ← f64(v)` for a split-layout vector. Cost: one pass over each.
+pub(super) fn natural_from<T: Real>(lev: &Level, v: &[T], natural: &mut [f64]) {
+    let lay = lev.lay;
+    par_line_chunks(lev, natural, |l0, block| {
+        for (q, row) in block.chunks_mut(lay.nx).enumerate() {
+            let l = l0 + q;
+            for c in 0..2 {
+                let (s, o, n) = (lay.shift(l, c), c * lay.size + lay.line(l), lay.count(l, c));
+                for (m, &x) in v[o..o + n].iter().enumerate() {
+                    row[2 * m + s] = x.to_f64();
+                }
+            }
+        }
+    });
+}
+
 /// Runs `f(line_range)` over blocks of x-lines in parallel.
 pub(super) fn par_lines(lev: &Level, f: impl Fn(std::ops::Range<usize>) + Sync) {
-    let nlines = lev.dims[1] * lev.dims[2];
+    let nlines = lev.lay.lines();
     let per = lev.lines_per_chunk();
     (0..nlines.div_ceil(per))
         .into_par_iter()
@@ -134,25 +262,4 @@ pub(super) fn par_line_chunks<T: Send>(
     v.par_chunks_mut(per * nx)
         .enumerate()
         .for_each(|(b, chunk)| f(b * per, chunk));
-}
-
-/// Start indices of the (up to 4) transverse neighbour lines of line `l` present in the grid.
-#[inline(always)]
-pub(super) fn neighbour_lines(l: usize, dims: [usize; 3]) -> ([usize; 4], usize) {
-    let [nx, ny, nz] = dims;
-    let (j, k) = (l % ny, l / ny);
-    let mut out = [0usize; 4];
-    let mut m = 0;
-    for (present, line) in [
-        (j > 0, l.wrapping_sub(1)),
-        (j + 1 < ny, l + 1),
-        (k > 0, l.wrapping_sub(ny)),
-        (k + 1 < nz, l + ny),
-    ] {
-        if present {
-            out[m] = line * nx;
-            m += 1;
-        }
-    }
-    (out, m)
 }

@@ -40,11 +40,10 @@ pub use profile::{Kernel, KernelStats, VcycleProfile};
 
 use crate::error::PdeError;
 use crate::poisson::PoissonProblem;
-use hierarchy::{Level, fill};
+use hierarchy::{Level, fill, natural_from, split_from};
 use profile::{Recorder, start, stop};
-use rayon::prelude::*;
 use ritz_linalg::{DenseMatrix, LinearOperator, Preconditioner, SpdPreconditioner};
-use smooth::{gs_cells, rbgs, residual};
+use smooth::{gs_cells, half_sweep, residual};
 use std::sync::Mutex;
 use transfer::{prolong_add, restrict};
 
@@ -102,6 +101,8 @@ pub trait Real:
     fn from_f64(v: f64) -> Self;
     /// Conversion to `f64`.
     fn to_f64(self) -> f64;
+    /// Conversion of a diagonal count (vectorizes, unlike a table lookup).
+    fn from_count(d: u8) -> Self;
 }
 
 impl Real for f64 {
@@ -112,6 +113,10 @@ impl Real for f64 {
     #[inline(always)]
     fn to_f64(self) -> f64 {
         self
+    }
+    #[inline(always)]
+    fn from_count(d: u8) -> Self {
+        d as f64
     }
 }
 
@@ -124,9 +129,14 @@ impl Real for f32 {
     fn to_f64(self) -> f64 {
         self as f64
     }
+    #[inline(always)]
+    fn from_count(d: u8) -> Self {
+        d as f32
+    }
 }
 
-/// Per-level work vectors, and the profile accumulators when profiling is on.
+/// Per-level work vectors — iterate and right-hand side in the split layout, residual in
+/// natural order — and the profile accumulators when profiling is on.
 struct Scratch<T> {
     x: Vec<Vec<T>>,
     b: Vec<Vec<T>>,
@@ -141,8 +151,8 @@ enum AnyScratch {
 
 /// How the coarsest level is solved.
 enum CoarseSolve {
-    /// Dense pseudo-inverse over the coarsest fluid cells (grid indices).
-    Exact { cells: Vec<u32>, pinv: DenseMatrix },
+    /// Dense pseudo-inverse over the coarsest fluid cells.
+    Exact { pinv: DenseMatrix },
     /// Sparse Cholesky over the coarsest fluid cells (compact numbering, floating regions
     /// pinned and projected), for coarsest levels too large for a dense pseudo-inverse.
     Sparse(Box<crate::poisson::GridCholesky>),
@@ -152,6 +162,8 @@ enum CoarseSolve {
 pub struct GridMultigrid {
     levels: Vec<Level>,
     coarse: CoarseSolve,
+    /// Split-layout slot of each coarsest unknown.
+    coarse_slots: Vec<usize>,
     params: MultigridParams,
     scratch: Mutex<AnyScratch>,
 }
@@ -231,21 +243,24 @@ impl GridMultigrid {
         let coarse = if last.num_fluid() <= MAX_DENSE {
             let a = last.assemble();
             let pinv = DenseMatrix::from_operator(&a).spsd_pseudo_inverse(1e-12)?;
-            CoarseSolve::Exact {
-                cells: last.fluid_cells().to_vec(),
-                pinv,
-            }
+            CoarseSolve::Exact { pinv }
         } else {
             CoarseSolve::Sparse(Box::new(crate::poisson::GridCholesky::new(last)?))
         };
-        let sizes: Vec<usize> = levels.iter().map(|l| l.len()).collect();
         let scratch = match params.precision {
-            Precision::F64 => AnyScratch::F64(Scratch::new(&sizes)),
-            Precision::F32 => AnyScratch::F32(Scratch::new(&sizes)),
+            Precision::F64 => AnyScratch::F64(Scratch::new(&levels)),
+            Precision::F32 => AnyScratch::F32(Scratch::new(&levels)),
         };
+        let lay = levels[levels.len() - 1].lay;
+        let coarse_slots = last
+            .fluid_cells()
+            .iter()
+            .map(|&c| lay.global(c as usize).1)
+            .collect();
         Ok(Self {
             levels,
             coarse,
+            coarse_slots,
             params,
             scratch: Mutex::new(scratch),
         })
@@ -291,20 +306,15 @@ impl GridMultigrid {
         if l + 1 == self.levels.len() {
             let t0 = start(&s.prof);
             self.coarse_solve(s, l);
-            let m = match &self.coarse {
-                CoarseSolve::Exact { cells, .. } => cells.len(),
-                CoarseSolve::Sparse(c) => c.fluid_cells().len(),
-            };
+            let m = self.coarse_slots.len();
             stop(&mut s.prof, Kernel::Coarsest, t0, 8.0 * (m * m) as f64);
             return;
         }
-        // Modelled bytes per cell of this level (t bytes per value, 1 per flag or count).
+        // Modelled bytes (t bytes per value, 1 per cell code).
         let n = lev.len() as f64;
         let t = std::mem::size_of::<T>() as f64;
         let nc = self.levels[l + 1].len() as f64;
-        let t0 = start(&s.prof);
-        fill(&mut s.x[l], T::default());
-        stop(&mut s.prof, Kernel::Fill, t0, t * n);
+        // Pre-smoothing from x = 0: red, black, …, then the boundary sweeps.
         self.smooth(s, l, self.params.pre_smooth, Kernel::Smooth, [0, 1]);
         self.smooth(
             s,
@@ -315,16 +325,16 @@ impl GridMultigrid {
         );
         let t0 = start(&s.prof);
         residual(lev, &s.x[l], &s.b[l], &mut s.r[l]);
-        stop(&mut s.prof, Kernel::Residual, t0, (3.0 * t + 2.0) * n);
+        stop(&mut s.prof, Kernel::Residual, t0, (3.0 * t + 1.0) * n);
         let t0 = start(&s.prof);
         let (_, coarse) = s.b.split_at_mut(l + 1);
         restrict(lev, &self.levels[l + 1], &s.r[l], &mut coarse[0]);
-        stop(&mut s.prof, Kernel::Restrict, t0, t * (n + nc));
+        stop(&mut s.prof, Kernel::Restrict, t0, t * n + (t + 1.0) * nc);
         self.vcycle(s, l + 1);
         let t0 = start(&s.prof);
         let (xf, xc) = s.x.split_at_mut(l + 1);
         prolong_add(&self.levels[l + 1], lev, &xc[0], &mut xf[l]);
-        stop(&mut s.prof, Kernel::Prolong, t0, t * (2.0 * n + nc));
+        stop(&mut s.prof, Kernel::Prolong, t0, (2.0 * t + 1.0) * n + t * nc);
         // The adjoint order: boundary sweeps first, colours reversed.
         self.smooth(
             s,
@@ -338,7 +348,8 @@ impl GridMultigrid {
 
     /// `sweeps` Gauss–Seidel sweeps on level `l`, each a half-sweep per colour in `order`:
     /// over the whole level ([`Kernel::Smooth`]) or its boundary cells
-    /// ([`Kernel::BoundarySmooth`]).
+    /// ([`Kernel::BoundarySmooth`]). Whole-level pre-smoothing (`order = [0, 1]`) starts from
+    /// `x = 0`: its first half-sweep reads no `x`.
     fn smooth<T: Real>(
         &self,
         s: &mut Scratch<T>,
@@ -349,12 +360,16 @@ impl GridMultigrid {
     ) {
         let lev = &self.levels[l];
         let t = std::mem::size_of::<T>() as f64;
-        for _ in 0..sweeps {
-            for color in order {
+        let half = lev.len() as f64 / 2.0;
+        let first = kernel == Kernel::Smooth && order == [0, 1];
+        for sweep in 0..sweeps {
+            for (h, color) in order.into_iter().enumerate() {
                 let t0 = start(&s.prof);
                 let bytes = if kernel == Kernel::Smooth {
-                    rbgs(lev, &mut s.x[l], &s.b[l], color);
-                    (3.0 * t + 1.0) * lev.len() as f64
+                    let from_zero = first && sweep == 0 && h == 0;
+                    half_sweep(lev, &mut s.x[l], &s.b[l], color, from_zero);
+                    // Own colour: b, code, x written; other colour: x read.
+                    (if from_zero { 2.0 * t + 1.0 } else { 3.0 * t + 1.0 }) * half
                 } else {
                     gs_cells(lev, &mut s.x[l], &s.b[l], color);
                     (4.0 + 3.0 * t + 1.0) * lev.boundary[color].len() as f64
@@ -365,31 +380,22 @@ impl GridMultigrid {
     }
 
     fn coarse_solve<T: Real>(&self, s: &mut Scratch<T>, l: usize) {
-        match &self.coarse {
-            CoarseSolve::Exact { cells, pinv } => {
-                let b = &s.b[l];
-                let bc: Vec<f64> = cells.iter().map(|&c| b[c as usize].to_f64()).collect();
+        let b = &s.b[l];
+        let bc: Vec<f64> = self.coarse_slots.iter().map(|&q| b[q].to_f64()).collect();
+        let xc = match &self.coarse {
+            CoarseSolve::Exact { pinv, .. } => {
                 let mut xc = vec![0.0; bc.len()];
                 pinv.apply(&bc, &mut xc);
-                let x = &mut s.x[l];
-                fill(x, T::default());
-                for (&c, &v) in cells.iter().zip(&xc) {
-                    x[c as usize] = T::from_f64(v);
-                }
+                xc
             }
-            CoarseSolve::Sparse(chol) => {
-                let cells = chol.fluid_cells();
-                let b = &s.b[l];
-                let bc: Vec<f64> = cells.iter().map(|&c| b[c as usize].to_f64()).collect();
-                // Only a NaN right-hand side fails; NaN then reaches the Krylov iteration,
-                // which reports it.
-                let xc = chol.solve(&bc).unwrap_or_else(|_| vec![f64::NAN; bc.len()]);
-                let x = &mut s.x[l];
-                fill(x, T::default());
-                for (&c, &v) in cells.iter().zip(&xc) {
-                    x[c as usize] = T::from_f64(v);
-                }
-            }
+            // Only a NaN right-hand side fails; NaN then reaches the Krylov iteration, which
+            // reports it.
+            CoarseSolve::Sparse(chol) => chol.solve(&bc).unwrap_or_else(|_| vec![f64::NAN; bc.len()]),
+        };
+        let x = &mut s.x[l];
+        fill(x, T::default());
+        for (&q, &v) in self.coarse_slots.iter().zip(&xc) {
+            x[q] = T::from_f64(v);
         }
     }
 
@@ -401,35 +407,27 @@ impl GridMultigrid {
             p.applications += 1;
         }
         let t0 = start(&s.prof);
-        s.b[0]
-            .par_iter_mut()
-            .zip(r.par_iter())
-            .zip(fine.fluid.par_iter())
-            .with_min_len(4096)
-            .for_each(|((b, &r), &f)| *b = if f != 0 { T::from_f64(r) } else { T::default() });
+        split_from(fine, r, &mut s.b[0]);
         stop(&mut s.prof, Kernel::ConvertIn, t0, (9.0 + t) * n);
         self.vcycle(s, 0);
         let t0 = start(&s.prof);
-        z.par_iter_mut()
-            .zip(s.x[0].par_iter())
-            .with_min_len(4096)
-            .for_each(|(z, &x)| *z = x.to_f64());
+        natural_from(fine, &s.x[0], z);
         stop(&mut s.prof, Kernel::ConvertOut, t0, (t + 8.0) * n);
     }
 }
 
 impl<T: Real> Scratch<T> {
-    fn new(sizes: &[usize]) -> Self {
-        let v = || {
-            sizes
+    fn new(levels: &[Level]) -> Self {
+        let v = |n: &dyn Fn(&Level) -> usize| {
+            levels
                 .iter()
-                .map(|&n| vec![T::default(); n])
+                .map(|l| vec![T::default(); n(l)])
                 .collect::<Vec<_>>()
         };
         Self {
-            x: v(),
-            b: v(),
-            r: v(),
+            x: v(&Level::slots),
+            b: v(&Level::slots),
+            r: v(&Level::len),
             prof: None,
         }
     }
@@ -495,10 +493,18 @@ mod tests {
             let x: Vec<f64> = (0..coarse.len())
                 .map(|i| ((i * 13) % 7) as f64 - 3.0)
                 .collect();
+            // Restriction reads natural order and writes the split layout; prolongation
+            // works in the split layout.
+            let mut rc_split = vec![0.0; coarse.slots()];
+            restrict(&fine, &coarse, &r, &mut rc_split);
             let mut rc = vec![0.0; coarse.len()];
-            restrict(&fine, &coarse, &r, &mut rc);
+            natural_from(&coarse, &rc_split, &mut rc);
+            let mut x_split = vec![0.0; coarse.slots()];
+            split_from(&coarse, &x, &mut x_split);
+            let mut px_split = vec![0.0; fine.slots()];
+            prolong_add(&coarse, &fine, &x_split, &mut px_split);
             let mut px = vec![0.0; fine.len()];
-            prolong_add(&coarse, &fine, &x, &mut px);
+            natural_from(&fine, &px_split, &mut px);
             let lhs: f64 = rc.iter().zip(&x).map(|(a, b)| a * b).sum();
             let rhs: f64 = r.iter().zip(&px).map(|(a, b)| a * b).sum();
             let scale = if shape.len() == 3 { 0.5 } else { 1.0 };

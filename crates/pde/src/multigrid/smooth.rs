@@ -1,103 +1,66 @@
-//! Smoothing and residuals on one level: red–black Gauss–Seidel half-sweeps, the extra
-//! sweeps over the cells next to a non-fluid cell, and `r = b − A x`.
+//! Smoothing and residuals on one level, in the split [`Layout`](super::hierarchy::Layout):
+//! red–black Gauss–Seidel half-sweeps (unit stride: they vectorize and stream only the two
+//! colours' halves they touch), the extra sweeps over the cells next to a non-fluid cell, and
+//! `r = b − A x`.
 
 use super::Real;
-use super::hierarchy::{Level, neighbour_lines, par_line_chunks, par_lines};
+use super::hierarchy::{FLUID_BIT, Level, par_line_chunks, par_lines};
 use crate::poisson::PoissonProblem;
 use rayon::prelude::*;
 use ritz_linalg::schedule::SharedSlice;
 
-/// Gauss–Seidel update of the cells `i0, i0 + 2, …` of one line with `M` transverse neighbour
-/// lines: `x_c ← (b_c + Σ_neighbours x_n) / diag_c` (multiplying by the rounded reciprocal).
-///
-/// # Safety
-/// The caller owns the written cells; the neighbours read are not written concurrently.
+/// The Gauss–Seidel value of a cell from `sum = b + Σ neighbours`: `sum / diag`, 0 where the
+/// diagonal count is 0 (non-fluid and walled-in cells, padding slots).
 #[inline(always)]
-pub(super) unsafe fn gs_line<T: Real, const M: usize>(
-    xs: &SharedSlice<T>,
-    b: &[T],
-    diag: &[u8],
-    inv: &[T; 7],
-    base: usize,
-    nx: usize,
-    i0: usize,
-    nb: [usize; 4],
-) {
-    let mut i = i0;
-    while i < nx {
-        let c = base + i;
-        // SAFETY: indices are inside the grid; exclusivity per the function contract.
-        unsafe {
-            let mut s = b[c];
-            for q in nb.iter().take(M) {
-                s = s + xs.get(q + i);
-            }
-            if i > 0 {
-                s = s + xs.get(c - 1);
-            }
-            if i + 1 < nx {
-                s = s + xs.get(c + 1);
-            }
-            xs.set(c, s * inv[diag[c] as usize]);
-        }
-        i += 2;
-    }
+fn relax<T: Real>(sum: T, code: u8) -> T {
+    let d = code & 7;
+    let v = sum / T::from_count(d.max(1));
+    if d != 0 { v } else { T::default() }
 }
 
-/// `1/diag` for the possible diagonal counts 0..=6 (0 ↦ 0: non-fluid and walled-in cells stay
-/// 0), correctly rounded in `T`.
-fn inverse_diagonals<T: Real>() -> [T; 7] {
-    std::array::from_fn(|d| {
-        if d == 0 {
-            T::default()
-        } else {
-            T::from_f64(1.0 / d as f64)
-        }
-    })
-}
-
-/// The half-sweep of colour `color` on line `l`.
-///
-/// # Safety
-/// As [`gs_line`]: the caller owns the cells of `color` on this line, and no other thread
-/// writes the other colour's cells this line reads.
+/// The two colours of a split vector: (colour `c`, the other one).
 #[inline(always)]
-unsafe fn half_line<T: Real>(
-    lev: &Level,
-    xs: &SharedSlice<T>,
-    b: &[T],
-    inv: &[T; 7],
-    l: usize,
-    color: usize,
-) {
-    let [nx, ny, _] = lev.dims;
-    let (j, k) = (l % ny, l / ny);
-    let base = l * nx;
-    let i0 = (color + j + k) % 2;
-    let (nb, m) = neighbour_lines(l, lev.dims);
-    // SAFETY: forwarded from the caller.
-    unsafe {
-        match m {
-            4 => gs_line::<T, 4>(xs, b, &lev.diag, inv, base, nx, i0, nb),
-            3 => gs_line::<T, 3>(xs, b, &lev.diag, inv, base, nx, i0, nb),
-            2 => gs_line::<T, 2>(xs, b, &lev.diag, inv, base, nx, i0, nb),
-            1 => gs_line::<T, 1>(xs, b, &lev.diag, inv, base, nx, i0, nb),
-            _ => gs_line::<T, 0>(xs, b, &lev.diag, inv, base, nx, i0, nb),
-        }
-    }
+fn colours<T>(x: &mut [T], size: usize, c: usize) -> (&mut [T], &[T]) {
+    let (lo, hi) = x.split_at_mut(size);
+    if c == 0 { (lo, hi) } else { (hi, lo) }
 }
 
-/// One red (`color = 0`) or black (`1`) Gauss–Seidel half-sweep: for the cells with
-/// `(i + j + k) % 2 == color`, `x_c ← (b_c + Σ_neighbours x_n) / diag_c` (0 outside the fluid,
-/// whose diagonal count is 0).
-pub(super) fn rbgs<T: Real>(lev: &Level, x: &mut [T], b: &[T], color: usize) {
-    let xs = SharedSlice::new(x);
-    let inv = inverse_diagonals::<T>();
+/// One red (`c = 0`) or black (`1`) Gauss–Seidel half-sweep: every cell of colour `c` ←
+/// `(b + Σ neighbours) / diag` (0 outside the fluid). With `from_zero` the other colour is
+/// taken as 0 without being read: the first half-sweep from `x = 0`, which needs no zeroing
+/// of `x` beforehand (the next half-sweep overwrites the other colour).
+pub(super) fn half_sweep<T: Real>(lev: &Level, x: &mut [T], b: &[T], c: usize, from_zero: bool) {
+    let lay = lev.lay;
+    let (size, h, dy, dz) = (lay.size, lay.h(), lay.w, lay.dz());
+    let (own, other) = colours(x, size, c);
+    let (bc, cc) = (&b[c * size..][..size], &lev.code[c * size..][..size]);
+    let xs = SharedSlice::new(own);
     par_lines(lev, |lines| {
         for l in lines {
-            // SAFETY: this sweep writes only cells of `color`, each line by one thread; every
-            // neighbour read has the other colour.
-            unsafe { half_line(lev, &xs, b, &inv, l, color) };
+            let (o, s) = (lay.line(l), lay.shift(l, c));
+            // SAFETY: each stored line of colour `c` is written by one thread only, and this
+            // half-sweep reads nothing of colour `c` but `b`.
+            let out = unsafe { xs.slice_mut(o..o + h) };
+            let (bl, cl) = (&bc[o..o + h], &cc[o..o + h]);
+            if from_zero {
+                for m in 0..h {
+                    out[m] = relax(bl[m], cl[m]);
+                }
+                continue;
+            }
+            let (xl, xr) = (&other[o + s - 1..][..h], &other[o + s..][..h]);
+            let (yl, yh) = (&other[o - dy..][..h], &other[o + dy..][..h]);
+            if lay.three {
+                let (zl, zh) = (&other[o - dz..][..h], &other[o + dz..][..h]);
+                for m in 0..h {
+                    let sum = bl[m] + xl[m] + xr[m] + yl[m] + yh[m] + zl[m] + zh[m];
+                    out[m] = relax(sum, cl[m]);
+                }
+            } else {
+                for m in 0..h {
+                    out[m] = relax(bl[m] + xl[m] + xr[m] + yl[m] + yh[m], cl[m]);
+                }
+            }
         }
     });
 }
@@ -124,81 +87,60 @@ pub(super) fn boundary_cells(p: &PoissonProblem) -> [Vec<u32>; 2] {
     out
 }
 
-/// Gauss–Seidel updates of the boundary cells of colour `color` (independent of each other),
-/// with their precomputed in-grid neighbour masks.
-pub(super) fn gs_cells<T: Real>(lev: &Level, x: &mut [T], b: &[T], color: usize) {
-    let [nx, ny, _] = lev.dims;
-    let plane = nx * ny;
-    let inv = inverse_diagonals::<T>();
-    let xs = SharedSlice::new(x);
-    let (cells, masks) = (&lev.boundary[color], &lev.boundary_nb[color]);
-    cells
-        .par_chunks(4096)
-        .zip(masks.par_chunks(4096))
-        .for_each(|(chunk, mchunk)| {
-            for (&c, &mk) in chunk.iter().zip(mchunk) {
-                let c = c as usize;
-                // SAFETY: the cells of one colour are updated by one thread each and only
-                // read cells of the other colour; the mask keeps every index in the grid.
-                unsafe {
-                    let mut s = b[c];
-                    if mk & 1 != 0 {
-                        s = s + xs.get(c - 1);
-                    }
-                    if mk & 2 != 0 {
-                        s = s + xs.get(c + 1);
-                    }
-                    if mk & 4 != 0 {
-                        s = s + xs.get(c - nx);
-                    }
-                    if mk & 8 != 0 {
-                        s = s + xs.get(c + nx);
-                    }
-                    if mk & 16 != 0 {
-                        s = s + xs.get(c - plane);
-                    }
-                    if mk & 32 != 0 {
-                        s = s + xs.get(c + plane);
-                    }
-                    xs.set(c, s * inv[lev.diag[c] as usize]);
-                }
+/// Gauss–Seidel updates of the boundary cells of colour `c` (independent of each other).
+pub(super) fn gs_cells<T: Real>(lev: &Level, x: &mut [T], b: &[T], c: usize) {
+    let lay = lev.lay;
+    let (size, dy, dz) = (lay.size, lay.w, lay.dz());
+    let (own, other) = colours(x, size, c);
+    let (bc, cc) = (&b[c * size..][..size], &lev.code[c * size..][..size]);
+    let xs = SharedSlice::new(own);
+    lev.boundary[c].par_chunks(4096).for_each(|chunk| {
+        for &e in chunk {
+            let (q, s) = ((e & 0x7fff_ffff) as usize, (e >> 31) as usize);
+            let mut sum = bc[q] + other[q + s - 1] + other[q + s] + other[q - dy] + other[q + dy];
+            if lay.three {
+                sum = sum + other[q - dz] + other[q + dz];
             }
-        });
+            // SAFETY: the cells of one colour are distinct and each updated by one thread;
+            // nothing else of colour `c` is accessed.
+            unsafe { xs.set(q, relax(sum, cc[q])) };
+        }
+    });
 }
 
-/// `r ← b − A x` on the fluid cells (0 elsewhere); `x` is zero outside the fluid.
+/// `r ← b − A x` on the fluid cells (0 elsewhere), written in natural grid order (the
+/// restriction's input); `x` and `b` in the split layout, `x` zero outside the fluid.
 pub(super) fn residual<T: Real>(lev: &Level, x: &[T], b: &[T], r: &mut [T]) {
-    let d = lev.dims;
-    let nx = d[0];
+    let lay = lev.lay;
+    let (size, h, dy, dz) = (lay.size, lay.h(), lay.w, lay.dz());
     par_line_chunks(lev, r, |l0, rb| {
-        for (q, rl) in rb.chunks_mut(nx).enumerate() {
+        let mut tmp = vec![T::default(); h];
+        for (q, rl) in rb.chunks_mut(lay.nx).enumerate() {
             let l = l0 + q;
-            let base = l * nx;
-            let (nb, m) = neighbour_lines(l, d);
-            let xl = &x[base..base + nx];
-            let (bl, dl, fl) = (
-                &b[base..base + nx],
-                &lev.diag[base..base + nx],
-                &lev.fluid[base..base + nx],
-            );
-            // Transverse sum first (vectorizes), then the line itself.
-            rl.fill(T::default());
-            for &o in nb.iter().take(m) {
-                let xo = &x[o..o + nx];
-                for (ri, &v) in rl.iter_mut().zip(xo) {
-                    *ri = *ri + v;
+            let o = lay.line(l);
+            for c in 0..2 {
+                let s = lay.shift(l, c);
+                let (own, other) = (&x[c * size..][o..o + h], &x[(1 - c) * size..][..size]);
+                let (bl, cl) = (&b[c * size..][o..o + h], &lev.code[c * size..][o..o + h]);
+                let (xl, xr) = (&other[o + s - 1..][..h], &other[o + s..][..h]);
+                let (yl, yh) = (&other[o - dy..][..h], &other[o + dy..][..h]);
+                let value = |m: usize, sum: T| {
+                    let v = bl[m] - (T::from_count(cl[m] & 7) * own[m] - sum);
+                    if cl[m] & FLUID_BIT != 0 { v } else { T::default() }
+                };
+                if lay.three {
+                    let (zl, zh) = (&other[o - dz..][..h], &other[o + dz..][..h]);
+                    for m in 0..h {
+                        tmp[m] = value(m, xl[m] + xr[m] + yl[m] + yh[m] + zl[m] + zh[m]);
+                    }
+                } else {
+                    for m in 0..h {
+                        tmp[m] = value(m, xl[m] + xr[m] + yl[m] + yh[m]);
+                    }
                 }
-            }
-            for i in 0..nx {
-                let mut s = rl[i];
-                if i > 0 {
-                    s = s + xl[i - 1];
+                for m in 0..lay.count(l, c) {
+                    rl[2 * m + s] = tmp[m];
                 }
-                if i + 1 < nx {
-                    s = s + xl[i + 1];
-                }
-                let v = bl[i] - (T::from_f64(dl[i] as f64) * xl[i] - s);
-                rl[i] = if fl[i] != 0 { v } else { T::default() };
             }
         }
     });

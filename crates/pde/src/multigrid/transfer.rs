@@ -1,9 +1,11 @@
 //! Grid transfers between levels: cell-centred trilinear prolongation `P` (added to the fine
 //! iterate) and the restriction `R = (4 / 2^d) Pᵀ`, with reflection at solid walls and zero
-//! beyond air walls.
+//! beyond air walls. Iterates and right-hand sides are in the split layout; the residual the
+//! restriction reads is in natural grid order.
 
 use super::Real;
-use super::hierarchy::{Level, par_line_chunks};
+use super::hierarchy::{FLUID_BIT, Level, par_lines};
+use ritz_linalg::schedule::SharedSlice;
 
 /// The two coarse cells nearest to fine cell `f` along one axis, with trilinear weights ¾ and
 /// ¼. Beyond the domain the ¼ goes to the nearest cell too at a solid (Neumann) wall —
@@ -70,51 +72,68 @@ pub(super) fn parent_lines(fine: &Level, coarse: &Level, l: usize) -> ([(usize, 
     (out, count)
 }
 
-/// `x_f += P x_c` on fine fluid cells: per fine line, the weighted sum of its (up to 4) coarse
-/// parent lines, then the ¾ / ¼ interpolation along x.
+/// `tmp[i] += w · v(i, line l)` for every cell of grid line `l` of a split-layout vector: the
+/// line in natural order.
+#[inline(always)]
+fn add_line<T: Real>(lev: &Level, v: &[T], l: usize, w: f64, tmp: &mut [f64]) {
+    let lay = lev.lay;
+    for c in 0..2 {
+        let (s, o) = (lay.shift(l, c), c * lay.size + lay.line(l));
+        for (m, &x) in v[o..o + lay.count(l, c)].iter().enumerate() {
+            tmp[2 * m + s] += w * x.to_f64();
+        }
+    }
+}
+
+/// `x_f += P x_c` on fine fluid cells (both in the split layout): per fine line, the weighted
+/// sum of its (up to 4) coarse parent lines, then the ¾ / ¼ interpolation along x.
 pub(super) fn prolong_add<T: Real>(coarse: &Level, fine: &Level, xc: &[T], xf: &mut [T]) {
-    let nx = fine.dims[0];
+    let lay = fine.lay;
     let cx = coarse.dims[0];
-    let px: Vec<[(usize, f64); 2]> = (0..nx)
+    let px: Vec<[(usize, f64); 2]> = (0..lay.nx)
         .map(|i| parents(i, cx, fine.solid_wall[0]))
         .collect();
-    par_line_chunks(fine, xf, |l0, xb| {
+    let xs = SharedSlice::new(xf);
+    par_lines(fine, |lines| {
         let mut tmp = vec![0.0f64; cx];
-        for (q, xl) in xb.chunks_mut(nx).enumerate() {
-            let l = l0 + q;
+        for l in lines {
             tmp.fill(0.0);
             let (parents, count) = parent_lines(fine, coarse, l);
             for &(cl, w) in &parents[..count] {
-                for (t, v) in tmp.iter_mut().zip(&xc[cl * cx..(cl + 1) * cx]) {
-                    *t += w * v.to_f64();
-                }
+                add_line(coarse, xc, cl, w, &mut tmp);
             }
-            let fl = &fine.fluid[l * nx..(l + 1) * nx];
-            for i in 0..nx {
-                if fl[i] != 0 {
-                    let [(a, wa), (b, wb)] = px[i];
-                    xl[i] = xl[i] + T::from_f64(wa * tmp[a] + wb * tmp[b]);
+            for c in 0..2 {
+                let (s, o, n) = (lay.shift(l, c), c * lay.size + lay.line(l), lay.count(l, c));
+                // SAFETY: each fine line's slots are written by one thread only.
+                let out = unsafe { xs.slice_mut(o..o + n) };
+                for (m, (x, &code)) in out.iter_mut().zip(&fine.code[o..o + n]).enumerate() {
+                    if code & FLUID_BIT != 0 {
+                        let [(a, wa), (b, wb)] = px[2 * m + s];
+                        *x = *x + T::from_f64(wa * tmp[a] + wb * tmp[b]);
+                    }
                 }
             }
         }
     });
 }
 
-/// `b_c = (4 / 2^d) (Pᵀ r_f)` on coarse fluid cells (0 elsewhere): the exact transpose of
-/// [`prolong_add`], per coarse line: the weighted sum of its (up to 16) child fine lines, then
-/// the transposed interpolation along x.
+/// `b_c = (4 / 2^d) (Pᵀ r_f)` on coarse fluid cells (0 elsewhere), from `r_f` in natural grid
+/// order into `b_c` in the split layout: the exact transpose of [`prolong_add`], per coarse
+/// line: the weighted sum of its (up to 16) child fine lines, then the transposed
+/// interpolation along x.
 pub(super) fn restrict<T: Real>(fine: &Level, coarse: &Level, rf: &[T], bc: &mut [T]) {
     let [nx, ny, nz] = fine.dims;
     let [cx, cy, cz] = coarse.dims;
+    let lay = coarse.lay;
     let three = fine.dim == 3;
     let scale = if three { 0.5 } else { 1.0 };
     let chx: Vec<[(usize, f64); 4]> = (0..cx)
         .map(|i| children(i, nx, cx, fine.solid_wall[0]))
         .collect();
-    par_line_chunks(coarse, bc, |l0, bb| {
+    let bs = SharedSlice::new(bc);
+    par_lines(coarse, |lines| {
         let mut tmp = vec![0.0f64; nx];
-        for (q, bl) in bb.chunks_mut(cx).enumerate() {
-            let l = l0 + q;
+        for l in lines {
             let (j, k) = (l % cy, l / cy);
             let cj = children(j, ny, cy, fine.solid_wall[1]);
             let ck = if three {
@@ -134,14 +153,18 @@ pub(super) fn restrict<T: Real>(fine: &Level, coarse: &Level, rf: &[T], bc: &mut
                     }
                 }
             }
-            let cf = &coarse.fluid[l * cx..(l + 1) * cx];
-            for i in 0..cx {
-                bl[i] = if cf[i] != 0 {
-                    let s: f64 = chx[i].iter().map(|&(fi, w)| w * tmp[fi]).sum();
-                    T::from_f64(scale * s)
-                } else {
-                    T::default()
-                };
+            for c in 0..2 {
+                let (s, o, n) = (lay.shift(l, c), c * lay.size + lay.line(l), lay.count(l, c));
+                // SAFETY: each coarse line's slots are written by one thread only.
+                let out = unsafe { bs.slice_mut(o..o + n) };
+                for (m, (b, &code)) in out.iter_mut().zip(&coarse.code[o..o + n]).enumerate() {
+                    *b = if code & FLUID_BIT != 0 {
+                        let acc: f64 = chx[2 * m + s].iter().map(|&(fi, w)| w * tmp[fi]).sum();
+                        T::from_f64(scale * acc)
+                    } else {
+                        T::default()
+                    };
+                }
             }
         }
     });
