@@ -489,7 +489,11 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
             };
             let setup_s = median(&|r| r.setup_s);
             let solve_s = median(&|r| r.solve_s);
+            let profiles: Vec<_> = runs.iter().filter_map(|r| r.profile.clone()).collect();
             let mut rec = runs.pop().expect("non-empty");
+            if !profiles.is_empty() {
+                rec.profile = Some(solvers::median_rows(&profiles));
+            }
             rec.setup_s = setup_s;
             rec.solve_s = solve_s;
             rec.repeats = args.repeat.max(1);

@@ -42,11 +42,11 @@ pub struct SolveRecord {
 /// One row of a solve's per-kernel profile (`--profile`).
 #[derive(Debug, Clone, Serialize)]
 pub struct KernelRow {
-    /// `operator` (mat-vec with its fused dot product), `vector-work` (the Krylov method's own
-    /// updates and dot products), `preconditioner` (a non-multigrid preconditioner), or a
-    /// V-cycle kernel (`convert-in`, `fill`, `smooth`, `boundary-smooth`, `residual`,
-    /// `restrict`, `prolong`, `coarsest`, `convert-out`, and `vcycle-other`: the V-cycle's time
-    /// outside its kernels).
+    /// For MGPCG its kernels ([`ritz::pde::multigrid::Kernel::name`]: the fused PCG kernels
+    /// `operator`, `residual-update`, `rz-dot`, `direction-update`, then the V-cycle's) and
+    /// `other` (the solve outside them: validation, the initial residual, the stop test);
+    /// for the other solvers `operator` (mat-vec with its fused dot product), `vector-work`
+    /// (the Krylov method's own updates and dot products) and `preconditioner`.
     pub kernel: String,
     /// Seconds per iteration.
     pub seconds_per_iteration: f64,
@@ -73,26 +73,43 @@ fn kernel_rows(p: &ritz::SolveProfile, iterations: usize, n: usize, pass_s: f64)
         bytes_per_cell: bytes,
         passes_per_iteration: seconds / it / pass_s,
     };
-    let mut rows = vec![
-        row("operator", p.operator_s, Some(OPERATOR_BYTES)),
-        row("vector-work", p.vector_s, Some(PCG_VECTOR_BYTES)),
-    ];
-    match &p.vcycle {
+    match &p.kernels {
         Some(v) => {
-            let mut inside = 0.0;
-            for (k, st) in &v.kernels {
-                inside += st.seconds;
-                rows.push(row(k.name(), st.seconds, Some(st.bytes / n as f64 / it)));
-            }
-            rows.push(row(
-                "vcycle-other",
-                (p.preconditioner_s - inside).max(0.0),
-                None,
-            ));
+            let mut rows: Vec<KernelRow> = v
+                .kernels
+                .iter()
+                .map(|(k, st)| row(k.name(), st.seconds, Some(st.bytes / n as f64 / it)))
+                .collect();
+            let rest = p.operator_s + p.preconditioner_s + p.vector_s;
+            rows.push(row("other", rest, None));
+            rows
         }
-        None => rows.push(row("preconditioner", p.preconditioner_s, None)),
+        None => vec![
+            row("operator", p.operator_s, Some(OPERATOR_BYTES)),
+            row("vector-work", p.vector_s, Some(PCG_VECTOR_BYTES)),
+            row("preconditioner", p.preconditioner_s, None),
+        ],
     }
-    rows
+}
+
+/// Row by row, the median of several profiles of one solve (same rows in the same order).
+pub fn median_rows(runs: &[Vec<KernelRow>]) -> Vec<KernelRow> {
+    let Some(first) = runs.first() else {
+        return Vec::new();
+    };
+    let median = |f: &dyn Fn(&KernelRow) -> f64, i: usize| {
+        let mut v: Vec<f64> = runs.iter().map(|r| f(&r[i])).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    (0..first.len())
+        .map(|i| KernelRow {
+            kernel: first[i].kernel.clone(),
+            seconds_per_iteration: median(&|r| r.seconds_per_iteration, i),
+            bytes_per_cell: first[i].bytes_per_cell,
+            passes_per_iteration: median(&|r| r.passes_per_iteration, i),
+        })
+        .collect()
 }
 
 /// Parses solver `name` for a problem (`matrix`: a matrix problem, which the grid-only
@@ -136,7 +153,10 @@ pub fn run(
         ..options.clone()
     };
     let mut solver = Solver::build_with(&spec, system, &options).map_err(|e| e.to_string())?;
+    // The initial guess is live memory, as in a simulation (its pages are not first touched
+    // inside the timed solve).
     let mut x = vec![0.0; b.len()];
+    vector::fill(&mut x, 0.0);
     let (report, profile) = match profile_with {
         Some(bandwidth) => {
             let (r, p) = solver

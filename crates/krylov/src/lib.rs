@@ -43,7 +43,7 @@ pub mod lanczos;
 pub mod precond;
 pub mod solve;
 
-pub use cg::{cg, pcg};
+pub use cg::{cg, pcg, pcg_fused};
 pub use error::{KrylovError, Partial};
 pub use fcd::{FcdParams, fcd};
 pub use solve::{Monitor, SolveInfo, SolveParams, StopReason};

@@ -291,17 +291,22 @@ impl Prepared<'_> {
         if let Some(ns) = self.null_space {
             ns.project(z);
         }
-        let rz = finite("rᵀz", vector::dot(r, z), it)?;
-        if rz <= 0.0 {
-            return Err(KrylovError::NotPositiveDefinite {
-                what: "preconditioner",
-                value: rz,
-                iteration: it,
-                relative_residual: f64::NAN,
-            });
-        }
-        Ok(rz)
+        preconditioned("rᵀz", vector::dot(r, z), it)
     }
+}
+
+/// Checks `rᵀz` met at iteration `it`: finite and positive (an SPD preconditioner).
+pub(crate) fn preconditioned(what: &'static str, rz: f64, it: usize) -> Result<f64, KrylovError> {
+    let rz = finite(what, rz, it)?;
+    if rz <= 0.0 {
+        return Err(KrylovError::NotPositiveDefinite {
+            what: "preconditioner",
+            value: rz,
+            iteration: it,
+            relative_residual: f64::NAN,
+        });
+    }
+    Ok(rz)
 }
 
 /// Checks a curvature `pᵀAp` met at iteration `it`: finite and positive.

@@ -5,6 +5,9 @@
 //! * [`Preconditioner`]: any map `r ↦ z` (it may be nonlinear, e.g. a neural network), and the
 //!   marker [`SpdPreconditioner`] for linear, symmetric positive definite maps. Plain PCG only
 //!   accepts the latter; flexible methods accept any [`Preconditioner`].
+//! * [`FusedPcg`]: an operator–preconditioner pair that runs the vector work of a
+//!   preconditioned CG iteration itself, in fused passes over storage of its own layout and
+//!   precision (MGPCG on the MAC grid); `ritz-krylov`'s `pcg_fused` iterates it.
 //! * [`vector`]: rayon-parallel, deterministic, fused BLAS-1 kernels (memory-bandwidth bound).
 //! * [`CsrMatrix`]: compressed sparse rows with a rayon-parallel mat-vec (faer's sparse × dense
 //!   product is single-threaded) and conversion to faer for direct factorizations.
@@ -29,6 +32,7 @@ pub mod csr;
 pub mod dense;
 pub mod direct;
 pub mod error;
+pub mod fused;
 pub mod io;
 pub mod mem;
 pub mod nullspace;
@@ -40,6 +44,7 @@ pub mod vector;
 pub use csr::CsrMatrix;
 pub use dense::DenseMatrix;
 pub use error::LinalgError;
+pub use fused::FusedPcg;
 pub use io::IoError;
 pub use nullspace::{NullSpace, RegionNullSpace};
 pub use operator::LinearOperator;

@@ -72,6 +72,14 @@ impl RegionNullSpace {
     pub fn labels(&self) -> &[u32] {
         &self.labels
     }
+
+    /// The entries of each non-empty floating region (ascending within a region).
+    pub fn regions(&self) -> impl Iterator<Item = &[u32]> {
+        self.starts
+            .windows(2)
+            .map(|w| &self.members[w[0]..w[1]])
+            .filter(|m| !m.is_empty())
+    }
 }
 
 impl NullSpace for RegionNullSpace {

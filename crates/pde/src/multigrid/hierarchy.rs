@@ -251,6 +251,18 @@ pub(super) fn par_lines(lev: &Level, f: impl Fn(std::ops::Range<usize>) + Sync) 
         .for_each(|b| f(b * per..((b + 1) * per).min(nlines)));
 }
 
+/// Runs `f(line_range)` over the same blocks of x-lines as [`par_lines`] and returns the sum
+/// of the results, added in block order (reproducible whatever the number of threads).
+pub(super) fn par_sum(lev: &Level, f: impl Fn(std::ops::Range<usize>) -> f64 + Sync) -> f64 {
+    let nlines = lev.lay.lines();
+    let per = lev.lines_per_chunk();
+    let parts: Vec<f64> = (0..nlines.div_ceil(per))
+        .into_par_iter()
+        .map(|b| f(b * per..((b + 1) * per).min(nlines)))
+        .collect();
+    parts.iter().sum()
+}
+
 /// Runs `f(first_line, block)` over blocks of whole x-lines of `v` in parallel.
 pub(super) fn par_line_chunks<T: Send>(
     lev: &Level,

@@ -31,12 +31,14 @@
 //! the fine grid, times 8/7 for the coarser levels (3D).
 
 mod hierarchy;
+mod pcg;
 pub mod profile;
 mod smooth;
 mod transfer;
 
 pub use hierarchy::coarsen;
-pub use profile::{Kernel, KernelStats, VcycleProfile};
+pub use pcg::MgpcgKernels;
+pub use profile::{Kernel, KernelStats, MgpcgProfile};
 
 use crate::error::PdeError;
 use crate::poisson::PoissonProblem;
@@ -141,6 +143,8 @@ struct Scratch<T> {
     x: Vec<Vec<T>>,
     b: Vec<Vec<T>>,
     r: Vec<Vec<T>>,
+    /// Fused MGPCG's vectors (allocated by the first fused solve).
+    pcg: Option<Box<pcg::PcgVectors>>,
     prof: Option<Box<Recorder>>,
 }
 
@@ -164,6 +168,9 @@ pub struct GridMultigrid {
     coarse: CoarseSolve,
     /// Split-layout slot of each coarsest unknown.
     coarse_slots: Vec<usize>,
+    /// Split-layout slots of each floating region of the finest level (fused MGPCG projects
+    /// `z` over them).
+    floating: Vec<Vec<u32>>,
     params: MultigridParams,
     scratch: Mutex<AnyScratch>,
 }
@@ -257,10 +264,24 @@ impl GridMultigrid {
             .iter()
             .map(|&c| lay.global(c as usize).1)
             .collect();
+        let floating = problem
+            .null_space_grid()
+            .map(|ns| {
+                ns.regions()
+                    .map(|cells| {
+                        cells
+                            .iter()
+                            .map(|&c| levels[0].lay.global(c as usize).1 as u32)
+                            .collect()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(Self {
             levels,
             coarse,
             coarse_slots,
+            floating,
             params,
             scratch: Mutex::new(scratch),
         })
@@ -292,7 +313,7 @@ impl GridMultigrid {
 
     /// The per-kernel profile since [`GridMultigrid::set_profiling`] turned it on (`None`
     /// when off).
-    pub fn profile(&self) -> Option<VcycleProfile> {
+    pub fn profile(&self) -> Option<MgpcgProfile> {
         let guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
         let prof = match &*guard {
             AnyScratch::F64(s) => &s.prof,
@@ -428,6 +449,7 @@ impl<T: Real> Scratch<T> {
             x: v(&Level::slots),
             b: v(&Level::slots),
             r: v(&Level::len),
+            pcg: None,
             prof: None,
         }
     }

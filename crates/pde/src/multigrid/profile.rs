@@ -9,13 +9,21 @@
 use serde::Serialize;
 use std::time::Instant;
 
-/// The kernels of one V-cycle application (serialized by [`Kernel::name`]).
+/// The kernels of MGPCG: the fused PCG kernels and those of a V-cycle application
+/// (serialized by [`Kernel::name`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kernel {
-    /// `b = f32(r)` on the finest level (f64 residual in, V-cycle precision out).
+    /// Fused PCG: `q = A p` with `pᵀq`.
+    Operator,
+    /// Fused PCG: `r ← r − α q` with `rᵀr`, writing the V-cycle's right-hand side.
+    ResidualUpdate,
+    /// Fused PCG: `rᵀz` (with the projection of `z` onto the range, if singular).
+    RzDot,
+    /// Fused PCG: `x ← x + α p; p ← z + β p`.
+    DirectionUpdate,
+    /// `b = f32(r)` on the finest level (f64 residual in, V-cycle precision out): per
+    /// application of the V-cycle as a preconditioner, once per solve in fused MGPCG.
     ConvertIn,
-    /// Zeroing the iterate before pre-smoothing.
-    Fill,
     /// Red–black Gauss–Seidel half-sweeps over whole levels.
     Smooth,
     /// The extra Gauss–Seidel sweeps over the cells next to a non-fluid cell.
@@ -28,7 +36,7 @@ pub enum Kernel {
     Prolong,
     /// The exact solve on the coarsest level.
     Coarsest,
-    /// `z = f64(x)` on the finest level.
+    /// `z = f64(x)` on the finest level (the V-cycle as a preconditioner; not in fused MGPCG).
     ConvertOut,
 }
 
@@ -36,8 +44,11 @@ impl Kernel {
     /// The kebab-case name (also its serialized form).
     pub fn name(self) -> &'static str {
         match self {
+            Kernel::Operator => "operator",
+            Kernel::ResidualUpdate => "residual-update",
+            Kernel::RzDot => "rz-dot",
+            Kernel::DirectionUpdate => "direction-update",
             Kernel::ConvertIn => "convert-in",
-            Kernel::Fill => "fill",
             Kernel::Smooth => "smooth",
             Kernel::BoundarySmooth => "boundary-smooth",
             Kernel::Residual => "residual",
@@ -55,10 +66,13 @@ impl Serialize for Kernel {
     }
 }
 
-/// Every kernel, in the order of a V-cycle.
-pub const KERNELS: [Kernel; 9] = [
+/// Every kernel: the fused PCG kernels, then those of a V-cycle in its order.
+pub const KERNELS: [Kernel; 12] = [
+    Kernel::Operator,
+    Kernel::ResidualUpdate,
+    Kernel::RzDot,
+    Kernel::DirectionUpdate,
     Kernel::ConvertIn,
-    Kernel::Fill,
     Kernel::Smooth,
     Kernel::BoundarySmooth,
     Kernel::Residual,
@@ -79,9 +93,9 @@ pub struct KernelStats {
     pub bytes: f64,
 }
 
-/// A V-cycle profile: V-cycle applications and the statistics of each kernel.
+/// An MGPCG profile: V-cycle applications and the statistics of each kernel.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct VcycleProfile {
+pub struct MgpcgProfile {
     /// V-cycle applications profiled.
     pub applications: u64,
     /// Cells of the finest level (to express bytes per cell).
@@ -90,7 +104,7 @@ pub struct VcycleProfile {
     pub kernels: Vec<(Kernel, KernelStats)>,
 }
 
-impl VcycleProfile {
+impl MgpcgProfile {
     /// Seconds per application of all kernels together.
     pub fn seconds_per_application(&self) -> f64 {
         self.kernels.iter().map(|(_, s)| s.seconds).sum::<f64>() / self.applications.max(1) as f64
@@ -112,8 +126,8 @@ impl Recorder {
         s.seconds += start.elapsed().as_secs_f64();
         s.bytes += bytes;
     }
-    pub fn report(&self, fine_cells: usize) -> VcycleProfile {
-        VcycleProfile {
+    pub fn report(&self, fine_cells: usize) -> MgpcgProfile {
+        MgpcgProfile {
             applications: self.applications,
             fine_cells,
             kernels: KERNELS

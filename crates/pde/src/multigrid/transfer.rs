@@ -75,42 +75,46 @@ pub(super) fn parent_lines(fine: &Level, coarse: &Level, l: usize) -> ([(usize, 
 /// `tmp[i] += w · v(i, line l)` for every cell of grid line `l` of a split-layout vector: the
 /// line in natural order.
 #[inline(always)]
-fn add_line<T: Real>(lev: &Level, v: &[T], l: usize, w: f64, tmp: &mut [f64]) {
+fn add_line<T: Real>(lev: &Level, v: &[T], l: usize, w: T, tmp: &mut [T]) {
     let lay = lev.lay;
     for c in 0..2 {
         let (s, o) = (lay.shift(l, c), c * lay.size + lay.line(l));
         for (m, &x) in v[o..o + lay.count(l, c)].iter().enumerate() {
-            tmp[2 * m + s] += w * x.to_f64();
+            tmp[2 * m + s] = tmp[2 * m + s] + w * x;
         }
     }
 }
 
 /// `x_f += P x_c` on fine fluid cells (both in the split layout): per fine line, the weighted
-/// sum of its (up to 4) coarse parent lines, then the ¾ / ¼ interpolation along x.
+/// sum of its (up to 4) coarse parent lines in natural order, then the ¾ / ¼ interpolation
+/// along x, which in the split layout is the same for every cell of a stored colour line
+/// (fine `i = 2m + s` has parents `m` and `m − 1 + 2s`) and vectorizes; ghost values beyond
+/// the coarse line carry the wall condition ([`parents`]).
 pub(super) fn prolong_add<T: Real>(coarse: &Level, fine: &Level, xc: &[T], xf: &mut [T]) {
     let lay = fine.lay;
     let cx = coarse.dims[0];
-    let px: Vec<[(usize, f64); 2]> = (0..lay.nx)
-        .map(|i| parents(i, cx, fine.solid_wall[0]))
-        .collect();
+    let [lo_solid, hi_solid] = fine.solid_wall[0];
+    let (near_w, far_w) = (T::from_f64(0.75), T::from_f64(0.25));
     let xs = SharedSlice::new(xf);
     par_lines(fine, |lines| {
-        let mut tmp = vec![0.0f64; cx];
+        // tmp[1 + i] = interpolated coarse value i; tmp[0] and tmp[cx + 1] ghosts.
+        let mut tmp = vec![T::default(); cx + 2];
         for l in lines {
-            tmp.fill(0.0);
+            tmp.fill(T::default());
             let (parents, count) = parent_lines(fine, coarse, l);
             for &(cl, w) in &parents[..count] {
-                add_line(coarse, xc, cl, w, &mut tmp);
+                add_line(coarse, xc, cl, T::from_f64(w), &mut tmp[1..]);
             }
+            tmp[0] = if lo_solid { tmp[1] } else { T::default() };
+            tmp[cx + 1] = if hi_solid { tmp[cx] } else { T::default() };
             for c in 0..2 {
                 let (s, o, n) = (lay.shift(l, c), c * lay.size + lay.line(l), lay.count(l, c));
                 // SAFETY: each fine line's slots are written by one thread only.
                 let out = unsafe { xs.slice_mut(o..o + n) };
-                for (m, (x, &code)) in out.iter_mut().zip(&fine.code[o..o + n]).enumerate() {
-                    if code & FLUID_BIT != 0 {
-                        let [(a, wa), (b, wb)] = px[2 * m + s];
-                        *x = *x + T::from_f64(wa * tmp[a] + wb * tmp[b]);
-                    }
+                let (near, far, code) = (&tmp[1..1 + n], &tmp[2 * s..2 * s + n], &fine.code[o..o + n]);
+                for m in 0..n {
+                    let v = out[m] + (near_w * near[m] + far_w * far[m]);
+                    out[m] = if code[m] & FLUID_BIT != 0 { v } else { out[m] };
                 }
             }
         }
