@@ -45,9 +45,11 @@ use crate::poisson::PoissonProblem;
 use hierarchy::{Level, fill, natural_from, split_from};
 use profile::{Recorder, start, stop};
 use ritz_linalg::{DenseMatrix, LinearOperator, Preconditioner, SpdPreconditioner};
-use smooth::{gs_cells, half_sweep, residual};
+use smooth::{gs_cells, half_sweep};
 use std::sync::Mutex;
-use transfer::{prolong_add, restrict};
+use transfer::{prolong_add, residual_restrict, ring_len};
+#[cfg(test)]
+use {smooth::residual, transfer::restrict};
 
 /// Arithmetic of the V-cycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -137,8 +139,9 @@ impl Real for f32 {
     }
 }
 
-/// Per-level work vectors — iterate and right-hand side in the split layout, residual in
-/// natural order — and the profile accumulators when profiling is on.
+/// Per-level work vectors — iterate and right-hand side in the split layout, the residual
+/// rings of the fused residual–restriction — and the profile accumulators when profiling is
+/// on.
 struct Scratch<T> {
     x: Vec<Vec<T>>,
     b: Vec<Vec<T>>,
@@ -345,12 +348,11 @@ impl GridMultigrid {
             [0, 1],
         );
         let t0 = start(&s.prof);
-        residual(lev, &s.x[l], &s.b[l], &mut s.r[l]);
-        stop(&mut s.prof, Kernel::Residual, t0, (3.0 * t + 1.0) * n);
-        let t0 = start(&s.prof);
-        let (_, coarse) = s.b.split_at_mut(l + 1);
-        restrict(lev, &self.levels[l + 1], &s.r[l], &mut coarse[0]);
-        stop(&mut s.prof, Kernel::Restrict, t0, t * n + (t + 1.0) * nc);
+        let (fine_b, coarse_b) = s.b.split_at_mut(l + 1);
+        let coarse = &self.levels[l + 1];
+        residual_restrict(lev, coarse, &s.x[l], &fine_b[l], &mut s.r[l], &mut coarse_b[0]);
+        // x, b, codes in; the coarse right-hand side out (the residual stays in cache).
+        stop(&mut s.prof, Kernel::ResidualRestrict, t0, (2.0 * t + 1.0) * n + (t + 1.0) * nc);
         self.vcycle(s, l + 1);
         let t0 = start(&s.prof);
         let (xf, xc) = s.x.split_at_mut(l + 1);
@@ -445,10 +447,14 @@ impl<T: Real> Scratch<T> {
                 .map(|l| vec![T::default(); n(l)])
                 .collect::<Vec<_>>()
         };
+        let ring = |l: usize| match levels.get(l + 1) {
+            Some(coarse) => ring_len(&levels[l], coarse),
+            None => 0,
+        };
         Self {
             x: v(&Level::slots),
             b: v(&Level::slots),
-            r: v(&Level::len),
+            r: (0..levels.len()).map(|l| vec![T::default(); ring(l)]).collect(),
             pcg: None,
             prof: None,
         }
@@ -534,6 +540,33 @@ mod tests {
                 (lhs - scale * rhs).abs() < 1e-10 * lhs.abs().max(1.0),
                 "{lhs} vs {rhs}"
             );
+        }
+    }
+
+    /// The fused residual–restriction equals the residual followed by the restriction.
+    #[test]
+    fn fused_residual_restriction_matches_the_two_kernels() {
+        let odd = [vec![9usize, 6, 5], vec![7, 10], vec![11, 9, 13]].map(|shape| {
+            let g = MacGrid::new(&shape, Walls::open_top(shape.len())).unwrap();
+            (format!("{shape:?}"), PoissonProblem::new(g).unwrap())
+        });
+        for (name, p) in scenes().into_iter().chain(odd) {
+            let m = GridMultigrid::new(&p, MultigridParams::default()).unwrap();
+            let (fine, coarse) = (&m.levels[0], &m.levels[1]);
+            let mut x = vec![0.0f64; fine.slots()];
+            let mut b = vec![0.0f64; fine.slots()];
+            split_from(fine, &random_fluid(&p, 1), &mut x);
+            split_from(fine, &random_fluid(&p, 2), &mut b);
+            let mut r = vec![0.0; fine.len()];
+            residual(fine, &x, &b, &mut r);
+            let mut want = vec![0.0; coarse.slots()];
+            restrict(fine, coarse, &r, &mut want);
+            let mut ring = vec![0.0; ring_len(fine, coarse)];
+            let mut got = vec![0.0; coarse.slots()];
+            residual_restrict(fine, coarse, &x, &b, &mut ring, &mut got);
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() <= 1e-12 * (1.0 + w.abs()), "{name}: {g} vs {w}");
+            }
         }
     }
 

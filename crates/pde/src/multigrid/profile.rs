@@ -28,10 +28,8 @@ pub enum Kernel {
     Smooth,
     /// The extra Gauss–Seidel sweeps over the cells next to a non-fluid cell.
     BoundarySmooth,
-    /// `r = b − A x`.
-    Residual,
-    /// Restriction of the residual to the next level.
-    Restrict,
+    /// `r = b − A x` restricted to the next level's right-hand side, in one pass.
+    ResidualRestrict,
     /// Prolongation of the coarse correction, added to the iterate.
     Prolong,
     /// The exact solve on the coarsest level.
@@ -51,8 +49,7 @@ impl Kernel {
             Kernel::ConvertIn => "convert-in",
             Kernel::Smooth => "smooth",
             Kernel::BoundarySmooth => "boundary-smooth",
-            Kernel::Residual => "residual",
-            Kernel::Restrict => "restrict",
+            Kernel::ResidualRestrict => "residual-restrict",
             Kernel::Prolong => "prolong",
             Kernel::Coarsest => "coarsest",
             Kernel::ConvertOut => "convert-out",
@@ -67,7 +64,7 @@ impl Serialize for Kernel {
 }
 
 /// Every kernel: the fused PCG kernels, then those of a V-cycle in its order.
-pub const KERNELS: [Kernel; 12] = [
+pub const KERNELS: [Kernel; 11] = [
     Kernel::Operator,
     Kernel::ResidualUpdate,
     Kernel::RzDot,
@@ -75,8 +72,7 @@ pub const KERNELS: [Kernel; 12] = [
     Kernel::ConvertIn,
     Kernel::Smooth,
     Kernel::BoundarySmooth,
-    Kernel::Residual,
-    Kernel::Restrict,
+    Kernel::ResidualRestrict,
     Kernel::Prolong,
     Kernel::Coarsest,
     Kernel::ConvertOut,

@@ -4,7 +4,9 @@
 //! `r = b − A x`.
 
 use super::Real;
-use super::hierarchy::{FLUID_BIT, Level, par_line_chunks, par_lines};
+use super::hierarchy::{FLUID_BIT, Level, par_lines};
+#[cfg(test)]
+use super::hierarchy::par_line_chunks;
 use crate::poisson::PoissonProblem;
 use rayon::prelude::*;
 use ritz_linalg::schedule::SharedSlice;
@@ -110,38 +112,54 @@ pub(super) fn gs_cells<T: Real>(lev: &Level, x: &mut [T], b: &[T], c: usize) {
 
 /// `r ← b − A x` on the fluid cells (0 elsewhere), written in natural grid order (the
 /// restriction's input); `x` and `b` in the split layout, `x` zero outside the fluid.
+#[cfg(test)]
 pub(super) fn residual<T: Real>(lev: &Level, x: &[T], b: &[T], r: &mut [T]) {
     let lay = lev.lay;
-    let (size, h, dy, dz) = (lay.size, lay.h(), lay.w, lay.dz());
     par_line_chunks(lev, r, |l0, rb| {
-        let mut tmp = vec![T::default(); h];
+        let mut tmp = vec![T::default(); lay.h()];
         for (q, rl) in rb.chunks_mut(lay.nx).enumerate() {
-            let l = l0 + q;
-            let o = lay.line(l);
-            for c in 0..2 {
-                let s = lay.shift(l, c);
-                let (own, other) = (&x[c * size..][o..o + h], &x[(1 - c) * size..][..size]);
-                let (bl, cl) = (&b[c * size..][o..o + h], &lev.code[c * size..][o..o + h]);
-                let (xl, xr) = (&other[o + s - 1..][..h], &other[o + s..][..h]);
-                let (yl, yh) = (&other[o - dy..][..h], &other[o + dy..][..h]);
-                let value = |m: usize, sum: T| {
-                    let v = bl[m] - (T::from_count(cl[m] & 7) * own[m] - sum);
-                    if cl[m] & FLUID_BIT != 0 { v } else { T::default() }
-                };
-                if lay.three {
-                    let (zl, zh) = (&other[o - dz..][..h], &other[o + dz..][..h]);
-                    for m in 0..h {
-                        tmp[m] = value(m, xl[m] + xr[m] + yl[m] + yh[m] + zl[m] + zh[m]);
-                    }
-                } else {
-                    for m in 0..h {
-                        tmp[m] = value(m, xl[m] + xr[m] + yl[m] + yh[m]);
-                    }
-                }
-                for m in 0..lay.count(l, c) {
-                    rl[2 * m + s] = tmp[m];
-                }
-            }
+            residual_line(lev, x, b, l0 + q, rl, &mut tmp);
         }
     });
+}
+
+/// `r ← b − A x` on grid line `l` into `rl` (natural order, `nx` entries; 0 off the fluid),
+/// with `tmp` (`h` entries) as scratch.
+#[inline]
+pub(super) fn residual_line<T: Real>(
+    lev: &Level,
+    x: &[T],
+    b: &[T],
+    l: usize,
+    rl: &mut [T],
+    tmp: &mut [T],
+) {
+    let lay = lev.lay;
+    let (size, h, dy, dz) = (lay.size, lay.h(), lay.w, lay.dz());
+    let o = lay.line(l);
+    let tmp = &mut tmp[..h];
+    for c in 0..2 {
+        let s = lay.shift(l, c);
+        let (own, other) = (&x[c * size..][o..o + h], &x[(1 - c) * size..][..size]);
+        let (bl, cl) = (&b[c * size..][o..o + h], &lev.code[c * size..][o..o + h]);
+        let (xl, xr) = (&other[o + s - 1..][..h], &other[o + s..][..h]);
+        let (yl, yh) = (&other[o - dy..][..h], &other[o + dy..][..h]);
+        let value = |m: usize, sum: T| {
+            let v = bl[m] - (T::from_count(cl[m] & 7) * own[m] - sum);
+            if cl[m] & FLUID_BIT != 0 { v } else { T::default() }
+        };
+        if lay.three {
+            let (zl, zh) = (&other[o - dz..][..h], &other[o + dz..][..h]);
+            for m in 0..h {
+                tmp[m] = value(m, xl[m] + xr[m] + yl[m] + yh[m] + zl[m] + zh[m]);
+            }
+        } else {
+            for m in 0..h {
+                tmp[m] = value(m, xl[m] + xr[m] + yl[m] + yh[m]);
+            }
+        }
+        for m in 0..lay.count(l, c) {
+            rl[2 * m + s] = tmp[m];
+        }
+    }
 }

@@ -5,6 +5,8 @@
 
 use super::Real;
 use super::hierarchy::{FLUID_BIT, Level, par_lines};
+use super::smooth::residual_line;
+use rayon::prelude::*;
 use ritz_linalg::schedule::SharedSlice;
 
 /// The two coarse cells nearest to fine cell `f` along one axis, with trilinear weights ¾ and
@@ -121,55 +123,154 @@ pub(super) fn prolong_add<T: Real>(coarse: &Level, fine: &Level, xc: &[T], xf: &
     });
 }
 
-/// `b_c = (4 / 2^d) (Pᵀ r_f)` on coarse fluid cells (0 elsewhere), from `r_f` in natural grid
-/// order into `b_c` in the split layout: the exact transpose of [`prolong_add`], per coarse
-/// line: the weighted sum of its (up to 16) child fine lines, then the transposed
-/// interpolation along x.
-pub(super) fn restrict<T: Real>(fine: &Level, coarse: &Level, rf: &[T], bc: &mut [T]) {
+/// The fine lines of the level's slabs: a slab is an xy-plane in 3D, an x-line in 2D — the
+/// unit along the outermost axis, which the restriction visits in order.
+fn slab_lines(lev: &Level) -> usize {
+    if lev.dim == 3 { lev.dims[1] } else { 1 }
+}
+
+/// Slabs of a level (`nz` in 3D, `ny` in 2D).
+fn slabs(lev: &Level) -> usize {
+    if lev.dim == 3 { lev.dims[2] } else { lev.dims[1] }
+}
+
+/// `b_c = (4 / 2^d) (Pᵀ r_f)` on coarse line `l` (0 off the fluid) into the split layout: the
+/// weighted sum of its (up to 16) child fine lines, `row(slab, line in slab)` in natural order,
+/// then the transposed interpolation along x ([`children`]).
+#[inline]
+fn restrict_line<'r, T: Real + 'r>(
+    fine: &Level,
+    coarse: &Level,
+    chx: &[[(usize, f64); 4]],
+    l: usize,
+    row: impl Fn(usize, usize) -> &'r [T],
+    tmp: &mut [f64],
+    bs: &SharedSlice<T>,
+) {
     let [nx, ny, nz] = fine.dims;
-    let [cx, cy, cz] = coarse.dims;
+    let [_, cy, cz] = coarse.dims;
     let lay = coarse.lay;
     let three = fine.dim == 3;
     let scale = if three { 0.5 } else { 1.0 };
-    let chx: Vec<[(usize, f64); 4]> = (0..cx)
+    // Children along the slab axis, and (3D) along y within a slab.
+    let (outer, inner) = if three {
+        let (j, k) = (l % cy, l / cy);
+        (
+            children(k, nz, cz, fine.solid_wall[2]),
+            children(j, ny, cy, fine.solid_wall[1]),
+        )
+    } else {
+        (
+            children(l, ny, cy, fine.solid_wall[1]),
+            [(0, 1.0), (0, 0.0), (0, 0.0), (0, 0.0)],
+        )
+    };
+    tmp.fill(0.0);
+    for &(fs, ws) in &outer {
+        for &(fj, wj) in &inner {
+            let w = ws * wj;
+            if w > 0.0 {
+                for (t, v) in tmp.iter_mut().zip(&row(fs, fj)[..nx]) {
+                    *t += w * v.to_f64();
+                }
+            }
+        }
+    }
+    for c in 0..2 {
+        let (s, o, n) = (lay.shift(l, c), c * lay.size + lay.line(l), lay.count(l, c));
+        // SAFETY: each coarse line's slots are written by one thread only.
+        let out = unsafe { bs.slice_mut(o..o + n) };
+        for (m, (b, &code)) in out.iter_mut().zip(&coarse.code[o..o + n]).enumerate() {
+            *b = if code & FLUID_BIT != 0 {
+                let acc: f64 = chx[2 * m + s].iter().map(|&(fi, w)| w * tmp[fi]).sum();
+                T::from_f64(scale * acc)
+            } else {
+                T::default()
+            };
+        }
+    }
+}
+
+/// The x-children table of the restriction from `fine` to `coarse`.
+fn children_x(fine: &Level, coarse: &Level) -> Vec<[(usize, f64); 4]> {
+    let (nx, cx) = (fine.dims[0], coarse.dims[0]);
+    (0..cx)
         .map(|i| children(i, nx, cx, fine.solid_wall[0]))
-        .collect();
+        .collect()
+}
+
+/// `b_c = (4 / 2^d) (Pᵀ r_f)` on coarse fluid cells (0 elsewhere), from `r_f` in natural grid
+/// order into `b_c` in the split layout: the exact transpose of [`prolong_add`].
+#[cfg(test)]
+pub(super) fn restrict<T: Real>(fine: &Level, coarse: &Level, rf: &[T], bc: &mut [T]) {
+    let nx = fine.dims[0];
+    let per = slab_lines(fine);
+    let chx = children_x(fine, coarse);
     let bs = SharedSlice::new(bc);
     par_lines(coarse, |lines| {
         let mut tmp = vec![0.0f64; nx];
         for l in lines {
-            let (j, k) = (l % cy, l / cy);
-            let cj = children(j, ny, cy, fine.solid_wall[1]);
-            let ck = if three {
-                children(k, nz, cz, fine.solid_wall[2])
-            } else {
-                [(0, 1.0), (0, 0.0), (0, 0.0), (0, 0.0)]
-            };
-            tmp.fill(0.0);
-            for &(fk, wk) in &ck {
-                for &(fj, wj) in &cj {
-                    let w = wk * wj;
-                    if w > 0.0 {
-                        let row = (fj + ny * fk) * nx;
-                        for (t, v) in tmp.iter_mut().zip(&rf[row..row + nx]) {
-                            *t += w * v.to_f64();
-                        }
-                    }
-                }
-            }
-            for c in 0..2 {
-                let (s, o, n) = (lay.shift(l, c), c * lay.size + lay.line(l), lay.count(l, c));
-                // SAFETY: each coarse line's slots are written by one thread only.
-                let out = unsafe { bs.slice_mut(o..o + n) };
-                for (m, (b, &code)) in out.iter_mut().zip(&coarse.code[o..o + n]).enumerate() {
-                    *b = if code & FLUID_BIT != 0 {
-                        let acc: f64 = chx[2 * m + s].iter().map(|&(fi, w)| w * tmp[fi]).sum();
-                        T::from_f64(scale * acc)
-                    } else {
-                        T::default()
-                    };
-                }
-            }
+            let row = |fs: usize, fj: usize| &rf[(fj + per * fs) * nx..][..nx];
+            restrict_line(fine, coarse, &chx, l, row, &mut tmp, &bs);
         }
     });
+}
+
+/// Coarse slabs per parallel work item of [`residual_restrict`] (each item recomputes the
+/// residual of up to two fine slabs its neighbour also needs).
+fn coarse_slabs_per_item(coarse: &Level) -> usize {
+    slabs(coarse).div_ceil(8).max(2)
+}
+
+/// Scratch entries [`residual_restrict`] needs for `fine`: per work item, a ring of four
+/// fine slabs of residual.
+pub(super) fn ring_len(fine: &Level, coarse: &Level) -> usize {
+    let items = slabs(coarse).div_ceil(coarse_slabs_per_item(coarse));
+    items * 4 * slab_lines(fine) * fine.dims[0]
+}
+
+/// The residual `r = b − A x` of the fine level restricted to the coarse right-hand side, in
+/// one pass: coarse slabs in order, each from the (up to four) fine slabs of residual it
+/// needs, computed once into a ring of four slabs (`ring`: [`ring_len`] entries) that stays in
+/// cache — the residual never goes to memory.
+pub(super) fn residual_restrict<T: Real>(
+    fine: &Level,
+    coarse: &Level,
+    x: &[T],
+    b: &[T],
+    ring: &mut [T],
+    bc: &mut [T],
+) {
+    let nx = fine.dims[0];
+    let (per_f, per_c) = (slab_lines(fine), slab_lines(coarse));
+    let slab_len = per_f * nx;
+    let chx = children_x(fine, coarse);
+    let three = fine.dim == 3;
+    let (ns_f, ns_c) = (slabs(fine), slabs(coarse));
+    let item = coarse_slabs_per_item(coarse);
+    let bs = SharedSlice::new(bc);
+    ring.par_chunks_mut(4 * slab_len)
+        .enumerate()
+        .for_each(|(it, ring)| {
+            let mut held = [usize::MAX; 4];
+            let mut tmp = vec![0.0f64; nx];
+            let mut scratch = vec![T::default(); fine.lay.h()];
+            for kc in it * item..((it + 1) * item).min(ns_c) {
+                let axis = if three { 2 } else { 1 };
+                for (fs, w) in children(kc, ns_f, ns_c, fine.solid_wall[axis]) {
+                    if w > 0.0 && held[fs % 4] != fs {
+                        let slab = &mut ring[(fs % 4) * slab_len..][..slab_len];
+                        for (q, rl) in slab.chunks_mut(nx).enumerate() {
+                            residual_line(fine, x, b, fs * per_f + q, rl, &mut scratch);
+                        }
+                        held[fs % 4] = fs;
+                    }
+                }
+                let ring = &*ring;
+                for l in kc * per_c..(kc + 1) * per_c {
+                    let row = |fs: usize, fj: usize| &ring[(fs % 4) * slab_len + fj * nx..][..nx];
+                    restrict_line(fine, coarse, &chx, l, row, &mut tmp, &bs);
+                }
+            }
+        });
 }
