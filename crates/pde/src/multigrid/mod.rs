@@ -47,7 +47,7 @@ use profile::{Recorder, start, stop};
 use ritz_linalg::{DenseMatrix, LinearOperator, Preconditioner, SpdPreconditioner};
 use smooth::{gs_cells, half_sweep};
 use std::sync::Mutex;
-use transfer::{prolong_add, residual_restrict, ring_len};
+use transfer::{prolong_add, prolong_ring_len, residual_restrict, ring_len};
 #[cfg(test)]
 use {smooth::residual, transfer::restrict};
 
@@ -139,8 +139,8 @@ impl Real for f32 {
     }
 }
 
-/// Per-level work vectors — iterate and right-hand side in the split layout, the residual
-/// rings of the fused residual–restriction — and the profile accumulators when profiling is
+/// Per-level work vectors — iterate and right-hand side in the split layout, the rings of
+/// the fused residual–restriction and of the prolongation — and the profile accumulators when profiling is
 /// on.
 struct Scratch<T> {
     x: Vec<Vec<T>>,
@@ -356,7 +356,7 @@ impl GridMultigrid {
         self.vcycle(s, l + 1);
         let t0 = start(&s.prof);
         let (xf, xc) = s.x.split_at_mut(l + 1);
-        prolong_add(&self.levels[l + 1], lev, &xc[0], &mut xf[l]);
+        prolong_add(&self.levels[l + 1], lev, &xc[0], &mut s.r[l], &mut xf[l]);
         stop(&mut s.prof, Kernel::Prolong, t0, (2.0 * t + 1.0) * n + t * nc);
         // The adjoint order: boundary sweeps first, colours reversed.
         self.smooth(
@@ -448,7 +448,7 @@ impl<T: Real> Scratch<T> {
                 .collect::<Vec<_>>()
         };
         let ring = |l: usize| match levels.get(l + 1) {
-            Some(coarse) => ring_len(&levels[l], coarse),
+            Some(coarse) => ring_len(&levels[l], coarse).max(prolong_ring_len(coarse, &levels[l])),
             None => 0,
         };
         Self {
@@ -530,7 +530,8 @@ mod tests {
             let mut x_split = vec![0.0; coarse.slots()];
             split_from(&coarse, &x, &mut x_split);
             let mut px_split = vec![0.0; fine.slots()];
-            prolong_add(&coarse, &fine, &x_split, &mut px_split);
+            let mut ring = vec![0.0; prolong_ring_len(&coarse, &fine)];
+            prolong_add(&coarse, &fine, &x_split, &mut ring, &mut px_split);
             let mut px = vec![0.0; fine.len()];
             natural_from(&fine, &px_split, &mut px);
             let lhs: f64 = rc.iter().zip(&x).map(|(a, b)| a * b).sum();

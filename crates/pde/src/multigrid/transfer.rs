@@ -4,7 +4,9 @@
 //! restriction reads is in natural grid order.
 
 use super::Real;
-use super::hierarchy::{FLUID_BIT, Level, par_lines};
+use super::hierarchy::{FLUID_BIT, Level};
+#[cfg(test)]
+use super::hierarchy::par_lines;
 use super::smooth::residual_line;
 use rayon::prelude::*;
 use ritz_linalg::schedule::SharedSlice;
@@ -87,40 +89,88 @@ fn add_line<T: Real>(lev: &Level, v: &[T], l: usize, w: T, tmp: &mut [T]) {
     }
 }
 
-/// `x_f += P x_c` on fine fluid cells (both in the split layout): per fine line, the weighted
-/// sum of its (up to 4) coarse parent lines in natural order, then the ¾ / ¼ interpolation
-/// along x, which in the split layout is the same for every cell of a stored colour line
-/// (fine `i = 2m + s` has parents `m` and `m − 1 + 2s`) and vectorizes; ghost values beyond
-/// the coarse line carry the wall condition ([`parents`]).
-pub(super) fn prolong_add<T: Real>(coarse: &Level, fine: &Level, xc: &[T], xf: &mut [T]) {
+/// `x_f += P x_c` on fine fluid cells (both in the split layout), fine slabs in order: the
+/// (up to three) coarse slabs they interpolate from are put in natural order once, into a
+/// ring (`ring`: [`prolong_ring_len`] entries) that stays in cache; per fine line, the
+/// weighted sum of its (up to 4) parent lines from the ring, then the ¾ / ¼ interpolation along
+/// x, which in the split layout is the same for every cell of a stored colour line (fine
+/// `i = 2m + s` has parents `m` and `m − 1 + 2s`) and vectorizes; ghost values beyond the
+/// coarse line carry the wall condition ([`parents`]).
+pub(super) fn prolong_add<T: Real>(
+    coarse: &Level,
+    fine: &Level,
+    xc: &[T],
+    ring: &mut [T],
+    xf: &mut [T],
+) {
     let lay = fine.lay;
     let cx = coarse.dims[0];
+    let (per_f, per_c) = (slab_lines(fine), slab_lines(coarse));
+    let (ns_f, ns_c) = (slabs(fine), slabs(coarse));
+    let slab_len = per_c * cx;
+    let item = fine_slabs_per_item(fine);
+    let outer_wall = fine.solid_wall[if fine.dim == 3 { 2 } else { 1 }];
     let [lo_solid, hi_solid] = fine.solid_wall[0];
     let (near_w, far_w) = (T::from_f64(0.75), T::from_f64(0.25));
     let xs = SharedSlice::new(xf);
-    par_lines(fine, |lines| {
-        // tmp[1 + i] = interpolated coarse value i; tmp[0] and tmp[cx + 1] ghosts.
-        let mut tmp = vec![T::default(); cx + 2];
-        for l in lines {
-            tmp.fill(T::default());
-            let (parents, count) = parent_lines(fine, coarse, l);
-            for &(cl, w) in &parents[..count] {
-                add_line(coarse, xc, cl, T::from_f64(w), &mut tmp[1..]);
-            }
-            tmp[0] = if lo_solid { tmp[1] } else { T::default() };
-            tmp[cx + 1] = if hi_solid { tmp[cx] } else { T::default() };
-            for c in 0..2 {
-                let (s, o, n) = (lay.shift(l, c), c * lay.size + lay.line(l), lay.count(l, c));
-                // SAFETY: each fine line's slots are written by one thread only.
-                let out = unsafe { xs.slice_mut(o..o + n) };
-                let (near, far, code) = (&tmp[1..1 + n], &tmp[2 * s..2 * s + n], &fine.code[o..o + n]);
-                for m in 0..n {
-                    let v = out[m] + (near_w * near[m] + far_w * far[m]);
-                    out[m] = if code[m] & FLUID_BIT != 0 { v } else { out[m] };
+    ring.par_chunks_mut(3 * slab_len)
+        .enumerate()
+        .for_each(|(it, ring)| {
+            let mut held = [usize::MAX; 3];
+            // tmp[1 + i] = interpolated coarse value i; tmp[0] and tmp[cx + 1] ghosts.
+            let mut tmp = vec![T::default(); cx + 2];
+            for fs in it * item..((it + 1) * item).min(ns_f) {
+                for (cs, w) in parents(fs, ns_c, outer_wall) {
+                    if w > 0.0 && held[cs % 3] != cs {
+                        let slab = &mut ring[(cs % 3) * slab_len..][..slab_len];
+                        slab.fill(T::default());
+                        for (q, row) in slab.chunks_mut(cx).enumerate() {
+                            add_line(coarse, xc, cs * per_c + q, T::from_f64(1.0), row);
+                        }
+                        held[cs % 3] = cs;
+                    }
+                }
+                let ring = &*ring;
+                for l in fs * per_f..(fs + 1) * per_f {
+                    tmp.fill(T::default());
+                    let (parents, count) = parent_lines(fine, coarse, l);
+                    for &(cl, w) in &parents[..count] {
+                        let (cs, q) = (cl / per_c, cl % per_c);
+                        let row = &ring[(cs % 3) * slab_len + q * cx..][..cx];
+                        let w = T::from_f64(w);
+                        for (t, &v) in tmp[1..=cx].iter_mut().zip(row) {
+                            *t = *t + w * v;
+                        }
+                    }
+                    tmp[0] = if lo_solid { tmp[1] } else { T::default() };
+                    tmp[cx + 1] = if hi_solid { tmp[cx] } else { T::default() };
+                    for c in 0..2 {
+                        let (s, o, n) =
+                            (lay.shift(l, c), c * lay.size + lay.line(l), lay.count(l, c));
+                        // SAFETY: each fine line's slots are written by one thread only.
+                        let out = unsafe { xs.slice_mut(o..o + n) };
+                        let (near, far) = (&tmp[1..1 + n], &tmp[2 * s..2 * s + n]);
+                        let code = &fine.code[o..o + n];
+                        for m in 0..n {
+                            let v = out[m] + (near_w * near[m] + far_w * far[m]);
+                            out[m] = if code[m] & FLUID_BIT != 0 { v } else { out[m] };
+                        }
+                    }
                 }
             }
-        }
-    });
+        });
+}
+
+/// Fine slabs per parallel work item of [`prolong_add`].
+fn fine_slabs_per_item(fine: &Level) -> usize {
+    slabs(fine).div_ceil(8).max(4)
+}
+
+/// Scratch entries [`prolong_add`] needs from `coarse` to `fine`: per work item, a ring of
+/// three coarse slabs in natural order.
+pub(super) fn prolong_ring_len(coarse: &Level, fine: &Level) -> usize {
+    let items = slabs(fine).div_ceil(fine_slabs_per_item(fine));
+    items * 3 * slab_lines(coarse) * coarse.dims[0]
 }
 
 /// The fine lines of the level's slabs: a slab is an xy-plane in 3D, an x-line in 2D — the
