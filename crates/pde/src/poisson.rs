@@ -49,7 +49,6 @@ impl PoissonProblem {
         let [nx, ny, nz] = grid.dims();
         let dim = grid.dim();
         let flags = grid.flags();
-        let walls = grid.walls();
         let fluid: Vec<u8> = flags
             .iter()
             .map(|&f| (f == CellFlag::Fluid) as u8)
@@ -67,49 +66,7 @@ impl PoissonProblem {
         }
         let strides = grid.strides();
         let ext = [nx, ny, nz];
-        let mut diag = vec![0u8; n];
-        let mut air_face = vec![false; n];
-        diag.par_iter_mut()
-            .zip(air_face.par_iter_mut())
-            .enumerate()
-            .for_each(|(c, (d, af))| {
-                if flags[c] != CellFlag::Fluid {
-                    return;
-                }
-                let co = grid.coords(c);
-                let mut count = 0u8;
-                for a in 0..dim {
-                    for side in 0..2 {
-                        let inside = if side == 0 {
-                            co[a] > 0
-                        } else {
-                            co[a] + 1 < ext[a]
-                        };
-                        let kind = if inside {
-                            let nb = if side == 0 {
-                                c - strides[a]
-                            } else {
-                                c + strides[a]
-                            };
-                            match flags[nb] {
-                                CellFlag::Solid => None,
-                                CellFlag::Air => Some(true),
-                                CellFlag::Fluid => Some(false),
-                            }
-                        } else {
-                            match walls.0[a][side] {
-                                WallKind::Solid => None,
-                                WallKind::Air => Some(true),
-                            }
-                        };
-                        if let Some(is_air) = kind {
-                            count += 1;
-                            *af |= is_air;
-                        }
-                    }
-                }
-                *d = count;
-            });
+        let (diag, air_face) = stencil_counts(&grid);
         // Connected fluid regions (face neighbours), by depth-first search.
         let mut region = vec![u32::MAX; n];
         let mut region_has_air = Vec::new();
@@ -419,6 +376,60 @@ impl PoissonProblem {
             .collect();
         parts.iter().sum()
     }
+}
+
+/// Per cell, the diagonal count of the 5/7-point stencil (non-solid face neighbours, air
+/// walls included; 0 off the fluid) and whether a face touches air (cell or wall). Cost: one
+/// parallel pass over the cells.
+pub(crate) fn stencil_counts(grid: &MacGrid) -> (Vec<u8>, Vec<bool>) {
+    let n = grid.len();
+    let [nx, ny, nz] = grid.dims();
+    let (dim, flags, walls, strides) = (grid.dim(), grid.flags(), grid.walls(), grid.strides());
+    let ext = [nx, ny, nz];
+    let mut diag = vec![0u8; n];
+    let mut air_face = vec![false; n];
+    diag.par_iter_mut()
+        .zip(air_face.par_iter_mut())
+        .enumerate()
+        .for_each(|(c, (d, af))| {
+            if flags[c] != CellFlag::Fluid {
+                return;
+            }
+            let co = grid.coords(c);
+            let mut count = 0u8;
+            for a in 0..dim {
+                for side in 0..2 {
+                    let inside = if side == 0 {
+                        co[a] > 0
+                    } else {
+                        co[a] + 1 < ext[a]
+                    };
+                    let kind = if inside {
+                        let nb = if side == 0 {
+                            c - strides[a]
+                        } else {
+                            c + strides[a]
+                        };
+                        match flags[nb] {
+                            CellFlag::Solid => None,
+                            CellFlag::Air => Some(true),
+                            CellFlag::Fluid => Some(false),
+                        }
+                    } else {
+                        match walls.0[a][side] {
+                            WallKind::Solid => None,
+                            WallKind::Air => Some(true),
+                        }
+                    };
+                    if let Some(is_air) = kind {
+                        count += 1;
+                        *af |= is_air;
+                    }
+                }
+            }
+            *d = count;
+        });
+    (diag, air_face)
 }
 
 /// `v` where the 0/1 flag `f` is 1, `+0.0` where it is 0 (bit masking: exact, branch-free,

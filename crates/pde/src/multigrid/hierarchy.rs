@@ -3,7 +3,6 @@
 //! per axis, and the parallel iteration over x-lines that every kernel of the V-cycle uses.
 
 use super::Real;
-use super::smooth::boundary_cells;
 use crate::error::PdeError;
 use crate::grid::{CellFlag, MacGrid};
 use crate::poisson::PoissonProblem;
@@ -110,35 +109,59 @@ pub(super) struct Level {
 }
 
 impl Level {
+    /// The finest level, from its problem.
     pub(super) fn from_problem(p: &PoissonProblem) -> Self {
-        let w = p.grid().walls().0;
-        let solid = |a: usize, s: usize| w[a][s] == crate::grid::WallKind::Solid;
-        let lay = Layout::new(p.grid().dims(), p.grid().dim());
-        let mut code = vec![0u8; 2 * lay.size];
-        let (fluid, diag) = (p.fluid_mask(), p.diag_counts());
-        for cell in 0..fluid.len() {
-            let (_, g) = lay.global(cell);
-            code[g] = diag[cell] | if fluid[cell] != 0 { FLUID_BIT } else { 0 };
+        Self::new(p.grid(), p.fluid_mask(), p.diag_counts())
+    }
+
+    /// A coarse level, from its grid alone (no [`PoissonProblem`]: no compact numbering or
+    /// connected regions, which only the coarsest solve needs). `None` without fluid.
+    pub(super) fn from_grid(grid: &MacGrid) -> Option<Self> {
+        let fluid: Vec<u8> = grid
+            .flags()
+            .par_iter()
+            .map(|&f| (f == CellFlag::Fluid) as u8)
+            .collect();
+        if !fluid.contains(&1) {
+            return None;
         }
-        let boundary = boundary_cells(p).map(|cells| {
-            cells
-                .iter()
-                .map(|&cell| {
-                    let cell = cell as usize;
-                    let (c, g) = lay.global(cell);
-                    let s = lay.shift(cell / lay.nx, c) as u32;
-                    (g - c * lay.size) as u32 | (s << 31)
-                })
-                .collect()
-        });
-        Self {
-            dims: p.grid().dims(),
-            dim: p.grid().dim(),
+        let (diag, _) = crate::poisson::stencil_counts(grid);
+        Some(Self::new(grid, &fluid, &diag))
+    }
+
+    /// Cost: two parallel passes over the cells, line by line (no divisions per cell).
+    fn new(grid: &MacGrid, fluid: &[u8], diag: &[u8]) -> Self {
+        let w = grid.walls().0;
+        let solid = |a: usize, s: usize| w[a][s] == crate::grid::WallKind::Solid;
+        let dims = grid.dims();
+        let lay = Layout::new(dims, grid.dim());
+        let mut level = Self {
+            dims,
+            dim: grid.dim(),
             solid_wall: [0, 1, 2].map(|a| [solid(a, 0), solid(a, 1)]),
             lay,
-            code,
-            boundary,
-        }
+            code: Vec::new(),
+            boundary: Default::default(),
+        };
+        let mut code = super::touched(2 * lay.size);
+        let cs = SharedSlice::new(&mut code);
+        par_lines(&level, |lines| {
+            for l in lines {
+                let row = l * lay.nx;
+                for c in 0..2 {
+                    let (s, o, n) = (lay.shift(l, c), c * lay.size + lay.line(l), lay.count(l, c));
+                    // SAFETY: each line's slots are written by one thread only.
+                    let out = unsafe { cs.slice_mut(o..o + n) };
+                    for (m, v) in out.iter_mut().enumerate() {
+                        let cell = row + 2 * m + s;
+                        *v = diag[cell] | if fluid[cell] != 0 { FLUID_BIT } else { 0 };
+                    }
+                }
+            }
+        });
+        level.code = code;
+        level.boundary = boundary_cells(&level, fluid);
+        level
     }
     /// Cells of the grid.
     pub(super) fn len(&self) -> usize {
@@ -152,6 +175,48 @@ impl Level {
     pub(super) fn lines_per_chunk(&self) -> usize {
         (16384 / self.dims[0]).max(1)
     }
+}
+
+/// Fluid cells with a face neighbour that is not fluid (solid or air cell, or any domain
+/// wall), by colour `(i + j + k) % 2`, ascending: the slot within the colour, with the line's
+/// x offset `s` in bit 31. Cost: one parallel pass over the cells.
+fn boundary_cells(lev: &Level, fluid: &[u8]) -> [Vec<u32>; 2] {
+    let lay = lev.lay;
+    let [nx, ny, nz] = lev.dims;
+    let plane = nx * ny;
+    let per = lev.lines_per_chunk();
+    let parts: Vec<[Vec<u32>; 2]> = (0..lay.lines().div_ceil(per))
+        .into_par_iter()
+        .map(|b| {
+            let mut out = [Vec::new(), Vec::new()];
+            for l in b * per..((b + 1) * per).min(lay.lines()) {
+                let (j, k, row) = (l % ny, l / ny, l * nx);
+                let edge = j == 0 || j + 1 == ny || (lay.three && (k == 0 || k + 1 == nz));
+                for i in 0..nx {
+                    let cell = row + i;
+                    if fluid[cell] == 0 {
+                        continue;
+                    }
+                    // Short-circuits keep every index read inside the grid.
+                    let near = edge
+                        || i == 0
+                        || i + 1 == nx
+                        || fluid[cell - 1] == 0
+                        || fluid[cell + 1] == 0
+                        || fluid[cell - nx] == 0
+                        || fluid[cell + nx] == 0
+                        || (lay.three && (fluid[cell - plane] == 0 || fluid[cell + plane] == 0));
+                    if near {
+                        let c = (i + j + k) % 2;
+                        let slot = (lay.line(l) + i / 2) as u32;
+                        out[c].push(slot | ((lay.shift(l, c) as u32) << 31));
+                    }
+                }
+            }
+            out
+        })
+        .collect();
+    [0, 1].map(|c| parts.iter().flat_map(|p| p[c].iter().copied()).collect())
 }
 
 /// Coarsens flags by 2 per axis: air wins, then fluid, then solid.

@@ -30,6 +30,15 @@ pub(super) struct PcgVectors {
     p: Vec<f64>,
 }
 
+impl PcgVectors {
+    pub(super) fn new(slots: usize) -> Self {
+        Self {
+            r: super::touched(slots),
+            p: super::touched(slots),
+        }
+    }
+}
+
 /// The fused MGPCG kernels of one solve, holding the V-cycle's scratch for its duration
 /// (built by [`GridMultigrid::fused`]; run by `ritz_krylov::pcg_fused`).
 pub struct MgpcgKernels<'a> {
@@ -80,12 +89,7 @@ impl GridMultigrid {
             AnyScratch::F64(s) => &mut s.pcg,
             AnyScratch::F32(s) => &mut s.pcg,
         };
-        vectors.get_or_insert_with(|| {
-            Box::new(PcgVectors {
-                r: vec![0.0; slots],
-                p: vec![0.0; slots],
-            })
-        });
+        vectors.get_or_insert_with(|| Box::new(PcgVectors::new(slots)));
         Ok(MgpcgKernels { mg: self, scratch })
     }
 }

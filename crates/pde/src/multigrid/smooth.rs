@@ -7,7 +7,6 @@ use super::Real;
 use super::hierarchy::{FLUID_BIT, Level, par_lines};
 #[cfg(test)]
 use super::hierarchy::par_line_chunks;
-use crate::poisson::PoissonProblem;
 use rayon::prelude::*;
 use ritz_linalg::schedule::SharedSlice;
 
@@ -65,28 +64,6 @@ pub(super) fn half_sweep<T: Real>(lev: &Level, x: &mut [T], b: &[T], c: usize, f
             }
         }
     });
-}
-
-/// Fluid cells with a face neighbour that is not fluid (solid or air cell, or any domain
-/// wall), by colour `(i + j + k) % 2`.
-pub(super) fn boundary_cells(p: &PoissonProblem) -> [Vec<u32>; 2] {
-    let g = p.grid();
-    let [nx, ny, nz] = g.dims();
-    let ext = [nx, ny, nz];
-    let st = g.strides();
-    let fluid = p.fluid_mask();
-    let mut out = [Vec::new(), Vec::new()];
-    for &c in p.fluid_cells() {
-        let c = c as usize;
-        let co = g.coords(c);
-        let near = (0..g.dim()).any(|a| {
-            co[a] == 0 || co[a] + 1 == ext[a] || fluid[c - st[a]] == 0 || fluid[c + st[a]] == 0
-        });
-        if near {
-            out[(co[0] + co[1] + co[2]) % 2].push(c as u32);
-        }
-    }
-    out
 }
 
 /// Gauss–Seidel updates of the boundary cells of colour `c` (independent of each other).
