@@ -18,9 +18,9 @@ use ritz_krylov::{
     FcdParams, Monitor, SolveInfo, SolveParams, StopReason, cg, fcd, pcg, pcg_fused,
 };
 use ritz_linalg::{CsrMatrix, LinearOperator, Preconditioner, SpdPreconditioner, vector};
+use ritz_pde::multigrid::Kernel;
 use ritz_pde::poisson::AssembledPoisson;
 use ritz_pde::smoke::{PressureSolver, PressureStats};
-use ritz_pde::multigrid::Kernel;
 use ritz_pde::{GridIc0, GridMultigrid, IcVariant, MultigridParams, PoissonProblem, Precision};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -326,7 +326,9 @@ impl Solver {
         let (kernels_s, fused) = kernels.as_ref().map_or((0.0, false), |k| {
             (
                 k.kernels.iter().map(|(_, st)| st.seconds).sum(),
-                k.kernels.iter().any(|(k, st)| *k == Kernel::Operator && st.calls > 0),
+                k.kernels
+                    .iter()
+                    .any(|(k, st)| *k == Kernel::Operator && st.calls > 0),
             )
         });
         // A V-cycle used as a plain preconditioner is timed by both; fused MGPCG by its kernels.

@@ -352,14 +352,31 @@ impl GridMultigrid {
         let t0 = start(&s.prof);
         let (fine_b, coarse_b) = s.b.split_at_mut(l + 1);
         let coarse = &self.levels[l + 1];
-        residual_restrict(lev, coarse, &s.x[l], &fine_b[l], &mut s.r[l], &mut coarse_b[0]);
+        residual_restrict(
+            lev,
+            coarse,
+            &s.x[l],
+            &fine_b[l],
+            &mut s.r[l],
+            &mut coarse_b[0],
+        );
         // x, b, codes in; the coarse right-hand side out (the residual stays in cache).
-        stop(&mut s.prof, Kernel::ResidualRestrict, t0, (2.0 * t + 1.0) * n + (t + 1.0) * nc);
+        stop(
+            &mut s.prof,
+            Kernel::ResidualRestrict,
+            t0,
+            (2.0 * t + 1.0) * n + (t + 1.0) * nc,
+        );
         self.vcycle(s, l + 1);
         let t0 = start(&s.prof);
         let (xf, xc) = s.x.split_at_mut(l + 1);
         prolong_add(&self.levels[l + 1], lev, &xc[0], &mut s.r[l], &mut xf[l]);
-        stop(&mut s.prof, Kernel::Prolong, t0, (2.0 * t + 1.0) * n + t * nc);
+        stop(
+            &mut s.prof,
+            Kernel::Prolong,
+            t0,
+            (2.0 * t + 1.0) * n + t * nc,
+        );
         // The adjoint order: boundary sweeps first, colours reversed.
         self.smooth(
             s,
@@ -394,7 +411,11 @@ impl GridMultigrid {
                     let from_zero = first && sweep == 0 && h == 0;
                     half_sweep(lev, &mut s.x[l], &s.b[l], color, from_zero);
                     // Own colour: b, code, x written; other colour: x read.
-                    (if from_zero { 2.0 * t + 1.0 } else { 3.0 * t + 1.0 }) * half
+                    (if from_zero {
+                        2.0 * t + 1.0
+                    } else {
+                        3.0 * t + 1.0
+                    }) * half
                 } else {
                     gs_cells(lev, &mut s.x[l], &s.b[l], color);
                     (4.0 + 3.0 * t + 1.0) * lev.boundary[color].len() as f64
@@ -415,7 +436,9 @@ impl GridMultigrid {
             }
             // Only a NaN right-hand side fails; NaN then reaches the Krylov iteration, which
             // reports it.
-            CoarseSolve::Sparse(chol) => chol.solve(&bc).unwrap_or_else(|_| vec![f64::NAN; bc.len()]),
+            CoarseSolve::Sparse(chol) => {
+                chol.solve(&bc).unwrap_or_else(|_| vec![f64::NAN; bc.len()])
+            }
         };
         let x = &mut s.x[l];
         fill(x, T::default());
@@ -452,12 +475,8 @@ pub(crate) fn touched<T: Copy + Send + Sync + Default>(n: usize) -> Vec<T> {
 
 impl<T: Real> Scratch<T> {
     fn new(levels: &[Level]) -> Self {
-        let v = |n: &dyn Fn(&Level) -> usize| {
-            levels
-                .iter()
-                .map(|l| touched(n(l)))
-                .collect::<Vec<_>>()
-        };
+        let v =
+            |n: &dyn Fn(&Level) -> usize| levels.iter().map(|l| touched(n(l))).collect::<Vec<_>>();
         let ring = |l: usize| match levels.get(l + 1) {
             Some(coarse) => ring_len(&levels[l], coarse).max(prolong_ring_len(coarse, &levels[l])),
             None => 0,
@@ -577,7 +596,10 @@ mod tests {
             let mut got = vec![0.0; coarse.slots()];
             residual_restrict(fine, coarse, &x, &b, &mut ring, &mut got);
             for (g, w) in got.iter().zip(&want) {
-                assert!((g - w).abs() <= 1e-12 * (1.0 + w.abs()), "{name}: {g} vs {w}");
+                assert!(
+                    (g - w).abs() <= 1e-12 * (1.0 + w.abs()),
+                    "{name}: {g} vs {w}"
+                );
             }
         }
     }

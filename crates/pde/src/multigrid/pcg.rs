@@ -211,7 +211,11 @@ fn start_residual<T: Real>(lev: &Level, s: &mut Scratch<T>, b: &[f64], x: &[f64]
     let t0 = start(&s.prof);
     let v = vecs_mut(&mut s.pcg);
     super::hierarchy::split_from(lev, x, &mut v.p);
-    let (p, rs, bs) = (&v.p, SharedSlice::new(&mut v.r), SharedSlice::new(&mut s.b[0]));
+    let (p, rs, bs) = (
+        &v.p,
+        SharedSlice::new(&mut v.r),
+        SharedSlice::new(&mut s.b[0]),
+    );
     let rr = par_sum(lev, |lines| {
         let mut ap = vec![0.0; lay.h()];
         let mut acc = 0.0;
@@ -235,7 +239,12 @@ fn start_residual<T: Real>(lev: &Level, s: &mut Scratch<T>, b: &[f64], x: &[f64]
     });
     let n = lev.len() as f64;
     // x in, p out; p, codes, b in; r and the V-cycle's b out.
-    stop(&mut s.prof, Kernel::ConvertIn, t0, (8.0 + 8.0 + 8.0 + 1.0 + 8.0 + 8.0 + size_of::<T>()) * n);
+    stop(
+        &mut s.prof,
+        Kernel::ConvertIn,
+        t0,
+        (8.0 + 8.0 + 8.0 + 1.0 + 8.0 + 8.0 + size_of::<T>()) * n,
+    );
     rr
 }
 
@@ -249,7 +258,8 @@ fn precondition<T: Real>(mg: &GridMultigrid, s: &mut Scratch<T>) -> f64 {
     let t0 = start(&s.prof);
     let z = &mut s.x[0];
     for region in &mg.floating {
-        let mean = region.iter().map(|&q| z[q as usize].to_f64()).sum::<f64>() / region.len() as f64;
+        let mean =
+            region.iter().map(|&q| z[q as usize].to_f64()).sum::<f64>() / region.len() as f64;
         for &q in region {
             z[q as usize] = T::from_f64(z[q as usize].to_f64() - mean);
         }
@@ -302,7 +312,11 @@ fn update_residual<T: Real>(lev: &Level, s: &mut Scratch<T>, alpha: f64) -> f64 
     let (size, h) = (lay.size, lay.h());
     let t0 = start(&s.prof);
     let v = vecs_mut(&mut s.pcg);
-    let (p, rs, bs) = (&v.p, SharedSlice::new(&mut v.r), SharedSlice::new(&mut s.b[0]));
+    let (p, rs, bs) = (
+        &v.p,
+        SharedSlice::new(&mut v.r),
+        SharedSlice::new(&mut s.b[0]),
+    );
     let rr = par_sum(lev, |lines| {
         let mut ap = vec![0.0; h];
         let mut acc = 0.0;
@@ -321,12 +335,23 @@ fn update_residual<T: Real>(lev: &Level, s: &mut Scratch<T>, alpha: f64) -> f64 
         }
         acc
     });
-    stop(&mut s.prof, Kernel::ResidualUpdate, t0, (25.0 + size_of::<T>()) * lev.len() as f64);
+    stop(
+        &mut s.prof,
+        Kernel::ResidualUpdate,
+        t0,
+        (25.0 + size_of::<T>()) * lev.len() as f64,
+    );
     rr
 }
 
 /// `x ← x + α p` (natural order), then with `beta`: `p ← f64(z) + β p`.
-fn update_x<T: Real>(lev: &Level, s: &mut Scratch<T>, alpha: f64, beta: Option<f64>, x: &mut [f64]) {
+fn update_x<T: Real>(
+    lev: &Level,
+    s: &mut Scratch<T>,
+    alpha: f64,
+    beta: Option<f64>,
+    x: &mut [f64],
+) {
     let lay = lev.lay;
     let t0 = start(&s.prof);
     let z = &s.x[0];
@@ -350,6 +375,15 @@ fn update_x<T: Real>(lev: &Level, s: &mut Scratch<T>, alpha: f64, beta: Option<f
             }
         }
     });
-    let bytes = if beta.is_some() { 32.0 + size_of::<T>() } else { 24.0 };
-    stop(&mut s.prof, Kernel::DirectionUpdate, t0, bytes * lev.len() as f64);
+    let bytes = if beta.is_some() {
+        32.0 + size_of::<T>()
+    } else {
+        24.0
+    };
+    stop(
+        &mut s.prof,
+        Kernel::DirectionUpdate,
+        t0,
+        bytes * lev.len() as f64,
+    );
 }

@@ -4,9 +4,9 @@
 //! `r = b − A x`.
 
 use super::Real;
-use super::hierarchy::{FLUID_BIT, Level, par_lines};
 #[cfg(test)]
 use super::hierarchy::par_line_chunks;
+use super::hierarchy::{FLUID_BIT, Level, par_lines};
 use rayon::prelude::*;
 use ritz_linalg::schedule::SharedSlice;
 
@@ -90,7 +90,8 @@ pub(super) fn gs_cells<T: Real>(lev: &Level, x: &mut [T], b: &[T], c: usize) {
             // nothing else of colour `c` is accessed.
             unsafe {
                 let o = |i: usize| *other.get_unchecked(i);
-                let mut sum = *bc.get_unchecked(q) + o(q + s - 1) + o(q + s) + o(q - dy) + o(q + dy);
+                let mut sum =
+                    *bc.get_unchecked(q) + o(q + s - 1) + o(q + s) + o(q - dy) + o(q + dy);
                 if lay.three {
                     sum = sum + o(q - dz) + o(q + dz);
                 }
@@ -136,7 +137,11 @@ pub(super) fn residual_line<T: Real>(
         let (yl, yh) = (&other[o - dy..][..h], &other[o + dy..][..h]);
         let value = |m: usize, sum: T| {
             let v = bl[m] - (T::from_count(cl[m] & 7) * own[m] - sum);
-            if cl[m] & FLUID_BIT != 0 { v } else { T::default() }
+            if cl[m] & FLUID_BIT != 0 {
+                v
+            } else {
+                T::default()
+            }
         };
         if lay.three {
             let (zl, zh) = (&other[o - dz..][..h], &other[o + dz..][..h]);

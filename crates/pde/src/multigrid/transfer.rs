@@ -4,9 +4,9 @@
 //! restriction reads is in natural grid order.
 
 use super::Real;
-use super::hierarchy::{FLUID_BIT, Level};
 #[cfg(test)]
 use super::hierarchy::par_lines;
+use super::hierarchy::{FLUID_BIT, Level};
 use super::smooth::residual_line;
 use rayon::prelude::*;
 use ritz_linalg::schedule::SharedSlice;
@@ -181,7 +181,11 @@ fn slab_lines(lev: &Level) -> usize {
 
 /// Slabs of a level (`nz` in 3D, `ny` in 2D).
 fn slabs(lev: &Level) -> usize {
-    if lev.dim == 3 { lev.dims[2] } else { lev.dims[1] }
+    if lev.dim == 3 {
+        lev.dims[2]
+    } else {
+        lev.dims[1]
+    }
 }
 
 /// `b_c = (4 / 2^d) (Pᵀ r_f)` on coarse line `l` (0 off the fluid) into the split layout: the
