@@ -84,7 +84,7 @@ pub(super) fn gs_cells<T: Real>(lev: &Level, x: &mut [T], b: &[T], c: usize) {
     lev.boundary[c].par_chunks(4096).for_each(|chunk| {
         for &e in chunk {
             let (q, s) = ((e & 0x7fff_ffff) as usize, (e >> 31) as usize);
-            assert!(q + dz < size && q >= dz && q + dy < size && q >= dy + 1);
+            assert!(q + dz < size && q >= dz && q + dy < size && q > dy);
             // SAFETY: the assertion keeps every index in bounds (ghost slots surround each
             // cell); the cells of one colour are distinct and each updated by one thread, and
             // nothing else of colour `c` is accessed.
