@@ -456,18 +456,25 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
                         pb.set_message(format!("rel. residual {rel:.2e}"));
                     }
                 };
+                // The bandwidth of this moment: a shared machine's varies by tens of per
+                // cent over minutes, so passes are counted against the triad measured next
+                // to each solve (best of 5), not only the one at start.
+                let bw_now = ritz::linalg::vector::triad_bandwidth(1 << 24, 5);
                 let res = solvers::run(
                     &problem,
                     name,
                     &params,
                     &options,
                     args.fcd_k,
-                    args.profile.then_some(bw),
+                    args.profile.then_some(bw_now),
                     &mut monitor,
                 );
                 pb.finish_and_clear();
                 match res {
-                    Ok(rec) => runs.push(rec),
+                    Ok(mut rec) => {
+                        rec.triad_bytes_per_s = bw_now;
+                        runs.push(rec)
+                    }
                     Err(e) => {
                         eprintln!("  {e}");
                         failed.push(FailedSolve {
@@ -489,6 +496,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
             };
             let setup_s = median(&|r| r.setup_s);
             let solve_s = median(&|r| r.solve_s);
+            let bw = median(&|r| r.triad_bytes_per_s);
             let profiles: Vec<_> = runs.iter().filter_map(|r| r.profile.clone()).collect();
             let mut rec = runs.pop().expect("non-empty");
             if !profiles.is_empty() {
@@ -496,6 +504,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
             }
             rec.setup_s = setup_s;
             rec.solve_s = solve_s;
+            rec.triad_bytes_per_s = bw;
             rec.repeats = args.repeat.max(1);
             rec.time_per_iteration_s = solve_s / rec.iterations.max(1) as f64;
             // A direct solve has no iterations to compare with a vector pass.

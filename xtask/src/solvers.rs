@@ -30,8 +30,12 @@ pub struct SolveRecord {
     pub repeats: usize,
     /// solve_s / iterations.
     pub time_per_iteration_s: f64,
-    /// Time per iteration over the time of one f64 pass over `vector_len` at triad bandwidth.
+    /// Time per iteration over the time of one f64 pass over `vector_len` at the triad
+    /// bandwidth `triad_bytes_per_s`.
     pub passes_per_iteration: f64,
+    /// The triad bandwidth measured next to this solver's runs (median over the repeats;
+    /// each run's profile rows count passes against its own).
+    pub triad_bytes_per_s: f64,
     /// ‖r_k‖/‖b‖ for every iteration.
     pub history: Vec<f64>,
     /// With `--profile`: where the solve's time went, per kernel.
@@ -196,6 +200,7 @@ pub fn run(
         repeats: 1,
         time_per_iteration_s: report.solve_s / info.iterations.max(1) as f64,
         passes_per_iteration: f64::NAN,
+        triad_bytes_per_s: f64::NAN,
         history: info.residual_history,
         profile,
     })

@@ -310,17 +310,29 @@ pub(super) fn natural_from<T: Real>(lev: &Level, v: &[T], natural: &mut [f64]) {
 /// Runs `f(line_range)` over blocks of x-lines in parallel.
 pub(super) fn par_lines(lev: &Level, f: impl Fn(std::ops::Range<usize>) + Sync) {
     let nlines = lev.lay.lines();
+    if lev.len() < SERIAL_BELOW {
+        return f(0..nlines);
+    }
     let per = lev.lines_per_chunk();
     (0..nlines.div_ceil(per))
         .into_par_iter()
         .for_each(|b| f(b * per..((b + 1) * per).min(nlines)));
 }
 
+/// Levels with fewer cells run their kernels on the calling thread: waking the pool costs
+/// more than the work (a V-cycle makes dozens of kernel calls per level).
+pub(super) const SERIAL_BELOW: usize = 1 << 15;
+
 /// Runs `f(line_range)` over the same blocks of x-lines as [`par_lines`] and returns the sum
 /// of the results, added in block order (reproducible whatever the number of threads).
 pub(super) fn par_sum(lev: &Level, f: impl Fn(std::ops::Range<usize>) -> f64 + Sync) -> f64 {
     let nlines = lev.lay.lines();
     let per = lev.lines_per_chunk();
+    if lev.len() < SERIAL_BELOW {
+        return (0..nlines.div_ceil(per))
+            .map(|b| f(b * per..((b + 1) * per).min(nlines)))
+            .sum();
+    }
     let parts: Vec<f64> = (0..nlines.div_ceil(per))
         .into_par_iter()
         .map(|b| f(b * per..((b + 1) * per).min(nlines)))

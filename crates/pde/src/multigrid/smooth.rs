@@ -81,7 +81,8 @@ pub(super) fn gs_cells<T: Real>(lev: &Level, x: &mut [T], b: &[T], c: usize) {
             T::from_f64(1.0 / d as f64)
         }
     });
-    lev.boundary[c].par_chunks(4096).for_each(|chunk| {
+    let cells = &lev.boundary[c];
+    let update = |chunk: &[u32]| {
         for &e in chunk {
             let (q, s) = ((e & 0x7fff_ffff) as usize, (e >> 31) as usize);
             assert!(q + dz < size && q >= dz && q + dy < size && q > dy);
@@ -98,7 +99,12 @@ pub(super) fn gs_cells<T: Real>(lev: &Level, x: &mut [T], b: &[T], c: usize) {
                 xs.set(q, sum * inv[(*cc.get_unchecked(q) & 7) as usize]);
             }
         }
-    });
+    };
+    if cells.len() < 8192 {
+        update(cells);
+    } else {
+        cells.par_chunks(4096).for_each(update);
+    }
 }
 
 /// `r ← b − A x` on the fluid cells (0 elsewhere), written in natural grid order (the

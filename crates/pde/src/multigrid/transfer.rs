@@ -6,7 +6,7 @@
 use super::Real;
 #[cfg(test)]
 use super::hierarchy::par_lines;
-use super::hierarchy::{FLUID_BIT, Level};
+use super::hierarchy::{FLUID_BIT, Level, SERIAL_BELOW};
 use super::smooth::residual_line;
 use rayon::prelude::*;
 use ritz_linalg::schedule::SharedSlice;
@@ -113,52 +113,54 @@ pub(super) fn prolong_add<T: Real>(
     let [lo_solid, hi_solid] = fine.solid_wall[0];
     let (near_w, far_w) = (T::from_f64(0.75), T::from_f64(0.25));
     let xs = SharedSlice::new(xf);
-    ring.par_chunks_mut(3 * slab_len)
-        .enumerate()
-        .for_each(|(it, ring)| {
-            let mut held = [usize::MAX; 3];
-            // tmp[1 + i] = interpolated coarse value i; tmp[0] and tmp[cx + 1] ghosts.
-            let mut tmp = vec![T::default(); cx + 2];
-            for fs in it * item..((it + 1) * item).min(ns_f) {
-                for (cs, w) in parents(fs, ns_c, outer_wall) {
-                    if w > 0.0 && held[cs % 3] != cs {
-                        let slab = &mut ring[(cs % 3) * slab_len..][..slab_len];
-                        slab.fill(T::default());
-                        for (q, row) in slab.chunks_mut(cx).enumerate() {
-                            add_line(coarse, xc, cs * per_c + q, T::from_f64(1.0), row);
-                        }
-                        held[cs % 3] = cs;
+    let body = |(it, ring): (usize, &mut [T])| {
+        let mut held = [usize::MAX; 3];
+        // tmp[1 + i] = interpolated coarse value i; tmp[0] and tmp[cx + 1] ghosts.
+        let mut tmp = vec![T::default(); cx + 2];
+        for fs in it * item..((it + 1) * item).min(ns_f) {
+            for (cs, w) in parents(fs, ns_c, outer_wall) {
+                if w > 0.0 && held[cs % 3] != cs {
+                    let slab = &mut ring[(cs % 3) * slab_len..][..slab_len];
+                    slab.fill(T::default());
+                    for (q, row) in slab.chunks_mut(cx).enumerate() {
+                        add_line(coarse, xc, cs * per_c + q, T::from_f64(1.0), row);
+                    }
+                    held[cs % 3] = cs;
+                }
+            }
+            let ring = &*ring;
+            for l in fs * per_f..(fs + 1) * per_f {
+                tmp.fill(T::default());
+                let (parents, count) = parent_lines(fine, coarse, l);
+                for &(cl, w) in &parents[..count] {
+                    let (cs, q) = (cl / per_c, cl % per_c);
+                    let row = &ring[(cs % 3) * slab_len + q * cx..][..cx];
+                    let w = T::from_f64(w);
+                    for (t, &v) in tmp[1..=cx].iter_mut().zip(row) {
+                        *t = *t + w * v;
                     }
                 }
-                let ring = &*ring;
-                for l in fs * per_f..(fs + 1) * per_f {
-                    tmp.fill(T::default());
-                    let (parents, count) = parent_lines(fine, coarse, l);
-                    for &(cl, w) in &parents[..count] {
-                        let (cs, q) = (cl / per_c, cl % per_c);
-                        let row = &ring[(cs % 3) * slab_len + q * cx..][..cx];
-                        let w = T::from_f64(w);
-                        for (t, &v) in tmp[1..=cx].iter_mut().zip(row) {
-                            *t = *t + w * v;
-                        }
-                    }
-                    tmp[0] = if lo_solid { tmp[1] } else { T::default() };
-                    tmp[cx + 1] = if hi_solid { tmp[cx] } else { T::default() };
-                    for c in 0..2 {
-                        let (s, o, n) =
-                            (lay.shift(l, c), c * lay.size + lay.line(l), lay.count(l, c));
-                        // SAFETY: each fine line's slots are written by one thread only.
-                        let out = unsafe { xs.slice_mut(o..o + n) };
-                        let (near, far) = (&tmp[1..1 + n], &tmp[2 * s..2 * s + n]);
-                        let code = &fine.code[o..o + n];
-                        for m in 0..n {
-                            let v = out[m] + (near_w * near[m] + far_w * far[m]);
-                            out[m] = if code[m] & FLUID_BIT != 0 { v } else { out[m] };
-                        }
+                tmp[0] = if lo_solid { tmp[1] } else { T::default() };
+                tmp[cx + 1] = if hi_solid { tmp[cx] } else { T::default() };
+                for c in 0..2 {
+                    let (s, o, n) = (lay.shift(l, c), c * lay.size + lay.line(l), lay.count(l, c));
+                    // SAFETY: each fine line's slots are written by one thread only.
+                    let out = unsafe { xs.slice_mut(o..o + n) };
+                    let (near, far) = (&tmp[1..1 + n], &tmp[2 * s..2 * s + n]);
+                    let code = &fine.code[o..o + n];
+                    for m in 0..n {
+                        let v = out[m] + (near_w * near[m] + far_w * far[m]);
+                        out[m] = if code[m] & FLUID_BIT != 0 { v } else { out[m] };
                     }
                 }
             }
-        });
+        }
+    };
+    if fine.len() < SERIAL_BELOW {
+        ring.chunks_mut(3 * slab_len).enumerate().for_each(body);
+    } else {
+        ring.par_chunks_mut(3 * slab_len).enumerate().for_each(body);
+    }
 }
 
 /// Fine slabs per parallel work item of [`prolong_add`].
@@ -303,28 +305,31 @@ pub(super) fn residual_restrict<T: Real>(
     let (ns_f, ns_c) = (slabs(fine), slabs(coarse));
     let item = coarse_slabs_per_item(coarse);
     let bs = SharedSlice::new(bc);
-    ring.par_chunks_mut(4 * slab_len)
-        .enumerate()
-        .for_each(|(it, ring)| {
-            let mut held = [usize::MAX; 4];
-            let mut tmp = vec![0.0f64; nx];
-            let mut scratch = vec![T::default(); fine.lay.h()];
-            for kc in it * item..((it + 1) * item).min(ns_c) {
-                let axis = if three { 2 } else { 1 };
-                for (fs, w) in children(kc, ns_f, ns_c, fine.solid_wall[axis]) {
-                    if w > 0.0 && held[fs % 4] != fs {
-                        let slab = &mut ring[(fs % 4) * slab_len..][..slab_len];
-                        for (q, rl) in slab.chunks_mut(nx).enumerate() {
-                            residual_line(fine, x, b, fs * per_f + q, rl, &mut scratch);
-                        }
-                        held[fs % 4] = fs;
+    let body = |(it, ring): (usize, &mut [T])| {
+        let mut held = [usize::MAX; 4];
+        let mut tmp = vec![0.0f64; nx];
+        let mut scratch = vec![T::default(); fine.lay.h()];
+        for kc in it * item..((it + 1) * item).min(ns_c) {
+            let axis = if three { 2 } else { 1 };
+            for (fs, w) in children(kc, ns_f, ns_c, fine.solid_wall[axis]) {
+                if w > 0.0 && held[fs % 4] != fs {
+                    let slab = &mut ring[(fs % 4) * slab_len..][..slab_len];
+                    for (q, rl) in slab.chunks_mut(nx).enumerate() {
+                        residual_line(fine, x, b, fs * per_f + q, rl, &mut scratch);
                     }
-                }
-                let ring = &*ring;
-                for l in kc * per_c..(kc + 1) * per_c {
-                    let row = |fs: usize, fj: usize| &ring[(fs % 4) * slab_len + fj * nx..][..nx];
-                    restrict_line(fine, coarse, &chx, l, row, &mut tmp, &bs);
+                    held[fs % 4] = fs;
                 }
             }
-        });
+            let ring = &*ring;
+            for l in kc * per_c..(kc + 1) * per_c {
+                let row = |fs: usize, fj: usize| &ring[(fs % 4) * slab_len + fj * nx..][..nx];
+                restrict_line(fine, coarse, &chx, l, row, &mut tmp, &bs);
+            }
+        }
+    };
+    if fine.len() < SERIAL_BELOW {
+        ring.chunks_mut(4 * slab_len).enumerate().for_each(body);
+    } else {
+        ring.par_chunks_mut(4 * slab_len).enumerate().for_each(body);
+    }
 }
