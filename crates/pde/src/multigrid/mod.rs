@@ -541,8 +541,21 @@ mod tests {
     /// Restriction is the scaled transpose of prolongation: ⟨R r, x⟩ = s ⟨r, P x⟩.
     #[test]
     fn restriction_is_scaled_transpose_of_prolongation() {
-        for shape in [vec![9usize, 6, 5], vec![7, 10]] {
-            let g = MacGrid::new(&shape, Walls::closed()).unwrap();
+        use crate::grid::WallKind::{Air, Solid};
+        // Odd and even lengths, solid and air walls on every side.
+        let mixed = Walls([[Air, Solid], [Solid, Air], [Air, Air]]);
+        let other = Walls([[Solid, Air], [Air, Solid], [Solid, Solid]]);
+        let cases = [
+            (vec![9usize, 6, 5], Walls::closed()),
+            (vec![7, 10], Walls::closed()),
+            (vec![9, 6, 5], mixed),
+            (vec![8, 7, 6], mixed),
+            (vec![10, 9, 7], other),
+            (vec![7, 10], mixed),
+            (vec![10, 7], other),
+        ];
+        for (shape, walls) in cases {
+            let g = MacGrid::new(&shape, walls).unwrap();
             let fine = Level::from_problem(&PoissonProblem::new(g.clone()).unwrap());
             let coarse = Level::from_problem(&PoissonProblem::new(coarsen(&g).unwrap()).unwrap());
             let r: Vec<f64> = (0..fine.len())

@@ -192,19 +192,23 @@ fn slabs(lev: &Level) -> usize {
 
 /// `b_c = (4 / 2^d) (Pᵀ r_f)` on coarse line `l` (0 off the fluid) into the split layout: the
 /// weighted sum of its (up to 16) child fine lines, `row(slab, line in slab)` in natural order,
-/// then the transposed interpolation along x ([`children`]).
+/// into `tmp` (`nx + 3` entries: the line at `1..=nx` between ghost entries), then the
+/// transposed interpolation along x, `c_i = ¼ t_{2i−1} + ¾ t_{2i} + ¾ t_{2i+1} + ¼ t_{2i+2}`,
+/// into `cn` (`cx` entries) — both vectorized; the ghosts carry the walls as in
+/// [`children`]: beyond a solid wall the ¼ folds back onto the last cell, beyond an air wall
+/// (or past an odd line's end) it is dropped.
 #[inline]
 fn restrict_line<'r, T: Real + 'r>(
     fine: &Level,
     coarse: &Level,
-    chx: &[[(usize, f64); 4]],
     l: usize,
     row: impl Fn(usize, usize) -> &'r [T],
-    tmp: &mut [f64],
+    tmp: &mut [T],
+    cn: &mut [T],
     bs: &SharedSlice<T>,
 ) {
     let [nx, ny, nz] = fine.dims;
-    let [_, cy, cz] = coarse.dims;
+    let [cx, cy, cz] = coarse.dims;
     let lay = coarse.lay;
     let three = fine.dim == 3;
     let scale = if three { 0.5 } else { 1.0 };
@@ -221,16 +225,30 @@ fn restrict_line<'r, T: Real + 'r>(
             [(0, 1.0), (0, 0.0), (0, 0.0), (0, 0.0)],
         )
     };
-    tmp.fill(0.0);
+    let (tmp, cn) = (&mut tmp[..nx + 3], &mut cn[..cx]);
+    tmp.fill(T::default());
     for &(fs, ws) in &outer {
         for &(fj, wj) in &inner {
             let w = ws * wj;
             if w > 0.0 {
-                for (t, v) in tmp.iter_mut().zip(&row(fs, fj)[..nx]) {
-                    *t += w * v.to_f64();
+                let w = T::from_f64(scale * w);
+                for (t, &v) in tmp[1..=nx].iter_mut().zip(&row(fs, fj)[..nx]) {
+                    *t = *t + w * v;
                 }
             }
         }
+    }
+    let [lo_solid, hi_solid] = fine.solid_wall[0];
+    tmp[0] = if lo_solid { tmp[1] } else { T::default() };
+    tmp[nx + 1] = if hi_solid && nx % 2 == 0 {
+        tmp[nx]
+    } else {
+        T::default()
+    };
+    let (q, h) = (T::from_f64(0.25), T::from_f64(0.75));
+    for (i, c) in cn.iter_mut().enumerate() {
+        let t = &tmp[2 * i..2 * i + 4];
+        *c = q * t[0] + h * t[1] + h * t[2] + q * t[3];
     }
     for c in 0..2 {
         let (s, o, n) = (lay.shift(l, c), c * lay.size + lay.line(l), lay.count(l, c));
@@ -238,8 +256,7 @@ fn restrict_line<'r, T: Real + 'r>(
         let out = unsafe { bs.slice_mut(o..o + n) };
         for (m, (b, &code)) in out.iter_mut().zip(&coarse.code[o..o + n]).enumerate() {
             *b = if code & FLUID_BIT != 0 {
-                let acc: f64 = chx[2 * m + s].iter().map(|&(fi, w)| w * tmp[fi]).sum();
-                T::from_f64(scale * acc)
+                cn[2 * m + s]
             } else {
                 T::default()
             };
@@ -247,27 +264,18 @@ fn restrict_line<'r, T: Real + 'r>(
     }
 }
 
-/// The x-children table of the restriction from `fine` to `coarse`.
-fn children_x(fine: &Level, coarse: &Level) -> Vec<[(usize, f64); 4]> {
-    let (nx, cx) = (fine.dims[0], coarse.dims[0]);
-    (0..cx)
-        .map(|i| children(i, nx, cx, fine.solid_wall[0]))
-        .collect()
-}
-
 /// `b_c = (4 / 2^d) (Pᵀ r_f)` on coarse fluid cells (0 elsewhere), from `r_f` in natural grid
 /// order into `b_c` in the split layout: the exact transpose of [`prolong_add`].
 #[cfg(test)]
 pub(super) fn restrict<T: Real>(fine: &Level, coarse: &Level, rf: &[T], bc: &mut [T]) {
-    let nx = fine.dims[0];
+    let (nx, cx) = (fine.dims[0], coarse.dims[0]);
     let per = slab_lines(fine);
-    let chx = children_x(fine, coarse);
     let bs = SharedSlice::new(bc);
     par_lines(coarse, |lines| {
-        let mut tmp = vec![0.0f64; nx];
+        let (mut tmp, mut cn) = (vec![T::default(); nx + 3], vec![T::default(); cx]);
         for l in lines {
             let row = |fs: usize, fj: usize| &rf[(fj + per * fs) * nx..][..nx];
-            restrict_line(fine, coarse, &chx, l, row, &mut tmp, &bs);
+            restrict_line(fine, coarse, l, row, &mut tmp, &mut cn, &bs);
         }
     });
 }
@@ -300,14 +308,16 @@ pub(super) fn residual_restrict<T: Real>(
     let nx = fine.dims[0];
     let (per_f, per_c) = (slab_lines(fine), slab_lines(coarse));
     let slab_len = per_f * nx;
-    let chx = children_x(fine, coarse);
     let three = fine.dim == 3;
     let (ns_f, ns_c) = (slabs(fine), slabs(coarse));
     let item = coarse_slabs_per_item(coarse);
     let bs = SharedSlice::new(bc);
     let body = |(it, ring): (usize, &mut [T])| {
         let mut held = [usize::MAX; 4];
-        let mut tmp = vec![0.0f64; nx];
+        let (mut tmp, mut cn) = (
+            vec![T::default(); nx + 3],
+            vec![T::default(); coarse.dims[0]],
+        );
         let mut scratch = vec![T::default(); fine.lay.h()];
         for kc in it * item..((it + 1) * item).min(ns_c) {
             let axis = if three { 2 } else { 1 };
@@ -323,7 +333,7 @@ pub(super) fn residual_restrict<T: Real>(
             let ring = &*ring;
             for l in kc * per_c..(kc + 1) * per_c {
                 let row = |fs: usize, fj: usize| &ring[(fs % 4) * slab_len + fj * nx..][..nx];
-                restrict_line(fine, coarse, &chx, l, row, &mut tmp, &bs);
+                restrict_line(fine, coarse, l, row, &mut tmp, &mut cn, &bs);
             }
         }
     };
