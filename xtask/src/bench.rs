@@ -610,12 +610,12 @@ fn print_profiles(solves: &[SolveRecord]) {
         let Some(rows) = &s.profile else { continue };
         println!("  profile of {} (per iteration):", s.solver);
         println!(
-            "    {:<16} {:>9} {:>10} {:>8}",
+            "    {:<18} {:>9} {:>10} {:>8}",
             "kernel", "ms", "bytes/cell", "passes"
         );
         for r in rows {
             println!(
-                "    {:<16} {:>9.3} {:>10} {:>8.1}",
+                "    {:<18} {:>9.3} {:>10} {:>8.1}",
                 r.kernel,
                 r.seconds_per_iteration * 1e3,
                 r.bytes_per_cell.map_or("-".into(), |b| format!("{b:.1}")),

@@ -79,9 +79,11 @@ fn kernel_rows(p: &ritz::SolveProfile, iterations: usize, n: usize, pass_s: f64)
     };
     match &p.kernels {
         Some(v) => {
+            // Kernels this solve never called (the V-cycle's conversions out of fused MGPCG).
             let mut rows: Vec<KernelRow> = v
                 .kernels
                 .iter()
+                .filter(|(_, st)| st.calls > 0)
                 .map(|(k, st)| row(k.name(), st.seconds, Some(st.bytes / n as f64 / it)))
                 .collect();
             let rest = p.operator_s + p.preconditioner_s + p.vector_s;
