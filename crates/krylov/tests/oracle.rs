@@ -25,6 +25,15 @@ fn obstacle_problem(n: usize, walls: Walls) -> PoissonProblem {
     PoissonProblem::new(g).unwrap()
 }
 
+/// The default V-cycle of `p` in `precision`.
+fn multigrid(p: &PoissonProblem, precision: Precision) -> GridMultigrid {
+    let params = MultigridParams {
+        precision,
+        ..Default::default()
+    };
+    GridMultigrid::new(p, params).unwrap()
+}
+
 fn smooth_rhs(p: &PoissonProblem) -> Vec<f64> {
     let mut b: Vec<f64> = (0..p.num_cells())
         .map(|c| {
@@ -360,14 +369,7 @@ fn mgpcg_converges_fast_on_air_solid_and_neumann_scenes() {
             let p = PoissonProblem::new(scene.generate(dim, n, 5).unwrap()).unwrap();
             let b = ritz_pde::rhs::RhsKind::SmoothDivergence.generate(&p, 5);
             for precision in [Precision::F64, Precision::F32] {
-                let mg = GridMultigrid::new(
-                    &p,
-                    MultigridParams {
-                        precision,
-                        ..Default::default()
-                    },
-                )
-                .unwrap();
+                let mg = multigrid(&p, precision);
                 let mut x = vec![0.0; b.len()];
                 let params = SolveParams {
                     rtol: 1e-8,
@@ -408,14 +410,7 @@ fn fused_mgpcg_is_the_iteration_of_pcg() {
             let p = PoissonProblem::new(scene.generate(dim, n, 3).unwrap()).unwrap();
             let b = ritz_pde::rhs::RhsKind::WhiteNoise.generate(&p, 3);
             for precision in [Precision::F64, Precision::F32] {
-                let mg = GridMultigrid::new(
-                    &p,
-                    MultigridParams {
-                        precision,
-                        ..Default::default()
-                    },
-                )
-                .unwrap();
+                let mg = multigrid(&p, precision);
                 let params = SolveParams {
                     rtol: 1e-8,
                     ..Default::default()

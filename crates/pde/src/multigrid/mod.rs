@@ -18,17 +18,28 @@
 //!   (coarsening stopped early by a short side), a sparse Cholesky factorization with the
 //!   floating regions pinned and projected — the same map `A⁺`, so setup stays linear on any
 //!   aspect ratio.
-//! * Matrix-free and rayon-parallel; the V-cycle runs in `f64` or `f32`
-//!   ([`Precision`]) under `f64` Krylov arithmetic.
+//! * Matrix-free and rayon-parallel (levels under 32k cells on the calling thread); the
+//!   V-cycle runs in `f64` or `f32` ([`Precision`]) under `f64` Krylov arithmetic.
+//! * **Storage**: red–black split — each colour `(i + j + k) % 2` stored on its own, line by
+//!   line, with zero slots around every line and zero ghost lines and planes, so a half-sweep
+//!   streams only the two colours' halves it touches, with unit stride and no bounds tests.
+//! * **Fused MGPCG** ([`GridMultigrid::fused`], run by `ritz_krylov::pcg_fused`): PCG's own
+//!   vectors in the same layout, the residual narrowed into the V-cycle inside its update, the
+//!   V-cycle's output used in place — the iteration of PCG with this preconditioner, in fewer
+//!   passes over memory (docs/mgpcg.md).
 //!
-//! Internal vectors are zero at non-fluid cells at all times, so the kernels need no flag test
-//! for neighbours: a non-fluid neighbour contributes its zero.
+//! Internal vectors are zero at non-fluid cells and padding slots at all times, so the kernels
+//! need no flag test for neighbours: a non-fluid neighbour contributes its zero.
 //!
-//! Files: [`hierarchy`](self) levels and coarsening, `smooth` Gauss–Seidel and residuals,
-//! `transfer` prolongation and restriction; this file holds the parameters and the cycle.
+//! Files: [`hierarchy`](self) the split layout, levels and coarsening; `smooth` Gauss–Seidel
+//! and residuals; `transfer` prolongation and the fused residual–restriction; `pcg` the fused
+//! PCG kernels; [`profile`] per-kernel timing; this file holds the parameters and the cycle.
 //!
-//! Cost per V-cycle: about `(ν₁ + ν₂)` Gauss–Seidel sweeps, one residual and two transfers on
-//! the fine grid, times 8/7 for the coarser levels (3D).
+//! Cost per V-cycle: `2(ν₁ + ν₂)` half-sweeps (each streaming half the cells' `x` and `b` of
+//! one colour and the other colour's `x`), the boundary sweeps over their cells, one fused
+//! residual–restriction and one prolongation on the fine grid, times 8/7 for the coarser
+//! levels (3D). Setup: two parallel passes over the cells per level and the first touch of the
+//! scratch (about 4 `f32` and, for fused MGPCG, 2 `f64` vectors of the grid's size).
 
 mod hierarchy;
 mod pcg;
@@ -418,7 +429,7 @@ impl GridMultigrid {
                     }) * half
                 } else {
                     gs_cells(lev, &mut s.x[l], &s.b[l], color);
-                    (4.0 + 3.0 * t + 1.0) * lev.boundary[color].len() as f64
+                    (4.0 + 3.0 * t + 1.0) * lev.boundary_cells[color] as f64
                 };
                 stop(&mut s.prof, kernel, t0, bytes);
             }

@@ -10,7 +10,7 @@
 //! * the V-cycle, then `rᵀz` reading `r` and the V-cycle's iterate (`T`);
 //! * `x ← x + α p; p ← f64(z) + β p` (the caller's `x` in natural order).
 //!
-//! About 78 bytes per cell for an f32 V-cycle, against 123 for generic PCG with a stored `q`
+//! About 85 bytes per cell for an f32 V-cycle, against 123 for generic PCG with a stored `q`
 //! and the conversions; two `f64` vectors of scratch instead of four.
 
 use super::hierarchy::{FLUID_BIT, Level, par_line_chunks, par_sum};
