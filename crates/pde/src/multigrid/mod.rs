@@ -158,8 +158,8 @@ struct Scratch<T> {
     x: Vec<Vec<T>>,
     b: Vec<Vec<T>>,
     r: Vec<Vec<T>>,
-    /// Fused MGPCG's vectors (allocated by the first fused solve).
-    pcg: Option<Box<pcg::PcgVectors>>,
+    /// Fused MGPCG's vectors.
+    pcg: pcg::PcgVectors,
     prof: Option<Box<Recorder>>,
 }
 
@@ -206,6 +206,9 @@ impl GridMultigrid {
     /// Builds the hierarchy. Cost: O(cells) for coarsening plus the coarsest solve's setup: a
     /// dense `O(m³)` pseudo-inverse for `m ≤ 512` coarsest unknowns, else a sparse Cholesky
     /// factorization (near-linear for the thin coarsest levels of extreme aspect ratios).
+    /// Memory: about two `f32` (`f64` with [`Precision::F64`]) split-layout vectors per level
+    /// and two `f64` ones for fused MGPCG, all first touched here so that no solve pays for
+    /// their page faults.
     ///
     /// Errors: parameters with no smoothing at all (the V-cycle would not be positive definite
     /// in general), linear-algebra failures of the coarsest solve.
@@ -496,7 +499,7 @@ impl<T: Real> Scratch<T> {
             x: v(&Level::slots),
             b: v(&Level::slots),
             r: (0..levels.len()).map(|l| touched(ring(l))).collect(),
-            pcg: Some(Box::new(pcg::PcgVectors::new(levels[0].slots()))),
+            pcg: pcg::PcgVectors::new(levels[0].slots()),
             prof: None,
         }
     }

@@ -23,8 +23,8 @@ use ritz_linalg::FusedPcg;
 use ritz_linalg::schedule::SharedSlice;
 use std::sync::MutexGuard;
 
-/// PCG's vectors in the split layout of the finest level (allocated by the first fused solve,
-/// then reused).
+/// PCG's vectors in the split layout of the finest level (allocated and first touched with
+/// the hierarchy, reused by every fused solve).
 pub(super) struct PcgVectors {
     r: Vec<f64>,
     p: Vec<f64>,
@@ -56,9 +56,9 @@ impl std::fmt::Debug for MgpcgKernels<'_> {
 
 impl GridMultigrid {
     /// The fused PCG kernels of MGPCG on `problem`, the problem this hierarchy was built on.
-    /// Cost: one pass over the cell flags to check that; the first call allocates the two
-    /// PCG vectors (kept for later solves). Concurrent solves with one hierarchy are
-    /// serialized (the kernels hold the V-cycle's scratch).
+    /// Cost: one pass over the cell flags to check that (the PCG vectors were allocated with
+    /// the hierarchy). Concurrent solves with one hierarchy are serialized (the kernels hold
+    /// the V-cycle's scratch).
     ///
     /// Errors: a problem whose shape, fluid cells or diagonal differ from the hierarchy's
     /// finest level.
@@ -83,13 +83,7 @@ impl GridMultigrid {
                     .into(),
             ));
         }
-        let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
-        let slots = fine.slots();
-        let vectors = match &mut *scratch {
-            AnyScratch::F64(s) => &mut s.pcg,
-            AnyScratch::F32(s) => &mut s.pcg,
-        };
-        vectors.get_or_insert_with(|| Box::new(PcgVectors::new(slots)));
+        let scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
         Ok(MgpcgKernels { mg: self, scratch })
     }
 }
@@ -179,16 +173,6 @@ fn dot8<T: Real>(a: &[f64], b: &[T]) -> f64 {
 /// Entries per parallel work item of the flat kernels (fixed, so sums are reproducible).
 const CHUNK: usize = 1 << 14;
 
-/// The PCG vectors, which [`GridMultigrid::fused`] allocates before any kernel runs.
-fn vecs(v: &Option<Box<PcgVectors>>) -> &PcgVectors {
-    v.as_deref().expect("allocated by GridMultigrid::fused")
-}
-
-/// As [`vecs`], mutable.
-fn vecs_mut(v: &mut Option<Box<PcgVectors>>) -> &mut PcgVectors {
-    v.as_deref_mut().expect("allocated by GridMultigrid::fused")
-}
-
 fn size_of<T>() -> f64 {
     std::mem::size_of::<T>() as f64
 }
@@ -227,7 +211,7 @@ fn stencil(lev: &Level, p: &[f64], l: usize, c: usize, out: &mut [f64]) {
 fn start_residual<T: Real>(lev: &Level, s: &mut Scratch<T>, b: &[f64], x: &[f64]) -> f64 {
     let lay = lev.lay;
     let t0 = start(&s.prof);
-    let v = vecs_mut(&mut s.pcg);
+    let v = &mut s.pcg;
     super::hierarchy::split_from(lev, x, &mut v.p);
     let (p, rs, bs) = (
         &v.p,
@@ -282,7 +266,7 @@ fn precondition<T: Real>(mg: &GridMultigrid, s: &mut Scratch<T>) -> f64 {
             z[q as usize] = T::from_f64(z[q as usize].to_f64() - mean);
         }
     }
-    let r = &vecs(&s.pcg).r;
+    let r = &s.pcg.r;
     let z = &s.x[0];
     let parts: Vec<f64> = r
         .par_chunks(CHUNK)
@@ -297,7 +281,7 @@ fn precondition<T: Real>(mg: &GridMultigrid, s: &mut Scratch<T>) -> f64 {
 /// `p ← f64(z)`.
 fn restart_direction<T: Real>(s: &mut Scratch<T>) {
     let z = &s.x[0];
-    let p = &mut vecs_mut(&mut s.pcg).p;
+    let p = &mut s.pcg.p;
     p.par_chunks_mut(CHUNK)
         .zip(z.par_chunks(CHUNK))
         .for_each(|(p, z)| p.iter_mut().zip(z).for_each(|(p, z)| *p = z.to_f64()));
@@ -307,7 +291,7 @@ fn restart_direction<T: Real>(s: &mut Scratch<T>) {
 fn curvature<T: Real>(lev: &Level, s: &mut Scratch<T>) -> f64 {
     let lay = lev.lay;
     let t0 = start(&s.prof);
-    let p = &vecs(&s.pcg).p;
+    let p = &s.pcg.p;
     let pap = par_sum(lev, |lines| {
         let mut ap = vec![0.0; lay.h()];
         let mut acc = 0.0;
@@ -329,7 +313,7 @@ fn update_residual<T: Real>(lev: &Level, s: &mut Scratch<T>, alpha: f64) -> f64 
     let lay = lev.lay;
     let (size, h) = (lay.size, lay.h());
     let t0 = start(&s.prof);
-    let v = vecs_mut(&mut s.pcg);
+    let v = &mut s.pcg;
     let (p, rs, bs) = (
         &v.p,
         SharedSlice::new(&mut v.r),
@@ -373,7 +357,7 @@ fn update_x<T: Real>(
     let lay = lev.lay;
     let t0 = start(&s.prof);
     let z = &s.x[0];
-    let v = vecs_mut(&mut s.pcg);
+    let v = &mut s.pcg;
     let ps = SharedSlice::new(&mut v.p);
     par_line_chunks(lev, x, |l0, block| {
         for (i, row) in block.chunks_mut(lay.nx).enumerate() {
