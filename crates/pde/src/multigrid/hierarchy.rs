@@ -103,13 +103,9 @@ pub(super) struct Level {
     pub(super) lay: Layout,
     /// Diagonal count and fluid bit per slot, both colours (`2 · size`).
     pub(super) code: Vec<u8>,
-    /// Fluid cells with a non-fluid face neighbour (or a domain wall), by colour, as runs of
-    /// consecutive slots of one stored line: first slot within the colour with the line's x
-    /// offset `s` in bit 31, and length (a face of the domain is whole runs; a cell next to a
-    /// grain a run of one).
-    pub(super) boundary: [Vec<(u32, u32)>; 2],
-    /// Boundary cells per colour.
-    pub(super) boundary_cells: [usize; 2],
+    /// Fluid cells with a non-fluid face neighbour (or a domain wall), by colour: the slot
+    /// within the colour, with the line's x offset `s` in bit 31.
+    pub(super) boundary: [Vec<u32>; 2],
 }
 
 impl Level {
@@ -146,7 +142,6 @@ impl Level {
             lay,
             code: Vec::new(),
             boundary: Default::default(),
-            boundary_cells: [0, 0],
         };
         let mut code = super::touched(2 * lay.size);
         let cs = SharedSlice::new(&mut code);
@@ -165,9 +160,7 @@ impl Level {
             }
         });
         level.code = code;
-        let cells = boundary_cells(&level, fluid);
-        level.boundary_cells = [cells[0].len(), cells[1].len()];
-        level.boundary = cells.map(|c| runs(&c));
+        level.boundary = boundary_cells(&level, fluid);
         level
     }
     /// Cells of the grid.
@@ -224,19 +217,6 @@ fn boundary_cells(lev: &Level, fluid: &[u8]) -> [Vec<u32>; 2] {
         })
         .collect();
     [0, 1].map(|c| parts.iter().flat_map(|p| p[c].iter().copied()).collect())
-}
-
-/// Ascending slots (with the x offset in bit 31) as runs of consecutive slots. Padding slots
-/// separate stored lines and are never boundary cells, so a run stays within one line.
-fn runs(cells: &[u32]) -> Vec<(u32, u32)> {
-    let mut out: Vec<(u32, u32)> = Vec::new();
-    for &e in cells {
-        match out.last_mut() {
-            Some((start, len)) if (*start & 0x7fff_ffff) + *len == e & 0x7fff_ffff => *len += 1,
-            _ => out.push((e, 1)),
-        }
-    }
-    out
 }
 
 /// Coarsens flags by 2 per axis: air wins, then fluid, then solid.

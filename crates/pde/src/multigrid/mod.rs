@@ -432,7 +432,7 @@ impl GridMultigrid {
                     }) * half
                 } else {
                     gs_cells(lev, &mut s.x[l], &s.b[l], color);
-                    (4.0 + 3.0 * t + 1.0) * lev.boundary_cells[color] as f64
+                    (4.0 + 3.0 * t + 1.0) * lev.boundary[color].len() as f64
                 };
                 stop(&mut s.prof, kernel, t0, bytes);
             }

@@ -6,7 +6,7 @@
 use super::Real;
 #[cfg(test)]
 use super::hierarchy::par_line_chunks;
-use super::hierarchy::{FLUID_BIT, Layout, Level, par_lines};
+use super::hierarchy::{FLUID_BIT, Level, par_lines};
 use rayon::prelude::*;
 use ritz_linalg::schedule::SharedSlice;
 
@@ -26,43 +26,13 @@ fn colours<T>(x: &mut [T], size: usize, c: usize) -> (&mut [T], &[T]) {
     if c == 0 { (lo, hi) } else { (hi, lo) }
 }
 
-/// Gauss–Seidel updates of the `n` consecutive slots of colour `c` from slot `o` of one
-/// stored line (x offset `s`): `out[m] ← (b + Σ neighbours) / diag`, the neighbours read from
-/// the other colour `other`. Unit stride: the loop vectorizes.
-#[inline(always)]
-fn relax_run<T: Real>(
-    lay: &Layout,
-    out: &mut [T],
-    other: &[T],
-    (bc, cc): (&[T], &[u8]),
-    o: usize,
-    s: usize,
-    n: usize,
-) {
-    let (dy, dz) = (lay.w, lay.dz());
-    let (out, bl, cl) = (&mut out[..n], &bc[o..o + n], &cc[o..o + n]);
-    let (xl, xr) = (&other[o + s - 1..][..n], &other[o + s..][..n]);
-    let (yl, yh) = (&other[o - dy..][..n], &other[o + dy..][..n]);
-    if lay.three {
-        let (zl, zh) = (&other[o - dz..][..n], &other[o + dz..][..n]);
-        for m in 0..n {
-            let sum = bl[m] + xl[m] + xr[m] + yl[m] + yh[m] + zl[m] + zh[m];
-            out[m] = relax(sum, cl[m]);
-        }
-    } else {
-        for m in 0..n {
-            out[m] = relax(bl[m] + xl[m] + xr[m] + yl[m] + yh[m], cl[m]);
-        }
-    }
-}
-
 /// One red (`c = 0`) or black (`1`) Gauss–Seidel half-sweep: every cell of colour `c` ←
 /// `(b + Σ neighbours) / diag` (0 outside the fluid). With `from_zero` the other colour is
 /// taken as 0 without being read: the first half-sweep from `x = 0`, which needs no zeroing
 /// of `x` beforehand (the next half-sweep overwrites the other colour).
 pub(super) fn half_sweep<T: Real>(lev: &Level, x: &mut [T], b: &[T], c: usize, from_zero: bool) {
     let lay = lev.lay;
-    let (size, h) = (lay.size, lay.h());
+    let (size, h, dy, dz) = (lay.size, lay.h(), lay.w, lay.dz());
     let (own, other) = colours(x, size, c);
     let (bc, cc) = (&b[c * size..][..size], &lev.code[c * size..][..size]);
     let xs = SharedSlice::new(own);
@@ -72,27 +42,38 @@ pub(super) fn half_sweep<T: Real>(lev: &Level, x: &mut [T], b: &[T], c: usize, f
             // SAFETY: each stored line of colour `c` is written by one thread only, and this
             // half-sweep reads nothing of colour `c` but `b`.
             let out = unsafe { xs.slice_mut(o..o + h) };
+            let (bl, cl) = (&bc[o..o + h], &cc[o..o + h]);
             if from_zero {
-                let (bl, cl) = (&bc[o..o + h], &cc[o..o + h]);
                 for m in 0..h {
                     out[m] = relax(bl[m], cl[m]);
                 }
+                continue;
+            }
+            let (xl, xr) = (&other[o + s - 1..][..h], &other[o + s..][..h]);
+            let (yl, yh) = (&other[o - dy..][..h], &other[o + dy..][..h]);
+            if lay.three {
+                let (zl, zh) = (&other[o - dz..][..h], &other[o + dz..][..h]);
+                for m in 0..h {
+                    let sum = bl[m] + xl[m] + xr[m] + yl[m] + yh[m] + zl[m] + zh[m];
+                    out[m] = relax(sum, cl[m]);
+                }
             } else {
-                relax_run(&lay, out, other, (bc, cc), o, s, h);
+                for m in 0..h {
+                    out[m] = relax(bl[m] + xl[m] + xr[m] + yl[m] + yh[m], cl[m]);
+                }
             }
         }
     });
 }
 
-/// Gauss–Seidel updates of the boundary cells of colour `c` (independent of each other), run
-/// by run: a run of several cells as a vectorized line segment, a lone cell by a scalar update
-/// with a tabled reciprocal.
+/// Gauss–Seidel updates of the boundary cells of colour `c` (independent of each other).
 pub(super) fn gs_cells<T: Real>(lev: &Level, x: &mut [T], b: &[T], c: usize) {
     let lay = lev.lay;
     let (size, dy, dz) = (lay.size, lay.w, lay.dz());
     let (own, other) = colours(x, size, c);
     let (bc, cc) = (&b[c * size..][..size], &lev.code[c * size..][..size]);
     let xs = SharedSlice::new(own);
+    // Scalar updates: multiplying by a tabled reciprocal beats a division here.
     let inv: [T; 8] = std::array::from_fn(|d| {
         if d == 0 || d > 6 {
             T::default()
@@ -100,20 +81,14 @@ pub(super) fn gs_cells<T: Real>(lev: &Level, x: &mut [T], b: &[T], c: usize) {
             T::from_f64(1.0 / d as f64)
         }
     });
-    let runs = &lev.boundary[c];
-    let update = |chunk: &[(u32, u32)]| {
-        for &(e, n) in chunk {
-            let (q, s, n) = ((e & 0x7fff_ffff) as usize, (e >> 31) as usize, n as usize);
-            assert!(q + n - 1 + dz < size && q >= dz && q + n - 1 + dy < size && q > dy);
-            if n > 1 {
-                // SAFETY: the run's slots are written by this thread only (runs are disjoint);
-                // nothing else of colour `c` is accessed.
-                let out = unsafe { xs.slice_mut(q..q + n) };
-                relax_run(&lay, out, other, (bc, cc), q, s, n);
-                continue;
-            }
+    let cells = &lev.boundary[c];
+    let update = |chunk: &[u32]| {
+        for &e in chunk {
+            let (q, s) = ((e & 0x7fff_ffff) as usize, (e >> 31) as usize);
+            assert!(q + dz < size && q >= dz && q + dy < size && q > dy);
             // SAFETY: the assertion keeps every index in bounds (ghost slots surround each
-            // cell); the cell is written by this thread only.
+            // cell); the cells of one colour are distinct and each updated by one thread, and
+            // nothing else of colour `c` is accessed.
             unsafe {
                 let o = |i: usize| *other.get_unchecked(i);
                 let mut sum =
@@ -125,10 +100,10 @@ pub(super) fn gs_cells<T: Real>(lev: &Level, x: &mut [T], b: &[T], c: usize) {
             }
         }
     };
-    if runs.len() < 4096 {
-        update(runs);
+    if cells.len() < 8192 {
+        update(cells);
     } else {
-        runs.par_chunks(2048).for_each(update);
+        cells.par_chunks(4096).for_each(update);
     }
 }
 
