@@ -632,7 +632,6 @@ impl<P: SpdPreconditioner + ?Sized> SpdPreconditioner for TimedPc<'_, P> {}
 /// Runs a built engine on `op x = b` (`grid`: the problem when `op` is matrix-free), timing
 /// operator and preconditioner applications into `timers` when given (fused MGPCG profiles
 /// its kernels itself).
-#[allow(clippy::too_many_arguments)]
 fn run(
     engine: &Engine,
     op: &dyn LinearOperator,
