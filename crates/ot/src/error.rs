@@ -33,6 +33,17 @@ pub enum OtError {
         /// The accepted relative difference.
         tolerance: f64,
     },
+    /// The support of a sparse problem cannot carry the marginals: some mass has no allowed
+    /// path from its source to a sink.
+    #[error(
+        "infeasible support: {unrouted:e} of the mass {mass:e} cannot be transported on the allowed pairs"
+    )]
+    Infeasible {
+        /// Mass left on no allowed pair at the end of the network simplex.
+        unrouted: f64,
+        /// Total mass.
+        mass: f64,
+    },
     /// A parameter is out of range (η ≤ 0, zero iterations, p < 1, …).
     #[error("invalid parameter: {0}")]
     InvalidParameter(String),

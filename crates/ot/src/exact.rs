@@ -1,5 +1,6 @@
-//! Exact (unregularized) optimal transport by successive shortest paths, the min-cost-flow
-//! equivalent of POT's network simplex `ot.emd`, for small problems.
+//! Exact (unregularized) optimal transport by successive shortest paths: the test oracle of
+//! the network simplex ([`crate::network_simplex`], which [`crate::emd`] runs), for small
+//! problems — an independent min-cost-flow method.
 //!
 //! The transport problem is a min-cost flow on the complete bipartite graph (sources = rows,
 //! sinks = columns, uncapacitated arcs of cost `C_ij`). Each round runs Dijkstra with reduced
@@ -31,14 +32,14 @@ const NONE: usize = usize::MAX;
 /// find a path (impossible in exact arithmetic) is reported as [`StopReason::Stalled`].
 ///
 /// ```
-/// use ritz_ot::{OtProblem, emd};
+/// use ritz_ot::{OtProblem, exact::emd_ssp};
 /// let p = OtProblem::random_assignment(40, 0)?;
-/// let s = emd(&p)?; // an optimal assignment: a permutation matrix over n
+/// let s = emd_ssp(&p)?; // an optimal assignment: a permutation matrix over n
 /// assert!(s.marginal_error() < 1e-12);
-/// assert_eq!(s.plan.dense.iter().filter(|&&v| v > 0.0).count(), 40);
+/// assert_eq!(s.plan.nnz(), 40);
 /// # Ok::<(), ritz_ot::OtError>(())
 /// ```
-pub fn emd(problem: &OtProblem) -> Result<OtSolution, OtError> {
+pub fn emd_ssp(problem: &OtProblem) -> Result<OtSolution, OtError> {
     let start = Instant::now();
     let (n, m) = (problem.n(), problem.m());
     let c = problem.cost();

@@ -12,10 +12,12 @@
 //!   sparsified Hessian solved by krylov's PCG on the consistent Schur-complement system,
 //!   with a backtracking line search. Tens of iterations where Sinkhorn needs tens of
 //!   thousands.
-//! * [`exact::emd`]: exact OT by successive shortest paths (min-cost flow), with an optimal
-//!   dual certificate, for small problems.
+//! * [`emd`] ([`network_simplex`]): exact OT by the network simplex with block-search
+//!   pivoting (POT's `ot.emd` method), dense costs or sparse supports ([`emd_sparse`]), a
+//!   sparse vertex plan and optimal dual potentials with an independent [`certificate`];
+//!   [`exact::emd_ssp`] (successive shortest paths) is its test oracle.
 //!
-//! Every solver returns an [`OtSolution`]: plan (dense, and CSR when sparse), dual potentials,
+//! Every solver returns an [`OtSolution`]: plan (dense and/or CSR), dual potentials,
 //! transport and entropic costs, the dual value (duality gap), marginal errors, and a
 //! per-iteration history of marginal error against elapsed time, with a [`StopReason`].
 //!
@@ -33,13 +35,16 @@
 pub mod error;
 pub mod exact;
 pub mod kernels;
+pub mod network_simplex;
 pub mod problem;
 pub mod sinkhorn;
 pub mod sns;
 pub mod solution;
 
 pub use error::OtError;
-pub use exact::emd;
+pub use network_simplex::{
+    Certificate, NetworkSimplexParams, certificate, certificate_sparse, emd, emd_sparse, emd_with,
+};
 pub use problem::{GridDensity, GroundCost, OtProblem};
 pub use ritz_krylov::Monitor;
 pub use sinkhorn::{

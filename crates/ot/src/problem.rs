@@ -105,7 +105,8 @@ pub struct OtProblem {
     cost_t: Vec<f64>,
 }
 
-fn check_histogram(what: &'static str, h: &[f64]) -> Result<f64, OtError> {
+/// Validates a histogram (finite, non-negative, positive mass); returns its mass.
+pub(crate) fn check_histogram(what: &'static str, h: &[f64]) -> Result<f64, OtError> {
     check_finite(what, h)?;
     if let Some(index) = h.iter().position(|&v| v < 0.0) {
         return Err(OtError::Negative {
@@ -119,6 +120,18 @@ fn check_histogram(what: &'static str, h: &[f64]) -> Result<f64, OtError> {
         return Err(OtError::NoMass { what });
     }
     Ok(mass)
+}
+
+/// Errors unless the two masses agree to [`MASS_RTOL`] (relative).
+pub(crate) fn check_masses(ma: f64, mb: f64) -> Result<(), OtError> {
+    if (ma - mb).abs() > MASS_RTOL * ma.max(mb) {
+        return Err(OtError::MassMismatch {
+            source_mass: ma,
+            target_mass: mb,
+            tolerance: MASS_RTOL,
+        });
+    }
+    Ok(())
 }
 
 fn check_points(what: &'static str, p: &[f64], dim: usize) -> Result<usize, OtError> {
@@ -147,13 +160,7 @@ impl OtProblem {
     pub fn new(a: Vec<f64>, b: Vec<f64>, cost: Vec<f64>) -> Result<Self, OtError> {
         let ma = check_histogram("source histogram a", &a)?;
         let mb = check_histogram("target histogram b", &b)?;
-        if (ma - mb).abs() > MASS_RTOL * ma.max(mb) {
-            return Err(OtError::MassMismatch {
-                source_mass: ma,
-                target_mass: mb,
-                tolerance: MASS_RTOL,
-            });
-        }
+        check_masses(ma, mb)?;
         let (n, m) = (a.len(), b.len());
         check_len("cost matrix (n·m entries)", n * m, cost.len())?;
         check_finite("cost matrix", &cost)?;

@@ -6,6 +6,7 @@
 //! `max aᵀf + bᵀg − (1/η) Σ exp(η(f_i + g_j − C_ij))`, and the plan of potentials `(f, g)` is
 //! `P_ij = exp(η(f_i + g_j − C_ij))`. The marginal error is `‖P1 − a‖₁ + ‖Pᵀ1 − b‖₁`.
 
+use crate::error::OtError;
 use crate::kernels;
 use crate::problem::OtProblem;
 use ritz_linalg::CsrMatrix;
@@ -27,19 +28,20 @@ pub struct HistoryEntry {
     pub elapsed_s: f64,
 }
 
-/// A transport plan: always dense (row-major `n × m`); also sparse (CSR) when at most 10 % of
-/// its entries exceed `10⁻¹⁵ · max P`.
+/// A transport plan, dense (row-major `n × m`: the entropic solvers' plans) and/or sparse
+/// (CSR: the exact solver's vertex plans, and entropic plans with at most 10 % of their
+/// entries above `10⁻¹⁵ · max P`).
 #[derive(Debug, Clone)]
 pub struct TransportPlan {
     /// Rows (`n`).
     pub n: usize,
     /// Columns (`m`).
     pub m: usize,
-    /// Row-major entries.
-    pub dense: Vec<f64>,
-    /// The entries above `10⁻¹⁵ · max P` when they are few.
+    /// Row-major entries (`None` for a plan held sparse only).
+    pub dense: Option<Vec<f64>>,
+    /// The non-zeros (for a dense plan: those above `10⁻¹⁵ · max P`, when they are few).
     pub sparse: Option<CsrMatrix>,
-    /// Mass of the entries left out of `sparse` (0 when it is `None` or exact).
+    /// Mass of the dense entries left out of `sparse` (0 when it is `None` or exact).
     pub sparse_dropped_mass: f64,
 }
 
@@ -77,15 +79,73 @@ impl TransportPlan {
         Self {
             n,
             m,
-            dense,
+            dense: Some(dense),
             sparse,
             sparse_dropped_mass: dropped,
         }
     }
 
-    /// Entry `P_ij`.
+    /// A plan held sparse only (no `n × m` array).
+    pub fn from_sparse(plan: CsrMatrix) -> Self {
+        use ritz_linalg::LinearOperator;
+        Self {
+            n: plan.nrows(),
+            m: plan.ncols(),
+            dense: None,
+            sparse: Some(plan),
+            sparse_dropped_mass: 0.0,
+        }
+    }
+
+    /// Entry `P_ij`. Cost: O(1) dense, O(log row length) sparse.
     pub fn get(&self, i: usize, j: usize) -> f64 {
-        self.dense[i * self.m + j]
+        match (&self.dense, &self.sparse) {
+            (Some(d), _) => d[i * self.m + j],
+            (None, Some(s)) => s.get(i, j),
+            (None, None) => 0.0,
+        }
+    }
+
+    /// Number of entries that are not zero.
+    pub fn nnz(&self) -> usize {
+        match (&self.dense, &self.sparse) {
+            (Some(d), _) => d.iter().filter(|&&v| v != 0.0).count(),
+            (None, Some(s)) => s.values().iter().filter(|&&v| v != 0.0).count(),
+            (None, None) => 0,
+        }
+    }
+
+    /// Calls `visit(i, j, P_ij)` on every stored entry (all `n · m` of a dense plan), rows
+    /// in order.
+    pub fn for_each(&self, mut visit: impl FnMut(usize, usize, f64)) {
+        match (&self.dense, &self.sparse) {
+            (Some(d), _) => {
+                for (k, &v) in d.iter().enumerate() {
+                    visit(k / self.m, k % self.m, v);
+                }
+            }
+            (None, Some(s)) => {
+                for i in 0..self.n {
+                    let (cols, vals) = s.row(i);
+                    for (&j, &v) in cols.iter().zip(vals) {
+                        visit(i, j as usize, v);
+                    }
+                }
+            }
+            (None, None) => {}
+        }
+    }
+
+    /// The row-major `n × m` array (a copy; built from the sparse form when there is no
+    /// dense one). Errors when it would not fit in memory.
+    pub fn to_dense(&self) -> Result<Vec<f64>, OtError> {
+        if let Some(d) = &self.dense {
+            return Ok(d.clone());
+        }
+        crate::problem::check_dense("the dense plan", self.n, self.m, 1)?;
+        let mut d = vec![0.0; self.n * self.m];
+        self.for_each(|i, j, v| d[i * self.m + j] = v);
+        Ok(d)
     }
 }
 

@@ -2,11 +2,14 @@
 //! certificates, and values computed by POT (`tests/fixtures/pot.json`, made by
 //! `tests/fixtures/make_pot_fixtures.py`).
 
+use ritz_linalg::CsrMatrix;
+use ritz_ot::exact::emd_ssp;
 use ritz_ot::{
     EpsilonScaling, GroundCost, OtError, OtProblem, OtSolution, SinkhornParams, SnsParams,
     StopReason, emd, sinkhorn, sinkhorn_epsilon_scaling, sinkhorn_log, sinkhorn_newton_sparse,
     sinkhorn_stabilized,
 };
+use ritz_ot::{NetworkSimplexParams, certificate, certificate_sparse, emd_sparse};
 use serde_json::Value;
 
 fn random_problem(n: usize, m: usize, seed: u64) -> OtProblem {
@@ -93,19 +96,15 @@ fn exact_general_marginals_certificate_and_sparsity() {
         let p = random_problem(n, m, seed);
         let s = emd(&p).unwrap();
         check_certificate(&p, &s);
-        let nnz = s.plan.dense.iter().filter(|&&v| v > 0.0).count();
+        let nnz = s.plan.nnz();
         assert!(
             nnz < n + m,
             "a vertex has at most n + m − 1 non-zeros, got {nnz}"
         );
-        if n * m >= 400 {
-            let sp = s
-                .plan
-                .sparse
-                .as_ref()
-                .expect("sparse form of a sparse plan");
-            assert_eq!(sp.nnz(), nnz);
-        }
+        let sp = s.plan.sparse.as_ref().expect("the exact plan is sparse");
+        assert_eq!(sp.nnz(), nnz);
+        let dense = s.plan.to_dense().unwrap();
+        assert_eq!(dense.iter().filter(|&&v| v > 0.0).count(), nnz);
     }
 }
 
@@ -204,6 +203,8 @@ fn pot_fixtures() {
             let worst = s
                 .plan
                 .dense
+                .as_ref()
+                .unwrap()
                 .iter()
                 .zip(&pot_plan)
                 .map(|(u, v)| (u - v).abs())
@@ -264,7 +265,12 @@ fn stable_at_large_eta() {
         };
         let sns = sinkhorn_newton_sparse(&p, &params, &mut ()).unwrap();
         assert!(
-            sns.plan.dense.iter().all(|v| v.is_finite() && *v >= 0.0),
+            sns.plan
+                .dense
+                .as_ref()
+                .unwrap()
+                .iter()
+                .all(|v| v.is_finite() && *v >= 0.0),
             "η = {eta}"
         );
         assert!(
@@ -328,7 +334,14 @@ fn stable_at_large_eta() {
             sinkhorn_stabilized(&p, &sp, &mut ()).unwrap(),
         ] {
             assert_eq!(s.stop, StopReason::MaxIterations);
-            assert!(s.plan.dense.iter().all(|v| v.is_finite() && *v >= 0.0));
+            assert!(
+                s.plan
+                    .dense
+                    .as_ref()
+                    .unwrap()
+                    .iter()
+                    .all(|v| v.is_finite() && *v >= 0.0)
+            );
             assert!(s.f.iter().chain(&s.g).all(|v| v.is_finite()));
             assert!(s.marginal_error() < sns.history[0].marginal_error * 10.0 + 1.0);
         }
@@ -411,5 +424,121 @@ fn grid_densities_w1_and_w2() {
     assert!(matches!(
         OtProblem::from_grids(&g(vec![1.0; 15]), &g(vec![1.0; 16]), GroundCost::L1),
         Err(OtError::Linalg(ritz_linalg::LinalgError::Shape { .. }))
+    ));
+}
+
+/// Masses and costs of a test problem: `kind` 0 random reals, 1 integer costs with ties and
+/// equal masses (degenerate vertices), 2 random with zero-mass bins.
+fn problem_of_kind(n: usize, m: usize, kind: u64, seed: u64) -> OtProblem {
+    let p = random_problem(n, m, seed);
+    let (mut a, mut b, mut c) = (p.source().to_vec(), p.target().to_vec(), p.cost().to_vec());
+    if kind == 1 {
+        a = vec![1.0 / n as f64; n];
+        b = vec![1.0 / m as f64; m];
+        c.iter_mut().for_each(|v| *v = (*v * 5.0).floor());
+    }
+    if kind == 2 && n > 2 && m > 2 {
+        a[0] = 0.0;
+        b[m / 2] = 0.0;
+        let (sa, sb): (f64, f64) = (a.iter().sum(), b.iter().sum());
+        b.iter_mut().for_each(|v| *v *= sa / sb);
+    }
+    OtProblem::new(a, b, c).unwrap()
+}
+
+#[test]
+fn network_simplex_matches_successive_shortest_paths() {
+    for (n, m) in [(1, 1), (1, 6), (5, 1), (3, 3), (10, 17), (25, 8), (60, 60)] {
+        for kind in 0..3 {
+            for seed in 0..3 {
+                let p = problem_of_kind(n, m, kind, 100 * seed + kind);
+                let ssp = emd_ssp(&p).unwrap();
+                for block in [None, Some(1), Some(7)] {
+                    let params = NetworkSimplexParams {
+                        block_size: block,
+                        ..Default::default()
+                    };
+                    let s = ritz_ot::emd_with(&p, &params).unwrap();
+                    assert_eq!(s.stop, StopReason::Converged);
+                    assert!(
+                        (s.transport_cost - ssp.transport_cost).abs()
+                            <= 1e-12 * ssp.transport_cost.abs().max(1.0),
+                        "{n}×{m} kind {kind}: {} vs SSP {}",
+                        s.transport_cost,
+                        ssp.transport_cost
+                    );
+                    assert!(
+                        s.plan.nnz() < n + m,
+                        "a vertex: at most n + m − 1 non-zeros"
+                    );
+                    check_certificate(&p, &s);
+                    let cert = certificate(&p, &s);
+                    assert!(cert.holds(1e-12, p.mass()), "{cert:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn sparse_support_equals_forbidding_pairs() {
+    for (n, m, seed) in [(6, 6, 1), (20, 30, 2), (45, 35, 3)] {
+        let p = random_problem(n, m, seed);
+        // Each row keeps about a third of its pairs plus two "diagonals" (feasible).
+        let mut triplets = Vec::new();
+        let mut forbidden = p.cost().to_vec();
+        for i in 0..n {
+            for j in 0..m {
+                let keep = (i * 7 + j * 13 + seed as usize) % 3 == 0
+                    || j == i % m
+                    || j == (i + 1) % m
+                    || i == j % n;
+                if keep {
+                    triplets.push((i, j, p.cost()[i * m + j]));
+                } else {
+                    forbidden[i * m + j] = 1e3;
+                }
+            }
+        }
+        let support = CsrMatrix::from_triplets(n, m, &triplets).unwrap();
+        let s = emd_sparse(p.source(), p.target(), &support, &Default::default()).unwrap();
+        let dense = OtProblem::new(p.source().to_vec(), p.target().to_vec(), forbidden).unwrap();
+        let ssp = emd_ssp(&dense).unwrap();
+        assert!(ssp.transport_cost < 1e2, "the oracle used a forbidden pair");
+        assert!(
+            (s.transport_cost - ssp.transport_cost).abs() < 1e-12,
+            "{} vs {}",
+            s.transport_cost,
+            ssp.transport_cost
+        );
+        let cert = certificate_sparse(p.source(), p.target(), &support, &s);
+        assert!(cert.holds(1e-12, 1.0), "{cert:?}");
+        s.plan
+            .for_each(|i, j, v| assert!(v == 0.0 || support.get(i, j) == p.cost()[i * m + j]));
+    }
+}
+
+#[test]
+fn sparse_support_errors() {
+    // Both sources may only ship to sink 0, which takes half the mass.
+    let c = CsrMatrix::from_triplets(2, 2, &[(0, 0, 1.0), (1, 0, 1.0)]).unwrap();
+    assert!(matches!(
+        emd_sparse(&[0.5, 0.5], &[0.5, 0.5], &c, &Default::default()),
+        Err(OtError::Infeasible { .. })
+    ));
+    // Shape and histogram errors.
+    let c = CsrMatrix::from_triplets(2, 3, &[(0, 0, 1.0)]).unwrap();
+    assert!(matches!(
+        emd_sparse(&[0.5, 0.5], &[0.5, 0.5], &c, &Default::default()),
+        Err(OtError::Linalg(_))
+    ));
+    let c = CsrMatrix::from_triplets(2, 2, &[(0, 0, 1.0), (1, 1, 1.0)]).unwrap();
+    assert!(matches!(
+        emd_sparse(&[0.5, f64::NAN], &[0.5, 0.5], &c, &Default::default()),
+        Err(OtError::Linalg(_))
+    ));
+    assert!(matches!(
+        emd_sparse(&[0.5, 0.5], &[0.5, 0.7], &c, &Default::default()),
+        Err(OtError::MassMismatch { .. })
     ));
 }
