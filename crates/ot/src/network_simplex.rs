@@ -554,7 +554,8 @@ fn solve(
     let every = nodes.max(1000);
     let mut stop = StopReason::Converged;
     let mut refreshed = false;
-    'pivots: while narcs > 0 {
+    // With no arcs at all nothing enters; the artificial flow reports the infeasibility.
+    'pivots: loop {
         if pivots >= params.max_pivots {
             stop = StopReason::MaxIterations;
             break;

@@ -489,7 +489,7 @@ fn sparse_support_equals_forbidding_pairs() {
         let mut forbidden = p.cost().to_vec();
         for i in 0..n {
             for j in 0..m {
-                let keep = (i * 7 + j * 13 + seed as usize) % 3 == 0
+                let keep = (i * 7 + j * 13 + seed as usize).is_multiple_of(3)
                     || j == i % m
                     || j == (i + 1) % m
                     || i == j % n;
