@@ -101,6 +101,18 @@ pub struct BenchArgs {
     /// OT suite with --peers: POT's iteration limit.
     #[arg(long, default_value_t = 1_000_000)]
     pub pot_max_iters: usize,
+    /// OT suite: a problem folder instead of the random assignments — `C.npy` + `a.npy` +
+    /// `b.npy`, or point clouds `X.npy` + `Y.npy` (+ optional weights `a.npy`, `b.npy`); see
+    /// `cargo xtask ot-clouds`. Default solvers there: exact, sns, sinkhorn-log.
+    #[arg(long)]
+    pub ot_input: Option<PathBuf>,
+    /// OT suite: ground cost of a point-cloud input (sqeuclidean, euclidean, cityblock,
+    /// euclidean^P, minkowski:P).
+    #[arg(long, default_value = "sqeuclidean")]
+    pub ot_ground: String,
+    /// OT suite: scale of the input's costs: none, or max (divide by the largest cost).
+    #[arg(long, default_value = "none")]
+    pub ot_cost_scale: String,
 }
 
 /// A bench configuration file (schema in docs/bench.md).
@@ -289,15 +301,27 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
                 tol: args.ot_tol,
                 seeds: args.ot_seeds.clone(),
                 solvers: args.solvers.clone().unwrap_or_else(|| {
-                    crate::ot_bench::DEFAULT_SOLVERS
-                        .iter()
-                        .map(|s| s.to_string())
-                        .collect()
+                    let default = if args.ot_input.is_some() {
+                        crate::ot_bench::DEFAULT_INPUT_SOLVERS
+                    } else {
+                        crate::ot_bench::DEFAULT_SOLVERS
+                    };
+                    default.iter().map(|s| s.to_string()).collect()
                 }),
                 time_limit_s: args.ot_time_limit,
                 peers: args.peers,
                 pot_stop: args.pot_stop,
                 pot_max_iters: args.pot_max_iters,
+                input: args.ot_input.as_deref(),
+                ground: args
+                    .ot_ground
+                    .parse()
+                    .map_err(|e| format!("--ot-ground: {e}"))?,
+                scale: args
+                    .ot_cost_scale
+                    .parse()
+                    .map_err(|e| format!("--ot-cost-scale: {e}"))?,
+                repeat: args.repeat,
                 out: &args.out,
             });
         }

@@ -132,6 +132,25 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Write two clustered, non-uniformly weighted point clouds (`X.npy`, `Y.npy`, `a.npy`,
+    /// `b.npy`) for `bench --suite ot --ot-input` (`ritz::ot::PointClouds::clustered`).
+    OtClouds {
+        /// Source points.
+        #[arg(long, default_value_t = 1000)]
+        n: usize,
+        /// Target points (default: n).
+        #[arg(long)]
+        m: Option<usize>,
+        /// Dimension.
+        #[arg(long, default_value_t = 2)]
+        dim: usize,
+        /// Seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Write a problem's matrix (MatrixMarket), right-hand side and flags (npy).
     Export {
         #[command(flatten)]
@@ -166,6 +185,22 @@ pub fn main_cli() {
             out,
         } => problems::write_heldout(&kind, dim, n, seed, &out),
         Cmd::Fuzz(args) => fuzz::run(&args),
+        Cmd::OtClouds {
+            n,
+            m,
+            dim,
+            seed,
+            out,
+        } => ritz::ot::PointClouds::clustered(n, m.unwrap_or(n), dim, seed)
+            .and_then(|c| c.write(&out))
+            .map(|()| {
+                println!(
+                    "wrote {n} + {} points in {dim}D to {} (X.npy, Y.npy, a.npy, b.npy)",
+                    m.unwrap_or(n),
+                    out.display()
+                )
+            })
+            .map_err(|e| e.to_string()),
     };
     if let Err(e) = res {
         eprintln!("error: {e}");

@@ -1,13 +1,17 @@
-//! `cargo xtask bench --suite ot`: the Sinkhorn-Newton-Sparse paper's random assignment case
-//! (n = 500, η = 1200) — SNS against our Sinkhorn variants to the same marginal error, the
-//! exact solver for reference, and (with `--peers`) POT's `sinkhorn_log` on the same input.
-//! Writes a table, `ot.json` and `ot-convergence.png` (marginal error against time).
+//! `cargo xtask bench --suite ot`: by default the Sinkhorn-Newton-Sparse paper's random
+//! assignment case (n = 500, η = 1200) — SNS against our Sinkhorn variants to the same
+//! marginal error, the exact solver for reference; with `--ot-input DIR` a problem of the
+//! user's own from files (`C.npy` + `a.npy` + `b.npy`, or point clouds `X.npy` + `Y.npy`
+//! with optional weights; `ritz::ot::io`). With `--peers`, POT on the same input:
+//! `sinkhorn_log`, and `ot.emd` (exact, with its result code checked) when the exact solver
+//! runs. Writes a table, `ot.json` and `ot-convergence-*.png` (marginal error against time).
 
 use crate::peers;
 use crate::plot;
 use ritz::ot::{
-    EpsilonScaling, OtError, OtProblem, OtSolution, SinkhornParams, SnsParams, emd, sinkhorn,
-    sinkhorn_epsilon_scaling, sinkhorn_log, sinkhorn_newton_sparse, sinkhorn_stabilized,
+    Certificate, CostScale, EpsilonScaling, GroundCost, OtError, OtProblem, OtSolution,
+    SinkhornParams, SnsParams, certificate, emd, sinkhorn, sinkhorn_epsilon_scaling, sinkhorn_log,
+    sinkhorn_newton_sparse, sinkhorn_stabilized,
 };
 use serde::Serialize;
 use std::path::Path;
@@ -20,6 +24,9 @@ pub const DEFAULT_SOLVERS: &[&str] = &[
     "sinkhorn",
     "exact",
 ];
+
+/// Solvers run on a file input when `--solvers` names none.
+pub const DEFAULT_INPUT_SOLVERS: &[&str] = &["exact", "sns", "sinkhorn-log"];
 
 /// Options of the OT suite (parsed by `bench`).
 pub struct OtArgs<'a> {
@@ -41,6 +48,14 @@ pub struct OtArgs<'a> {
     pub pot_stop: f64,
     /// POT's iteration limit.
     pub pot_max_iters: usize,
+    /// A problem folder (`ritz::ot::io::read_problem`) instead of the random assignments.
+    pub input: Option<&'a Path>,
+    /// Ground cost of a point-cloud input.
+    pub ground: GroundCost,
+    /// Cost scaling of the input.
+    pub scale: CostScale,
+    /// Runs of the exact solvers (ours and POT's `emd`); their median time is reported.
+    pub repeat: usize,
     /// Output folder.
     pub out: &'a Path,
 }
@@ -57,6 +72,13 @@ struct Record {
     duality_gap: f64,
     stop: String,
     sns: Option<ritz::ot::SnsStats>,
+    /// The exact solver's optimality certificate (dual feasibility, complementary slackness,
+    /// gap), checked independently of the solver.
+    certificate: Option<Certificate>,
+    /// Every run's seconds when the solver ran `--repeat` times (`seconds` is their median).
+    all_seconds: Vec<f64>,
+    /// Threads the solver used.
+    threads: usize,
     /// (iteration, marginal error, seconds), thinned to at most 400 points.
     history: Vec<(usize, f64, f64)>,
     /// Every (iteration, marginal error, seconds), for time-to-error comparisons.
@@ -89,6 +111,13 @@ impl Record {
             duality_gap: s.duality_gap(),
             stop: format!("{:?}", s.stop),
             sns: s.sns.clone(),
+            certificate: None,
+            all_seconds: vec![s.elapsed_s],
+            threads: if solver == "exact" {
+                1
+            } else {
+                rayon::current_num_threads()
+            },
             history,
             full: s
                 .history
@@ -120,8 +149,37 @@ struct PotRecord {
     ritz_log_iterations_to_same_error: Option<usize>,
 }
 
+/// POT's `ot.emd` (see xtask/peers/pot_emd.py).
+#[derive(Serialize, serde::Deserialize, Clone)]
+struct PotEmdRecord {
+    solver: String,
+    version: String,
+    threads: usize,
+    num_iter_max: u64,
+    seconds: f64,
+    all_seconds: Vec<f64>,
+    transport_cost: f64,
+    /// 1 = optimal; anything else is a failed peer run.
+    result_code: i64,
+    warning: Option<String>,
+    nnz: usize,
+    marginal_error_l1: f64,
+    /// Our exact solver's median time / POT's (same run, same input).
+    #[serde(default)]
+    time_ratio_ritz_over_pot: Option<f64>,
+    /// |our optimal cost − POT's| / |POT's|.
+    #[serde(default)]
+    cost_relative_difference: Option<f64>,
+}
+
 #[derive(Serialize)]
 struct Case {
+    /// `seed N` for a random assignment, the folder for a file input.
+    label: String,
+    /// `random-assignment`, `cost-matrix` or `point-clouds`.
+    kind: String,
+    n: usize,
+    m: usize,
     seed: u64,
     target_error: f64,
     solvers: Vec<Record>,
@@ -129,6 +187,7 @@ struct Case {
     /// Sinkhorn variant → its time / SNS's time, when it reached the target error.
     speedup_of_sns: Vec<(String, f64)>,
     pot: Option<PotRecord>,
+    pot_emd: Option<PotEmdRecord>,
     plot: Option<String>,
 }
 
@@ -177,15 +236,43 @@ pub fn run(args: &OtArgs) -> Result<(), String> {
     if let Some(bad) = args.solvers.iter().find(|s| !KNOWN.contains(&s.as_str())) {
         return Err(format!("unknown OT solver {bad} ({})", KNOWN.join(", ")));
     }
+    if args.repeat == 0 {
+        return Err("--repeat must be at least 1".into());
+    }
+    // A file input is read (and validated) before anything runs.
+    let input = match args.input {
+        Some(dir) => Some(
+            ritz::ot::read_problem(dir, args.ground, args.scale)
+                .map_err(|e| format!("--ot-input: {e}"))?,
+        ),
+        None => None,
+    };
+    let (n, m) = input
+        .as_ref()
+        .map_or((args.n, args.n), |i| (i.problem().n(), i.problem().m()));
     // The cost matrix, a kernel and its transpose, and a plan per solve.
-    ritz::ot::problem::check_dense("the OT suite's dense matrices", args.n, args.n, 4)
+    ritz::ot::problem::check_dense("the OT suite's dense matrices", n, m, 4)
         .map_err(|e| e.to_string())?;
     std::fs::create_dir_all(args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let threads = rayon::current_num_threads();
-    println!(
-        "OT suite: random assignment n = {}, costs U[0,1), uniform marginals, η = {}, seeds {:?}, {threads} threads",
-        args.n, args.eta, args.seeds
-    );
+    match (&input, args.input) {
+        (Some(i), Some(dir)) => println!(
+            "OT suite: {} input {} (n = {n}, m = {m}{}), cost scale {}, η = {}, {threads} threads",
+            i.kind(),
+            dir.display(),
+            match i {
+                ritz::ot::OtInput::PointClouds(c, _) =>
+                    format!(", dim {}, ground cost {}", c.dim, args.ground),
+                ritz::ot::OtInput::CostMatrix(_) => String::new(),
+            },
+            args.scale,
+            args.eta
+        ),
+        _ => println!(
+            "OT suite: random assignment n = {}, costs U[0,1), uniform marginals, η = {}, seeds {:?}, {threads} threads",
+            args.n, args.eta, args.seeds
+        ),
+    }
     println!("marginal error = ‖P1 − a‖₁ + ‖Pᵀ1 − b‖₁");
     // Warm-up (thread pool start, allocator): a small untimed solve.
     if let Ok(w) = OtProblem::random_assignment(64, 12345) {
@@ -199,8 +286,32 @@ pub fn run(args: &OtArgs) -> Result<(), String> {
         );
     }
     let mut cases = Vec::new();
-    for (k, &seed) in args.seeds.iter().enumerate() {
-        cases.push(run_case(args, seed, args.peers && k == 0)?);
+    match (&input, args.input) {
+        (Some(i), Some(dir)) => {
+            let label = dir.display().to_string();
+            cases.push(run_case(
+                args,
+                &label,
+                i.kind(),
+                0,
+                i.problem(),
+                args.peers,
+            )?);
+        }
+        _ => {
+            for (k, &seed) in args.seeds.iter().enumerate() {
+                let p = OtProblem::random_assignment(args.n, seed).map_err(|e| e.to_string())?;
+                let label = format!("seed {seed}");
+                cases.push(run_case(
+                    args,
+                    &label,
+                    "random-assignment",
+                    seed,
+                    &p,
+                    args.peers && k == 0,
+                )?);
+            }
+        }
     }
     let mut names: Vec<String> = Vec::new();
     for c in &cases {
@@ -239,8 +350,11 @@ median over {} seeds:",
     let report = Report {
         schema: "ritz-bench-ot/2",
         threads,
-        problem: "random-assignment".into(),
-        n: args.n,
+        problem: match &input {
+            Some(i) => i.kind().into(),
+            None => "random-assignment".into(),
+        },
+        n,
         eta: args.eta,
         tol: args.tol,
         cases,
@@ -261,10 +375,17 @@ median over {} seeds:",
 }
 
 /// One seed's case: every solver, the POT peer if asked, the table, the plot.
-fn run_case(args: &OtArgs, seed: u64, peers: bool) -> Result<Case, String> {
-    let p = OtProblem::random_assignment(args.n, seed).map_err(|e| e.to_string())?;
-    println!("\n== seed {seed}");
+fn run_case(
+    args: &OtArgs,
+    label: &str,
+    kind: &str,
+    seed: u64,
+    p: &OtProblem,
+    peers: bool,
+) -> Result<Case, String> {
+    println!("\n== {label}");
     let mut records = Vec::new();
+    let mut exact_times: Vec<f64> = Vec::new();
     let mut errors = Vec::new();
     let mut target = args.tol;
     let sns_first = args.solvers.iter().any(|s| s == "sns");
@@ -280,7 +401,7 @@ fn run_case(args: &OtArgs, seed: u64, peers: bool) -> Result<Case, String> {
         };
         let res: Result<OtSolution, OtError> = match name.as_str() {
             "sns" => sinkhorn_newton_sparse(
-                &p,
+                p,
                 &SnsParams {
                     eta: args.eta,
                     tol: args.tol,
@@ -288,11 +409,26 @@ fn run_case(args: &OtArgs, seed: u64, peers: bool) -> Result<Case, String> {
                 },
                 &mut (),
             ),
-            "sinkhorn-log" => sinkhorn_log(&p, &sp, &mut ()),
-            "sinkhorn-stabilized" => sinkhorn_stabilized(&p, &sp, &mut ()),
-            "sinkhorn" => sinkhorn(&p, &sp, &mut ()),
-            "eps-scaling" => sinkhorn_epsilon_scaling(&p, &sp, &EpsilonScaling::default(), &mut ()),
-            "exact" => emd(&p),
+            "sinkhorn-log" => sinkhorn_log(p, &sp, &mut ()),
+            "sinkhorn-stabilized" => sinkhorn_stabilized(p, &sp, &mut ()),
+            "sinkhorn" => sinkhorn(p, &sp, &mut ()),
+            "eps-scaling" => sinkhorn_epsilon_scaling(p, &sp, &EpsilonScaling::default(), &mut ()),
+            "exact" => {
+                // Median of --repeat runs; the last run's solution is reported.
+                let mut times = Vec::new();
+                let mut last = emd(p);
+                if let Ok(s) = &last {
+                    times.push(s.elapsed_s);
+                }
+                for _ in 1..args.repeat {
+                    last = emd(p);
+                    if let Ok(s) = &last {
+                        times.push(s.elapsed_s);
+                    }
+                }
+                exact_times = times;
+                last
+            }
             other => {
                 let e = format!(
                     "unknown OT solver {other} (sns, sinkhorn-log, sinkhorn-stabilized, sinkhorn, eps-scaling, exact)"
@@ -308,7 +444,14 @@ fn run_case(args: &OtArgs, seed: u64, peers: bool) -> Result<Case, String> {
                     // The Sinkhorns run to the error SNS reached (or the requested one).
                     target = s.marginal_error().max(args.tol);
                 }
-                records.push(Record::new(name, &s));
+                let mut r = Record::new(name, &s);
+                if name == "exact" {
+                    r.certificate = Some(certificate(p, &s));
+                    r.seconds = median(&exact_times);
+                    r.seconds_per_iteration = r.seconds / s.iterations.max(1) as f64;
+                    r.all_seconds = exact_times.clone();
+                }
+                records.push(r);
             }
             Err(e) => {
                 let e = format!("{name}: {e}");
@@ -317,8 +460,20 @@ fn run_case(args: &OtArgs, seed: u64, peers: bool) -> Result<Case, String> {
             }
         }
     }
-    let pot = if peers {
-        match run_pot(&p, args, &records) {
+    let pot_emd = if peers && args.solvers.iter().any(|s| s == "exact") {
+        match run_pot_emd(p, args, &records) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                eprintln!("  {e}");
+                errors.push(e);
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let pot = if peers && args.solvers.iter().any(|s| s == "sinkhorn-log") {
+        match run_pot(p, args, &records) {
             Ok(r) => Some(r),
             Err(e) => {
                 eprintln!("  {e}");
@@ -359,6 +514,44 @@ fn run_case(args: &OtArgs, seed: u64, peers: bool) -> Result<Case, String> {
             "-",
             format!("stopThr {:.0e}", args.pot_stop)
         );
+    }
+    if let Some(q) = &pot_emd {
+        println!(
+            "  {:<20} {:>8} {:>10.3} {:>10} {:>11.2e} {:>12.8} {:>11} {:<14}",
+            format!("{} {}", q.solver, q.version),
+            "-",
+            q.seconds,
+            "-",
+            q.marginal_error_l1,
+            q.transport_cost,
+            "-",
+            format!("result code {}", q.result_code)
+        );
+    }
+    if let Some(e) = records.iter().find(|r| r.solver == "exact") {
+        if let Some(c) = &e.certificate {
+            println!(
+                "\n  exact: {} pivots, median {:.3} s of {} run(s), 1 thread; certificate: dual infeasibility {:.1e}, complementary slackness {:.1e}, gap {:.1e} (cost scale {:.3e})",
+                e.iterations,
+                e.seconds,
+                e.all_seconds.len(),
+                c.dual_infeasibility,
+                c.complementary_slackness,
+                c.duality_gap,
+                c.cost_scale
+            );
+        }
+        if let Some(q) = &pot_emd {
+            println!(
+                "  exact vs POT ot.emd (numItermax {:e}, result code {}, 1 thread each): {:.3} s vs {:.3} s = {:.2}×; optimal costs differ by {:.1e} (relative)",
+                q.num_iter_max as f64,
+                q.result_code,
+                e.seconds,
+                q.seconds,
+                q.time_ratio_ritz_over_pot.unwrap_or(f64::NAN),
+                q.cost_relative_difference.unwrap_or(f64::NAN)
+            );
+        }
     }
     if let Some(sns) = records.iter().find(|r| r.solver == "sns") {
         let s = sns.sns.clone().unwrap_or_default();
@@ -412,7 +605,12 @@ fn run_case(args: &OtArgs, seed: u64, peers: bool) -> Result<Case, String> {
         }
     }
 
-    let plot_path = args.out.join(format!("ot-convergence-seed{seed}.png"));
+    let file = if kind == "random-assignment" {
+        format!("seed{seed}")
+    } else {
+        "input".to_string()
+    };
+    let plot_path = args.out.join(format!("ot-convergence-{file}.png"));
     let mut series: Vec<plot::XySeries> = records
         .iter()
         .filter(|r| r.solver != "exact")
@@ -436,11 +634,20 @@ fn run_case(args: &OtArgs, seed: u64, peers: bool) -> Result<Case, String> {
         });
     }
     let title = format!(
-        "random assignment n = {}, η = {}, seed {seed}",
-        args.n, args.eta
+        "{kind} n = {}, m = {}, η = {}, {label}",
+        p.n(),
+        p.m(),
+        args.eta
     );
-    let plot = match plot::error_vs_time(&plot_path, &title, &series) {
-        Ok(()) => {
+    // Only the entropic solvers have a convergence history worth drawing.
+    let plot = if series.is_empty() {
+        Ok(None)
+    } else {
+        plot::error_vs_time(&plot_path, &title, &series).map(|()| Some(()))
+    };
+    let plot = match plot {
+        Ok(None) => None,
+        Ok(Some(())) => {
             println!("  plot: {}", plot_path.display());
             Some(plot_path.display().to_string())
         }
@@ -450,20 +657,34 @@ fn run_case(args: &OtArgs, seed: u64, peers: bool) -> Result<Case, String> {
         }
     };
     Ok(Case {
+        label: label.into(),
+        kind: kind.into(),
+        n: p.n(),
+        m: p.m(),
         seed,
         target_error: target,
         solvers: records,
         errors,
         speedup_of_sns: speedups,
         pot,
+        pot_emd,
         plot,
     })
 }
 
-/// Exports the problem as npy files and runs POT's `sinkhorn_log` on it.
-fn run_pot(p: &OtProblem, args: &OtArgs, records: &[Record]) -> Result<PotRecord, String> {
+/// The median of a non-empty list (NaN for an empty one).
+fn median(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s[s.len() / 2]
+}
+
+/// Writes the problem as `cost.npy`, `a.npy`, `b.npy` for the Python peers (once per run).
+fn export(p: &OtProblem, args: &OtArgs) -> Result<[std::path::PathBuf; 3], String> {
     use ritz::linalg::io::npy::write_npy_f64;
-    let py = peers::ensure_venv()?;
     let dir = args.out.join("peers").join("ot");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let (c, a, b) = (dir.join("cost.npy"), dir.join("a.npy"), dir.join("b.npy"));
@@ -471,6 +692,57 @@ fn run_pot(p: &OtProblem, args: &OtArgs, records: &[Record]) -> Result<PotRecord
     write_npy_f64(&c, &[p.n(), p.m()], p.cost()).map_err(werr)?;
     write_npy_f64(&a, &[p.n()], p.source()).map_err(werr)?;
     write_npy_f64(&b, &[p.m()], p.target()).map_err(werr)?;
+    Ok([c, a, b])
+}
+
+/// POT's iteration limit for `ot.emd`: at least 1e8 (its default of 1e5 stops early with a
+/// non-optimal plan and only a warning).
+const POT_EMD_MAX_ITERS: u64 = 1_000_000_000;
+
+/// Runs POT's `ot.emd` on the exported problem and compares it with our exact solve.
+fn run_pot_emd(p: &OtProblem, args: &OtArgs, records: &[Record]) -> Result<PotEmdRecord, String> {
+    let py = peers::ensure_venv()?;
+    let [c, a, b] = export(p, args)?;
+    eprintln!(
+        "  running POT ot.emd (numItermax {POT_EMD_MAX_ITERS:e}, {} run(s)) ...",
+        args.repeat
+    );
+    let script = peers::root().join("xtask").join("peers").join("pot_emd.py");
+    let out = std::process::Command::new(py)
+        .arg(script)
+        .args([&c, &a, &b])
+        .arg(POT_EMD_MAX_ITERS.to_string())
+        .arg(args.repeat.to_string())
+        .output()
+        .map_err(|e| format!("pot_emd.py failed to start: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "pot_emd.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let mut r: PotEmdRecord =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("pot_emd.py output: {e}"))?;
+    if let Some(ours) = records.iter().find(|x| x.solver == "exact") {
+        r.time_ratio_ritz_over_pot = Some(ours.seconds / r.seconds);
+        r.cost_relative_difference = Some(
+            (ours.transport_cost - r.transport_cost).abs() / r.transport_cost.abs().max(1e-300),
+        );
+    }
+    if r.result_code != 1 {
+        return Err(format!(
+            "POT ot.emd did not reach an optimal plan (result code {}, {})",
+            r.result_code,
+            r.warning.as_deref().unwrap_or("no warning")
+        ));
+    }
+    Ok(r)
+}
+
+/// Exports the problem as npy files and runs POT's `sinkhorn_log` on it.
+fn run_pot(p: &OtProblem, args: &OtArgs, records: &[Record]) -> Result<PotRecord, String> {
+    let py = peers::ensure_venv()?;
+    let [c, a, b] = export(p, args)?;
     eprintln!(
         "  running POT sinkhorn_log (stopThr {:e}, ≤ {} iterations) ...",
         args.pot_stop, args.pot_max_iters

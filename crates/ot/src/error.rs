@@ -44,6 +44,14 @@ pub enum OtError {
         /// Total mass.
         mass: f64,
     },
+    /// A problem file is missing, unreadable or malformed.
+    #[error("{path}: {reason}")]
+    Io {
+        /// The file or folder.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A parameter is out of range (η ≤ 0, zero iterations, p < 1, …).
     #[error("invalid parameter: {0}")]
     InvalidParameter(String),

@@ -34,6 +34,7 @@
 
 pub mod error;
 pub mod exact;
+pub mod io;
 pub mod kernels;
 pub mod network_simplex;
 pub mod problem;
@@ -42,6 +43,7 @@ pub mod sns;
 pub mod solution;
 
 pub use error::OtError;
+pub use io::{CostScale, OtInput, PointClouds, read_problem};
 pub use network_simplex::{
     Certificate, NetworkSimplexParams, certificate, certificate_sparse, emd, emd_sparse, emd_with,
 };

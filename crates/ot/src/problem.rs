@@ -38,7 +38,7 @@ pub enum GroundCost {
 }
 
 impl GroundCost {
-    fn validate(&self) -> Result<(), OtError> {
+    pub(crate) fn validate(&self) -> Result<(), OtError> {
         match *self {
             GroundCost::EuclideanPower { power } if !(power > 0.0 && power.is_finite()) => Err(
                 OtError::InvalidParameter(format!("Euclidean power must be > 0, got {power}")),
