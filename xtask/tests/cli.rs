@@ -116,6 +116,111 @@ fn ot_suite_json_and_pot_peer() {
 }
 
 #[test]
+fn ot_suite_from_files_with_pot_emd() {
+    let py = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    let peers = py.exists();
+    let dir = tmpdir("ot-files");
+    let clouds = dir.join("clouds");
+    run_ok(
+        xtask()
+            .args(["ot-clouds", "--n", "60", "--m", "90", "--dim", "3", "--out"])
+            .arg(&clouds),
+    );
+    let out = dir.join("out");
+    let mut cmd = xtask();
+    cmd.args(["bench", "--suite", "ot", "--ot-input"])
+        .arg(&clouds)
+        .args(["--ot-cost-scale", "max", "--eta", "200", "--repeat", "2"])
+        .args(["--solvers", "exact,sns", "--out"])
+        .arg(&out);
+    if peers {
+        cmd.arg("--peers");
+    }
+    run_ok(&mut cmd);
+    let j = json(&out.join("ot.json"));
+    let case = &j["cases"][0];
+    assert_eq!(case["kind"], "point-clouds");
+    assert_eq!(
+        (case["n"].as_u64(), case["m"].as_u64()),
+        (Some(60), Some(90))
+    );
+    let solvers = case["solvers"].as_array().unwrap();
+    let exact = solvers.iter().find(|s| s["solver"] == "exact").unwrap();
+    let sns = solvers.iter().find(|s| s["solver"] == "sns").unwrap();
+    assert_eq!(exact["all_seconds"].as_array().unwrap().len(), 2);
+    let cert = &exact["certificate"];
+    assert!(
+        cert["dual_infeasibility"].as_f64().unwrap() < 1e-12,
+        "{cert}"
+    );
+    assert!(
+        cert["complementary_slackness"].as_f64().unwrap() < 1e-12,
+        "{cert}"
+    );
+    let cost = exact["transport_cost"].as_f64().unwrap();
+    assert!(sns["transport_cost"].as_f64().unwrap() > cost);
+    if peers {
+        let pot = &case["pot_emd"];
+        assert_eq!(pot["result_code"], 1);
+        assert!(
+            pot["cost_relative_difference"].as_f64().unwrap() < 1e-9,
+            "{pot}"
+        );
+        // The exported cost matrix as a cost-matrix input: the same optimum.
+        let matrix = dir.join("matrix");
+        std::fs::create_dir_all(&matrix).unwrap();
+        let exported = out.join("peers").join("ot");
+        for (from, to) in [
+            ("cost.npy", "C.npy"),
+            ("a.npy", "a.npy"),
+            ("b.npy", "b.npy"),
+        ] {
+            std::fs::copy(exported.join(from), matrix.join(to)).unwrap();
+        }
+        let out2 = dir.join("out2");
+        run_ok(
+            xtask()
+                .args(["bench", "--suite", "ot", "--solvers", "exact", "--ot-input"])
+                .arg(&matrix)
+                .arg("--out")
+                .arg(&out2),
+        );
+        let j = json(&out2.join("ot.json"));
+        assert_eq!(j["cases"][0]["kind"], "cost-matrix");
+        let c2 = j["cases"][0]["solvers"][0]["transport_cost"]
+            .as_f64()
+            .unwrap();
+        assert!((c2 - cost).abs() <= 1e-12 * cost, "{c2} vs {cost}");
+    }
+    // A folder without a problem, and a bad ground cost: non-zero exits that say why.
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let e = run_err(
+        xtask()
+            .args(["bench", "--suite", "ot", "--ot-input"])
+            .arg(&empty)
+            .arg("--out")
+            .arg(&out),
+    );
+    assert!(e.contains("neither C.npy"), "{e}");
+    let e = run_err(
+        xtask()
+            .args([
+                "bench",
+                "--suite",
+                "ot",
+                "--ot-ground",
+                "hamming",
+                "--ot-input",
+            ])
+            .arg(&clouds)
+            .arg("--out")
+            .arg(&out),
+    );
+    assert!(e.contains("--ot-ground"), "{e}");
+}
+
+#[test]
 fn simulate_dump_and_bench_frames() {
     let out = tmpdir("sim");
     run_ok(
