@@ -8,7 +8,7 @@
 use rayon::prelude::*;
 
 /// Rows per rayon work item (keeps thread hand-off cheap for rows of a few hundred entries).
-const ROWS_PER_TASK: usize = 8;
+pub(crate) const ROWS_PER_TASK: usize = 8;
 
 /// `eˣ` to within 4·10⁻¹⁶ relative; `0` below −708.3 (the normal range's end; callers shift
 /// arguments so that the largest term is `e⁰`), `+∞` above 709.7. NaN in gives NaN or 0.

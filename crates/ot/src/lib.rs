@@ -32,6 +32,7 @@
 //!
 //! Convention: `η` is the inverse regularization (POT's `reg = 1/η`); see [`solution`].
 
+pub mod costs;
 pub mod error;
 pub mod exact;
 pub mod io;
@@ -42,6 +43,7 @@ pub mod sinkhorn;
 pub mod sns;
 pub mod solution;
 
+pub use costs::{CloudCosts, Costs};
 pub use error::OtError;
 pub use io::{CostScale, OtInput, PointClouds, read_problem};
 pub use network_simplex::{
@@ -51,7 +53,7 @@ pub use problem::{GridDensity, GroundCost, OtProblem};
 pub use ritz_krylov::Monitor;
 pub use sinkhorn::{
     EpsilonScaling, SinkhornParams, sinkhorn, sinkhorn_epsilon_scaling, sinkhorn_log,
-    sinkhorn_stabilized,
+    sinkhorn_log_on_the_fly, sinkhorn_stabilized,
 };
-pub use sns::{SnsParams, sinkhorn_newton_sparse};
+pub use sns::{SnsParams, sinkhorn_newton_sparse, sns_on_the_fly};
 pub use solution::{HistoryEntry, OtSolution, SnsStats, StopReason, TransportPlan};

@@ -15,6 +15,7 @@
 //!
 //! Zero-mass bins are removed before iterating and re-inserted with zero plan rows/columns.
 
+use crate::costs::{CloudCosts, Costs, lse_lines};
 use crate::error::OtError;
 use crate::kernels;
 use crate::problem::{OtProblem, check_dense};
@@ -145,7 +146,7 @@ pub(crate) struct LogState {
 }
 
 impl LogState {
-    pub fn new(p: &OtProblem, f: Vec<f64>, g: Vec<f64>) -> Self {
+    pub fn new<C: Costs>(p: &C, f: Vec<f64>, g: Vec<f64>) -> Self {
         Self {
             f,
             g,
@@ -159,14 +160,14 @@ impl LogState {
 
     /// Computes `lse_r_i = log Σ_j exp(η(g_j − C_ij))` and returns the row marginal error
     /// `Σ |exp(η f_i + lse_r_i) − a_i|` of the current potentials.
-    fn row_pass(&mut self, p: &OtProblem, eta: f64) -> f64 {
+    pub(crate) fn row_pass<C: Costs>(&mut self, p: &C, eta: f64) -> f64 {
         let m = p.m();
         let shift = &mut self.shift[..m];
         shift
             .iter_mut()
             .zip(&self.g)
             .for_each(|(s, g)| *s = eta * g);
-        kernels::lse_rows(p.cost(), m, shift, eta, &mut self.lse_r);
+        lse_lines(p, false, shift, eta, &mut self.lse_r);
         self.lse_r
             .iter()
             .zip(&self.f)
@@ -176,7 +177,7 @@ impl LogState {
     }
 
     /// Row update from the last `row_pass`, then a column update (columns become exact).
-    fn update(&mut self, p: &OtProblem, eta: f64) {
+    pub(crate) fn update<C: Costs>(&mut self, p: &C, eta: f64) {
         for ((f, la), l) in self.f.iter_mut().zip(&self.log_a).zip(&self.lse_r) {
             *f = (la - l) / eta;
         }
@@ -186,7 +187,7 @@ impl LogState {
             .iter_mut()
             .zip(&self.f)
             .for_each(|(s, f)| *s = eta * f);
-        kernels::lse_rows(p.cost_t(), n, shift, eta, &mut self.lse_c);
+        lse_lines(p, true, shift, eta, &mut self.lse_c);
         for ((g, lb), l) in self.g.iter_mut().zip(&self.log_b).zip(&self.lse_c) {
             *g = (lb - l) / eta;
         }
@@ -197,9 +198,9 @@ impl LogState {
     /// recorded only when `cols_exact` (its column marginals are exact, so the row error is
     /// the whole error). Returns the iteration reached and the stop reason. Cost per
     /// iteration: `2nm` exps.
-    pub fn iterate(
+    pub fn iterate<C: Costs>(
         &mut self,
-        p: &OtProblem,
+        p: &C,
         eta: f64,
         it0: usize,
         max_iters: usize,
@@ -253,6 +254,39 @@ pub fn sinkhorn_log(
         let (it, stop) = st.iterate(p, params.eta, 0, params.max_iters, false, &mut tr);
         Ok((st.f, st.g, RunRecord::plain(it, tr.history, stop, start)))
     })
+}
+
+/// Log-domain Sinkhorn on costs computed on the fly ([`CloudCosts`]): the iteration of
+/// [`sinkhorn_log`] without any `n × m` array. The plan in the result is implicit (given by
+/// the potentials, [`crate::TransportPlan::implicit`]).
+///
+/// Cost per iteration: two passes over the costs (`2nm` exps and `nm·d` flops for the costs),
+/// rayon-parallel; memory `O((n + m)·d)` plus a row buffer per thread. Errors: invalid
+/// parameters.
+///
+/// ```
+/// use ritz_ot::{CostScale, PointClouds, SinkhornParams, costs::CloudCosts, sinkhorn_log_on_the_fly};
+/// let clouds = PointClouds::clustered(300, 200, 3, 0)?;
+/// let costs = CloudCosts::new(clouds, "sqeuclidean".parse()?, CostScale::Max)?;
+/// let params = SinkhornParams { eta: 50.0, tol: 1e-9, ..Default::default() };
+/// let s = sinkhorn_log_on_the_fly(&costs, &params, &mut ())?;
+/// assert!(s.marginal_error() <= 1e-9 && s.plan.is_implicit());
+/// # Ok::<(), ritz_ot::OtError>(())
+/// ```
+pub fn sinkhorn_log_on_the_fly(
+    costs: &CloudCosts,
+    params: &SinkhornParams,
+    monitor: &mut dyn Monitor,
+) -> Result<OtSolution, OtError> {
+    params.validate()?;
+    let start = Instant::now();
+    let mut st = LogState::new(costs, vec![0.0; costs.n()], vec![0.0; costs.m()]);
+    let mut tr = Tracker::new(start, params.tol, params.time_limit_s, &mut *monitor);
+    let (it, stop) = st.iterate(costs, params.eta, 0, params.max_iters, false, &mut tr);
+    let rec = RunRecord::plain(it, tr.history, stop, start);
+    Ok(crate::costs::finish_implicit(
+        costs, params.eta, st.f, st.g, rec,
+    ))
 }
 
 /// Sinkhorn's scaling form (Sinkhorn–Knopp, POT's `sinkhorn`): `u = a ⊘ K v`, `v = b ⊘ Kᵀu`

@@ -24,11 +24,13 @@
 //! n = 60, η = 20,000 the single stage stalls at marginal error 0.14 after 220 iterations, the
 //! continuation converges to 1e-11 in 63 (20 Sinkhorn + 43 Newton).
 
+use crate::costs::{self, CloudCosts, Costs, finish_implicit, plan_row, plan_sums};
 use crate::error::OtError;
 use crate::kernels;
 use crate::problem::OtProblem;
 use crate::sinkhorn::{LogState, Tracker, stabilized_iterations};
 use crate::solution::{OtSolution, RunRecord, SnsStats, StopReason, finish_entropic, l1_dist};
+use rayon::prelude::*;
 use ritz_krylov::precond::Jacobi;
 use ritz_krylov::{Monitor, SolveParams, pcg};
 use ritz_linalg::{CsrMatrix, LinearOperator};
@@ -176,18 +178,32 @@ struct PlanState {
 }
 
 impl PlanState {
-    fn new(n: usize, m: usize) -> Self {
+    /// A state that keeps the dense plan only when the costs are stored.
+    fn new<C: Costs>(c: &C) -> Self {
+        let (n, m) = (c.n(), c.m());
         Self {
-            p: vec![0.0; n * m],
+            p: if c.stored() {
+                vec![0.0; n * m]
+            } else {
+                Vec::new()
+            },
             rows: vec![0.0; n],
             cols: vec![0.0; m],
             dual: 0.0,
             err: 0.0,
         }
     }
-    fn eval(&mut self, pr: &OtProblem, eta: f64, f: &[f64], g: &[f64]) {
-        kernels::gibbs(pr.cost(), f, g, eta, &mut self.p);
-        kernels::row_col_sums(&self.p, pr.m(), &mut self.rows, &mut self.cols);
+    fn eval<C: Costs>(&mut self, pr: &C, eta: f64, f: &[f64], g: &[f64]) {
+        match pr.dense() {
+            Some(cost) => {
+                kernels::gibbs(cost, f, g, eta, &mut self.p);
+                kernels::row_col_sums(&self.p, pr.m(), &mut self.rows, &mut self.cols);
+            }
+            None => {
+                let s = plan_sums(pr, eta, f, g);
+                (self.rows, self.cols) = (s.rows, s.cols);
+            }
+        }
         let total: f64 = self.rows.iter().sum();
         self.dual = kernels::dot(pr.source(), f) + kernels::dot(pr.target(), g) - total / eta;
         self.err = l1_dist(&self.rows, pr.source()) + l1_dist(&self.cols, pr.target());
@@ -201,15 +217,30 @@ impl PlanState {
 /// The sparsified off-diagonal block: about the `keep` largest entries of `P` outside the last
 /// column, as an `n × (m − 1)` CSR matrix. The threshold is the matching order statistic of
 /// a regular sample of about `8·keep` entries (exact when that is all of them), so the cost is
-/// one compare pass plus a selection on the sample.
-fn sparsify(p: &[f64], n: usize, m: usize, keep: usize) -> CsrMatrix {
+/// one compare pass plus a selection on the sample. Without a stored plan (`cur.p` empty) the
+/// entries are recomputed from the potentials: the sample entry by entry, then one pass over
+/// the plan's rows.
+fn sparsify<C: Costs>(
+    pr: &C,
+    cur: &PlanState,
+    eta: f64,
+    f: &[f64],
+    g: &[f64],
+    keep: usize,
+) -> CsrMatrix {
+    let (n, m) = (pr.n(), pr.m());
     let total = n * (m - 1);
     let keep = keep.clamp(1, total.max(1));
     let stride = (total / (8 * keep)).max(1);
-    let mut sample: Vec<f64> = (0..total)
-        .step_by(stride)
-        .map(|k| p[(k / (m - 1)) * m + k % (m - 1)])
-        .collect();
+    let entry = |k: usize| {
+        let (i, j) = (k / (m - 1), k % (m - 1));
+        if cur.p.is_empty() {
+            (eta * (f[i] + g[j] - pr.entry(i, j))).exp()
+        } else {
+            cur.p[i * m + j]
+        }
+    };
+    let mut sample: Vec<f64> = (0..total).step_by(stride).map(entry).collect();
     let rank = (keep * sample.len())
         .div_ceil(total)
         .clamp(1, sample.len().max(1));
@@ -223,14 +254,42 @@ fn sparsify(p: &[f64], n: usize, m: usize, keep: usize) -> CsrMatrix {
     let mut col_idx = Vec::with_capacity(2 * keep + n);
     let mut values = Vec::with_capacity(2 * keep + n);
     row_ptr.push(0);
-    for i in 0..n {
-        for (j, &v) in p[i * m..i * m + m - 1].iter().enumerate() {
-            if v >= rho && v > 0.0 {
-                col_idx.push(j as u32);
-                values.push(v);
-            }
+    if cur.p.is_empty() {
+        // Rows in parallel, each keeping its entries above the threshold.
+        let kept: Vec<(Vec<u32>, Vec<f64>)> = (0..n)
+            .into_par_iter()
+            .with_min_len(8)
+            .map_init(
+                || (costs::buffer(pr, false), vec![0.0; m]),
+                |(buf, prow), i| {
+                    let crow = pr.row(i, buf);
+                    plan_row(crow, f[i], g, eta, prow);
+                    let mut out = (Vec::new(), Vec::new());
+                    for (j, &v) in prow[..m - 1].iter().enumerate() {
+                        if v >= rho && v > 0.0 {
+                            out.0.push(j as u32);
+                            out.1.push(v);
+                        }
+                    }
+                    out
+                },
+            )
+            .collect();
+        for (c, v) in kept {
+            col_idx.extend(c);
+            values.extend(v);
+            row_ptr.push(col_idx.len());
         }
-        row_ptr.push(col_idx.len());
+    } else {
+        for i in 0..n {
+            for (j, &v) in cur.p[i * m..i * m + m - 1].iter().enumerate() {
+                if v >= rho && v > 0.0 {
+                    col_idx.push(j as u32);
+                    values.push(v);
+                }
+            }
+            row_ptr.push(col_idx.len());
+        }
     }
     CsrMatrix::from_csr(n, m - 1, row_ptr, col_idx, values)
         .expect("finite entries, increasing columns")
@@ -257,21 +316,74 @@ pub fn sinkhorn_newton_sparse(
         3,
     )?;
     let start = Instant::now();
-    let eta = params.eta;
     let support = problem.without_empty_bins();
     let pr = support.as_ref().map_or(problem, |s| &s.2);
+    // Stage 1 with the stabilized scaling form: the same iterates as log-domain Sinkhorn, at
+    // mat-vec instead of exp cost.
+    let (f, g, rec) = sns_run(pr, params, monitor, start, |p, eta, iters, tr| {
+        stabilized_iterations(p, eta, iters, tr)
+    });
+    Ok(finish_entropic(
+        problem,
+        support.as_ref(),
+        params.eta,
+        &f,
+        &g,
+        rec,
+    ))
+}
+
+/// Sinkhorn-Newton-Sparse on costs computed on the fly ([`CloudCosts`]): the method of
+/// [`sinkhorn_newton_sparse`] without any `n × m` array — the warm-up runs log-domain
+/// Sinkhorn, each plan evaluation is one pass over the costs, the sparsified Hessian is
+/// picked from a sample and one more pass. The plan in the result is implicit (given by the
+/// potentials, [`crate::TransportPlan::implicit`]).
+///
+/// Cost per Newton step: one pass (`n·m` exps) per line-search trial plus one for the
+/// sparsification, CG on the sparse Schur system. Memory: `O((n + m)·d)` plus the sparse
+/// Hessian (`density · max(n, m)` entries, doubled on slow steps) and a sample of 8× its
+/// size. Errors: invalid parameters.
+///
+/// ```
+/// use ritz_ot::{CostScale, PointClouds, SnsParams, costs::CloudCosts, sns::sns_on_the_fly};
+/// let clouds = PointClouds::clustered(400, 300, 2, 0)?;
+/// let costs = CloudCosts::new(clouds, "sqeuclidean".parse()?, CostScale::Max)?;
+/// let s = sns_on_the_fly(&costs, &SnsParams { eta: 100.0, tol: 1e-9, ..Default::default() }, &mut ())?;
+/// assert!(s.marginal_error() <= 1e-9 && s.plan.is_implicit());
+/// # Ok::<(), ritz_ot::OtError>(())
+/// ```
+pub fn sns_on_the_fly(
+    costs: &CloudCosts,
+    params: &SnsParams,
+    monitor: &mut dyn Monitor,
+) -> Result<OtSolution, OtError> {
+    params.validate()?;
+    let start = Instant::now();
+    let (f, g, rec) = sns_run(costs, params, monitor, start, |p, eta, iters, tr| {
+        let mut st = LogState::new(p, vec![0.0; p.n()], vec![0.0; p.m()]);
+        let (it, stop) = st.iterate(p, eta, 0, iters, false, tr);
+        (st.f, st.g, it, stop)
+    });
+    Ok(finish_implicit(costs, params.eta, f, g, rec))
+}
+
+/// The method on any costs without empty bins: the η-continuation stages, each a warm-up
+/// (`stage1`, first stage only) and Newton steps. Returns the potentials and the record.
+fn sns_run<C: Costs>(
+    pr: &C,
+    params: &SnsParams,
+    monitor: &mut dyn Monitor,
+    start: Instant,
+    stage1: impl FnOnce(&C, f64, usize, &mut Tracker) -> (Vec<f64>, Vec<f64>, usize, StopReason),
+) -> (Vec<f64>, Vec<f64>, RunRecord) {
+    let eta = params.eta;
     let (n, m) = (pr.n(), pr.m());
     let max_iters = params.sinkhorn_iters + params.max_newton_iters;
     let mut stats = SnsStats::default();
     // η-continuation: the stages η/qᵏ, …, η/q, η, starting where η·range(C) ≤ 2000.
     let mut etas = vec![eta];
     if let Some(q) = params.continuation {
-        let (lo, hi) = pr
-            .cost()
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &c| {
-                (l.min(c), h.max(c))
-            });
+        let (lo, hi) = pr.range();
         let range = (hi - lo).max(f64::MIN_POSITIVE);
         while etas[0] * range > CONTINUATION_START {
             etas.insert(0, etas[0] / q);
@@ -281,6 +393,7 @@ pub fn sinkhorn_newton_sparse(
     let mut it = 0;
     let mut stop = None;
     let (mut f, mut g) = (vec![0.0; n], vec![0.0; m]);
+    let mut stage1 = Some(stage1);
     for (k, &stage_eta) in etas.iter().enumerate() {
         let last = k + 1 == etas.len();
         let tol = if last {
@@ -289,11 +402,11 @@ pub fn sinkhorn_newton_sparse(
             STAGE_TOL * pr.mass()
         };
         let mut tr = Tracker::new(start, tol, params.time_limit_s, &mut *monitor);
-        if k == 0 && params.sinkhorn_iters > 0 {
-            // Stage 1 with the stabilized scaling form: the same iterates as log-domain
-            // Sinkhorn, at mat-vec instead of exp cost.
-            let (f1, g1, reached, s) =
-                stabilized_iterations(pr, stage_eta, params.sinkhorn_iters, &mut tr);
+        if k == 0
+            && params.sinkhorn_iters > 0
+            && let Some(warm_up) = stage1.take()
+        {
+            let (f1, g1, reached, s) = warm_up(pr, stage_eta, params.sinkhorn_iters, &mut tr);
             (f, g, it) = (f1, g1, reached);
             stats.sinkhorn_iterations = reached;
             if s != StopReason::MaxIterations {
@@ -334,7 +447,7 @@ pub fn sinkhorn_newton_sparse(
         start,
         sns: Some(stats),
     };
-    Ok(finish_entropic(problem, support.as_ref(), eta, &f, &g, rec))
+    (f, g, rec)
 }
 
 /// `η·range(C)` below which the continuation's first stage starts (a 20-step Sinkhorn
@@ -345,8 +458,8 @@ const STAGE_TOL: f64 = 1e-6;
 
 /// Newton steps at one `η` from `(f, g)` until `tracker` stops them; returns the iteration
 /// count reached and the stop reason.
-fn newton_stage(
-    pr: &OtProblem,
+fn newton_stage<C: Costs>(
+    pr: &C,
     eta: f64,
     f: &mut Vec<f64>,
     g: &mut Vec<f64>,
@@ -359,8 +472,8 @@ fn newton_stage(
 ) -> (usize, StopReason) {
     let (n, m) = (pr.n(), pr.m());
     let mut it = it0;
-    let mut cur = PlanState::new(n, m);
-    let mut trial = PlanState::new(n, m);
+    let mut cur = PlanState::new(pr);
+    let mut trial = PlanState::new(pr);
     cur.eval(pr, eta, f, g);
     let mut stop = tr.record(it, cur.err, max_iters);
     let mut keep = (params.density * n.max(m) as f64).ceil() as usize;
@@ -383,7 +496,17 @@ fn newton_stage(
             .collect();
         let accepted = m > 1 && {
             newton_direction(
-                pr, eta, &cur, &grad_f, &grad_g, keep, params, &mut df, &mut dg, stats,
+                pr,
+                eta,
+                &cur,
+                (f.as_slice(), g.as_slice()),
+                &grad_f,
+                &grad_g,
+                keep,
+                params,
+                &mut df,
+                &mut dg,
+                stats,
             );
             let slope = kernels::dot(&grad_f, &df) + kernels::dot(&grad_g, &dg);
             let mut alpha = 1.0;
@@ -437,10 +560,11 @@ fn newton_stage(
 }
 
 /// Solves the sparsified Newton system for `(Δf, Δg)` (with `Δg_{m−1} = 0`).
-fn newton_direction(
-    pr: &OtProblem,
+fn newton_direction<C: Costs>(
+    pr: &C,
     eta: f64,
     cur: &PlanState,
+    (f, g): (&[f64], &[f64]),
     grad_f: &[f64],
     grad_g: &[f64],
     keep: usize,
@@ -450,7 +574,7 @@ fn newton_direction(
     stats: &mut SnsStats,
 ) {
     let (n, m) = (pr.n(), pr.m());
-    let ps = sparsify(&cur.p, n, m, keep);
+    let ps = sparsify(pr, cur, eta, f, g, keep);
     stats.hessian_nnz.push(ps.nnz());
     let pst = ps.transpose();
     let d1_inv: Vec<f64> = cur

@@ -97,6 +97,24 @@ impl TransportPlan {
         }
     }
 
+    /// A plan held by neither form: an entropic plan on costs computed on the fly, given by
+    /// the solution's potentials (`P_ij = exp(η (f_i + g_j − C_ij))`). `get` returns 0 and
+    /// `to_dense` an error for it.
+    pub fn implicit(n: usize, m: usize) -> Self {
+        Self {
+            n,
+            m,
+            dense: None,
+            sparse: None,
+            sparse_dropped_mass: 0.0,
+        }
+    }
+
+    /// True for a plan that is neither dense nor sparse ([`TransportPlan::implicit`]).
+    pub fn is_implicit(&self) -> bool {
+        self.dense.is_none() && self.sparse.is_none()
+    }
+
     /// Entry `P_ij`. Cost: O(1) dense, O(log row length) sparse.
     pub fn get(&self, i: usize, j: usize) -> f64 {
         match (&self.dense, &self.sparse) {
@@ -141,6 +159,12 @@ impl TransportPlan {
     pub fn to_dense(&self) -> Result<Vec<f64>, OtError> {
         if let Some(d) = &self.dense {
             return Ok(d.clone());
+        }
+        if self.is_implicit() {
+            return Err(OtError::InvalidParameter(
+                "the plan is implicit (costs computed on the fly): evaluate it from the potentials"
+                    .into(),
+            ));
         }
         crate::problem::check_dense("the dense plan", self.n, self.m, 1)?;
         let mut d = vec![0.0; self.n * self.m];

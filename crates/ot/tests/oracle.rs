@@ -542,3 +542,48 @@ fn sparse_support_errors() {
         Err(OtError::MassMismatch { .. })
     ));
 }
+
+#[test]
+fn on_the_fly_costs_give_the_stored_results() {
+    use ritz_ot::{CloudCosts, CostScale, PointClouds, sinkhorn_log_on_the_fly, sns_on_the_fly};
+    let clouds = PointClouds::clustered(120, 90, 2, 5).unwrap();
+    let lazy =
+        CloudCosts::new(clouds.clone(), GroundCost::SquaredEuclidean, CostScale::Max).unwrap();
+    let dense = clouds
+        .problem(GroundCost::SquaredEuclidean, CostScale::Max)
+        .unwrap();
+    let sp = SinkhornParams {
+        eta: 80.0,
+        tol: 1e-10,
+        max_iters: 100_000,
+        time_limit_s: None,
+    };
+    let a = sinkhorn_log(&dense, &sp, &mut ()).unwrap();
+    let b = sinkhorn_log_on_the_fly(&lazy, &sp, &mut ()).unwrap();
+    assert_eq!(b.stop, StopReason::Converged);
+    assert!(b.plan.is_implicit() && b.plan.to_dense().is_err());
+    assert!(
+        a.iterations.abs_diff(b.iterations) <= 1,
+        "{} vs {}",
+        a.iterations,
+        b.iterations
+    );
+    let close = |x: &[f64], y: &[f64]| x.iter().zip(y).all(|(u, v)| (u - v).abs() < 1e-9);
+    assert!(close(&a.f, &b.f) && close(&a.g, &b.g));
+    assert!((a.transport_cost - b.transport_cost).abs() < 1e-12);
+    assert!((a.dual_value - b.dual_value).abs() < 1e-12);
+    assert!((a.marginal_error() - b.marginal_error()).abs() < 1e-12);
+    let params = SnsParams {
+        eta: 80.0,
+        tol: 1e-11,
+        ..Default::default()
+    };
+    let a = sinkhorn_newton_sparse(&dense, &params, &mut ()).unwrap();
+    let b = sns_on_the_fly(&lazy, &params, &mut ()).unwrap();
+    assert_eq!(b.stop, StopReason::Converged);
+    assert!(b.marginal_error() <= 1e-11);
+    assert!((a.transport_cost - b.transport_cost).abs() < 1e-10);
+    assert!(b.duality_gap().abs() < 1e-9, "gap {:e}", b.duality_gap());
+    let stats = b.sns.unwrap();
+    assert!(stats.newton_iterations > 0 && stats.hessian_nnz.iter().all(|&k| k > 0));
+}
