@@ -113,6 +113,10 @@ pub struct BenchArgs {
     /// OT suite: scale of the input's costs: none, or max (divide by the largest cost).
     #[arg(long, default_value = "none")]
     pub ot_cost_scale: String,
+    /// OT suite: solve a point-cloud --ot-input with costs computed on the fly (no n × m
+    /// array; solvers sns and sinkhorn-log; peak memory per solve in the JSON).
+    #[arg(long)]
+    pub ot_on_the_fly: bool,
 }
 
 /// A bench configuration file (schema in docs/bench.md).
@@ -301,7 +305,9 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
                 tol: args.ot_tol,
                 seeds: args.ot_seeds.clone(),
                 solvers: args.solvers.clone().unwrap_or_else(|| {
-                    let default = if args.ot_input.is_some() {
+                    let default = if args.ot_on_the_fly {
+                        &["sns", "sinkhorn-log"][..]
+                    } else if args.ot_input.is_some() {
                         crate::ot_bench::DEFAULT_INPUT_SOLVERS
                     } else {
                         crate::ot_bench::DEFAULT_SOLVERS
@@ -322,6 +328,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
                     .parse()
                     .map_err(|e| format!("--ot-cost-scale: {e}"))?,
                 repeat: args.repeat,
+                on_the_fly: args.ot_on_the_fly,
                 out: &args.out,
             });
         }

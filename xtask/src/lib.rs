@@ -132,9 +132,13 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Write two clustered, non-uniformly weighted point clouds (`X.npy`, `Y.npy`, `a.npy`,
-    /// `b.npy`) for `bench --suite ot --ot-input` (`ritz::ot::PointClouds::clustered`).
+    /// Write two non-uniformly weighted point clouds, clustered or uniform in the unit box
+    /// (`X.npy`, `Y.npy`, `a.npy`, `b.npy`), for `bench --suite ot --ot-input`
+    /// (`ritz::ot::PointClouds`).
     OtClouds {
+        /// clustered (5 and 7 blobs) or uniform (the unit box).
+        #[arg(long, default_value = "clustered")]
+        kind: String,
         /// Source points.
         #[arg(long, default_value_t = 1000)]
         n: usize,
@@ -186,21 +190,28 @@ pub fn main_cli() {
         } => problems::write_heldout(&kind, dim, n, seed, &out),
         Cmd::Fuzz(args) => fuzz::run(&args),
         Cmd::OtClouds {
+            kind,
             n,
             m,
             dim,
             seed,
             out,
-        } => ritz::ot::PointClouds::clustered(n, m.unwrap_or(n), dim, seed)
-            .and_then(|c| c.write(&out))
-            .map(|()| {
-                println!(
-                    "wrote {n} + {} points in {dim}D to {} (X.npy, Y.npy, a.npy, b.npy)",
-                    m.unwrap_or(n),
-                    out.display()
-                )
-            })
-            .map_err(|e| e.to_string()),
+        } => match kind.as_str() {
+            "clustered" => ritz::ot::PointClouds::clustered(n, m.unwrap_or(n), dim, seed),
+            "uniform" => ritz::ot::PointClouds::uniform(n, m.unwrap_or(n), dim, seed),
+            other => Err(ritz::ot::OtError::InvalidParameter(format!(
+                "--kind {other} (clustered, uniform)"
+            ))),
+        }
+        .and_then(|c| c.write(&out))
+        .map(|()| {
+            println!(
+                "wrote {n} + {} points in {dim}D to {} (X.npy, Y.npy, a.npy, b.npy)",
+                m.unwrap_or(n),
+                out.display()
+            )
+        })
+        .map_err(|e| e.to_string()),
     };
     if let Err(e) = res {
         eprintln!("error: {e}");

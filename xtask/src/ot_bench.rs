@@ -56,6 +56,8 @@ pub struct OtArgs<'a> {
     pub scale: CostScale,
     /// Runs of the exact solvers (ours and POT's `emd`); their median time is reported.
     pub repeat: usize,
+    /// Point-cloud input solved with costs computed on the fly (no `n × m` array).
+    pub on_the_fly: bool,
     /// Output folder.
     pub out: &'a Path,
 }
@@ -79,6 +81,9 @@ struct Record {
     all_seconds: Vec<f64>,
     /// Threads the solver used.
     threads: usize,
+    /// Peak resident memory of the process during this solve (Linux `VmHWM`, reset before
+    /// it), bytes.
+    peak_rss_bytes: Option<u64>,
     /// (iteration, marginal error, seconds), thinned to at most 400 points.
     history: Vec<(usize, f64, f64)>,
     /// Every (iteration, marginal error, seconds), for time-to-error comparisons.
@@ -118,6 +123,7 @@ impl Record {
             } else {
                 rayon::current_num_threads()
             },
+            peak_rss_bytes: None,
             history,
             full: s
                 .history
@@ -238,6 +244,9 @@ pub fn run(args: &OtArgs) -> Result<(), String> {
     }
     if args.repeat == 0 {
         return Err("--repeat must be at least 1".into());
+    }
+    if args.on_the_fly {
+        return run_on_the_fly(args);
     }
     // A file input is read (and validated) before anything runs.
     let input = match args.input {
@@ -774,4 +783,159 @@ fn run_pot(p: &OtProblem, args: &OtArgs, records: &[Record]) -> Result<PotRecord
         r.ritz_log_iterations_to_same_error = hit.map(|h| h.0);
     }
     Ok(r)
+}
+
+/// Resets the process's peak resident set (Linux: `5` into `/proc/self/clear_refs`).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The process's peak resident set since the last reset (Linux `VmHWM`), bytes.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Solvers that run with costs computed on the fly.
+const ON_THE_FLY: &[&str] = &["sns", "sinkhorn-log"];
+
+/// `--ot-on-the-fly`: a point-cloud folder solved by SNS and log-domain Sinkhorn with costs
+/// computed on the fly; peak memory per solve. POT needs the dense costs, so it runs in a
+/// separate, dense run at a size it can hold.
+fn run_on_the_fly(args: &OtArgs) -> Result<(), String> {
+    let Some(dir) = args.input else {
+        return Err("--ot-on-the-fly needs --ot-input with a point-cloud folder".into());
+    };
+    if let Some(bad) = args
+        .solvers
+        .iter()
+        .find(|s| !ON_THE_FLY.contains(&s.as_str()))
+    {
+        return Err(format!(
+            "{bad} does not run on the fly (--ot-on-the-fly runs {})",
+            ON_THE_FLY.join(", ")
+        ));
+    }
+    if args.peers {
+        return Err("POT needs the dense costs: run --peers without --ot-on-the-fly, at a size POT can hold".into());
+    }
+    let clouds = ritz::ot::read_clouds(dir).map_err(|e| format!("--ot-input: {e}"))?;
+    let costs = ritz::ot::CloudCosts::new(clouds, args.ground, args.scale)
+        .map_err(|e| format!("--ot-input: {e}"))?;
+    use ritz::ot::Costs;
+    let (n, m, dim) = (costs.n(), costs.m(), costs.clouds().dim);
+    std::fs::create_dir_all(args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    let threads = rayon::current_num_threads();
+    println!(
+        "OT suite on the fly: point clouds {} (n = {n}, m = {m}, dim {dim}), ground cost {}, cost scale {}, η = {}, {threads} threads; no n × m array ({:.1} GB if stored)",
+        dir.display(),
+        args.ground,
+        args.scale,
+        args.eta,
+        (n * m * 8) as f64 / 1e9
+    );
+    let mut records = Vec::new();
+    let mut errors = Vec::new();
+    let mut target = args.tol;
+    let mut order: Vec<&String> = args.solvers.iter().filter(|s| *s == "sns").collect();
+    order.extend(args.solvers.iter().filter(|s| *s != "sns"));
+    for name in order {
+        eprintln!("  running {name} on the fly ...");
+        reset_peak_rss();
+        let res = if name == "sns" {
+            ritz::ot::sns_on_the_fly(
+                &costs,
+                &SnsParams {
+                    eta: args.eta,
+                    tol: args.tol,
+                    time_limit_s: Some(args.time_limit_s),
+                    ..Default::default()
+                },
+                &mut (),
+            )
+        } else {
+            ritz::ot::sinkhorn_log_on_the_fly(
+                &costs,
+                &SinkhornParams {
+                    eta: args.eta,
+                    tol: target,
+                    max_iters: 10_000_000,
+                    time_limit_s: Some(args.time_limit_s),
+                },
+                &mut (),
+            )
+        };
+        match res {
+            Ok(s) => {
+                if name == "sns" {
+                    target = s.marginal_error().max(args.tol);
+                }
+                let mut r = Record::new(name, &s);
+                r.peak_rss_bytes = peak_rss();
+                records.push(r);
+            }
+            Err(e) => {
+                let e = format!("{name}: {e}");
+                eprintln!("  {e}");
+                errors.push(e);
+            }
+        }
+    }
+    println!(
+        "  {:<14} {:>8} {:>10} {:>10} {:>11} {:>12} {:>11} {:>10} {:<14}",
+        "solver", "iters", "seconds", "ms/iter", "marg. err", "⟨C,P⟩", "gap", "peak RSS", "stop"
+    );
+    for r in &records {
+        println!(
+            "  {:<14} {:>8} {:>10.3} {:>10.1} {:>11.2e} {:>12.8} {:>11.1e} {:>10} {:<14}",
+            r.solver,
+            r.iterations,
+            r.seconds,
+            r.seconds_per_iteration * 1e3,
+            r.marginal_error,
+            r.transport_cost,
+            r.duality_gap,
+            r.peak_rss_bytes
+                .map_or("-".into(), |b| format!("{:.0} MB", b as f64 / 1e6)),
+            r.stop
+        );
+    }
+    let case = Case {
+        label: dir.display().to_string(),
+        kind: "point-clouds-on-the-fly".into(),
+        n,
+        m,
+        seed: 0,
+        target_error: target,
+        solvers: records,
+        errors,
+        speedup_of_sns: Vec::new(),
+        pot: None,
+        pot_emd: None,
+        plot: None,
+    };
+    let failed = case.errors.len();
+    let report = Report {
+        schema: "ritz-bench-ot/2",
+        threads,
+        problem: "point-clouds-on-the-fly".into(),
+        n,
+        eta: args.eta,
+        tol: args.tol,
+        cases: vec![case],
+        median_speedup_of_sns: Vec::new(),
+    };
+    let path = args.out.join("ot.json");
+    let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("wrote {}", path.display());
+    if failed > 0 {
+        return Err(format!(
+            "{failed} OT solves failed (recorded in {})",
+            path.display()
+        ));
+    }
+    Ok(())
 }

@@ -143,6 +143,30 @@ impl PointClouds {
         Ok(Self { dim, x, y, a, b })
     }
 
+    /// Points uniform in the unit box `[0, 1)^dim`, weights uniform on `[0.1, 1.1)`
+    /// normalized to mass 1. Reproducible by `seed`. Errors: `n`, `m` or `dim` zero.
+    pub fn uniform(n: usize, m: usize, dim: usize, seed: u64) -> Result<Self, OtError> {
+        if n == 0 || m == 0 || dim == 0 {
+            return Err(OtError::InvalidParameter(format!(
+                "point clouds need n, m, dim ≥ 1 (got {n}, {m}, {dim})"
+            )));
+        }
+        ritz_linalg::mem::check(
+            || format!("point clouds ({n} + {m}) × {dim}"),
+            ritz_linalg::mem::product(&[n + m, dim + 1, 8]),
+        )?;
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut cloud = |count: usize| {
+            let p: Vec<f64> = (0..count * dim).map(|_| rng.random::<f64>()).collect();
+            let w: Vec<f64> = (0..count).map(|_| 0.1 + rng.random::<f64>()).collect();
+            let total: f64 = w.iter().sum();
+            (p, w.iter().map(|v| v / total).collect::<Vec<f64>>())
+        };
+        let (x, a) = cloud(n);
+        let (y, b) = cloud(m);
+        Ok(Self { dim, x, y, a, b })
+    }
+
     /// Number of source points.
     pub fn n(&self) -> usize {
         self.a.len()
@@ -296,6 +320,28 @@ pub fn read_problem(dir: &Path, ground: GroundCost, scale: CostScale) -> Result<
         let p = OtProblem::new(a, b, cost)?;
         return Ok(OtInput::CostMatrix(scaled(p, scale)?));
     }
+    let clouds = read_clouds_with(dir, a, b)?;
+    let p = clouds.problem(ground, scale)?;
+    Ok(OtInput::PointClouds(clouds, p))
+}
+
+/// Reads a point-cloud folder (`X.npy`, `Y.npy`, optional `a.npy`, `b.npy`) without building
+/// any cost matrix: the input of [`crate::CloudCosts`] for problems too large for `n × m`
+/// arrays. Errors as [`read_problem`] (a folder without `X.npy` + `Y.npy` included).
+pub fn read_clouds(dir: &Path) -> Result<PointClouds, OtError> {
+    if !dir.is_dir() {
+        return Err(io_error(dir, "not a folder"));
+    }
+    let a = read_array(dir, "a.npy")?;
+    let b = read_array(dir, "b.npy")?;
+    read_clouds_with(dir, a, b)
+}
+
+fn read_clouds_with(
+    dir: &Path,
+    a: Option<Array>,
+    b: Option<Array>,
+) -> Result<PointClouds, OtError> {
     let (Some((xs, x)), Some((ys, y))) = (read_array(dir, "X.npy")?, read_array(dir, "Y.npy")?)
     else {
         return Err(io_error(
@@ -341,8 +387,7 @@ pub fn read_problem(dir: &Path, ground: GroundCost, scale: CostScale) -> Result<
         x,
         y,
     };
-    let p = clouds.problem(ground, scale)?;
-    Ok(OtInput::PointClouds(clouds, p))
+    Ok(clouds)
 }
 
 #[cfg(test)]

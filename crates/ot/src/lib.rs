@@ -45,7 +45,7 @@ pub mod solution;
 
 pub use costs::{CloudCosts, Costs};
 pub use error::OtError;
-pub use io::{CostScale, OtInput, PointClouds, read_problem};
+pub use io::{CostScale, OtInput, PointClouds, read_clouds, read_problem};
 pub use network_simplex::{
     Certificate, NetworkSimplexParams, certificate, certificate_sparse, emd, emd_sparse, emd_with,
 };

@@ -69,6 +69,16 @@ pub struct SnsParams {
     /// warm-up no longer reaches Newton's fast region and the single stage stalls. `None`
     /// forces the single stage.
     pub continuation: Option<f64>,
+    /// Cap of the doubled density: at most `⌈max_density · max(n, m)⌉` kept entries (the
+    /// sparse Hessian's memory: 24 bytes per entry with its transpose). `None` (default): no
+    /// cap when the costs are stored (the dense plans are there anyway), 64 when they are
+    /// computed on the fly ([`sns_on_the_fly`]). When two Newton steps in a row at the cap
+    /// fail to halve the marginal error, the stage finishes with log-domain Sinkhorn (an
+    /// entropic plan too dense for the cap: Newton with a truncated Hessian converges more
+    /// slowly than Sinkhorn there); [`SnsStats::fallback_sinkhorn_iterations`] counts them.
+    pub max_density: Option<f64>,
+    /// Iteration limit of that Sinkhorn fallback.
+    pub fallback_max_iters: usize,
 }
 
 impl Default for SnsParams {
@@ -89,6 +99,8 @@ impl Default for SnsParams {
             max_backtracks: 40,
             time_limit_s: None,
             continuation: Some(4.0),
+            max_density: None,
+            fallback_max_iters: 100_000,
         }
     }
 }
@@ -105,6 +117,11 @@ impl SnsParams {
         }
         if !(self.density > 0.0 && self.density.is_finite()) {
             return bad(format!("density must be positive, got {}", self.density));
+        }
+        if let Some(d) = self.max_density
+            && (d.is_nan() || d <= 0.0)
+        {
+            return bad(format!("max_density must be positive, got {d}"));
         }
         if !(self.armijo > 0.0 && self.armijo < 0.5) {
             return bad(format!("armijo must lie in (0, 0.5), got {}", self.armijo));
@@ -231,7 +248,8 @@ fn sparsify<C: Costs>(
     let (n, m) = (pr.n(), pr.m());
     let total = n * (m - 1);
     let keep = keep.clamp(1, total.max(1));
-    let stride = (total / (8 * keep)).max(1);
+    // About 8 samples per kept entry, at most 2^20 (8 MB): enough for the order statistic.
+    let stride = (total / (8 * keep).min(1 << 20)).max(1);
     let entry = |k: usize| {
         let (i, j) = (k / (m - 1), k % (m - 1));
         if cur.p.is_empty() {
@@ -450,6 +468,9 @@ fn sns_run<C: Costs>(
     (f, g, rec)
 }
 
+/// Default cap of the Hessian density on the fly (see [`SnsParams::max_density`]).
+const ON_THE_FLY_MAX_DENSITY: f64 = 64.0;
+
 /// `η·range(C)` below which the continuation's first stage starts (a 20-step Sinkhorn
 /// warm-up lands in Newton's fast region there).
 const CONTINUATION_START: f64 = 2000.0;
@@ -476,6 +497,15 @@ fn newton_stage<C: Costs>(
     let mut trial = PlanState::new(pr);
     cur.eval(pr, eta, f, g);
     let mut stop = tr.record(it, cur.err, max_iters);
+    let max_density = match params.max_density {
+        Some(d) => d,
+        None if pr.stored() => f64::INFINITY,
+        None => ON_THE_FLY_MAX_DENSITY,
+    };
+    let cap = (max_density.max(params.density) * n.max(m) as f64)
+        .ceil()
+        .min(usize::MAX as f64) as usize;
+    let mut slow_at_cap = 0;
     let mut keep = (params.density * n.max(m) as f64).ceil() as usize;
     let mut df = vec![0.0; n];
     let mut dg = vec![0.0; m];
@@ -531,12 +561,33 @@ fn newton_stage<C: Costs>(
         if accepted {
             if trial.err > 0.5 * cur.err {
                 // Slow progress: the sparsified Hessian misses mass; keep twice as much.
-                keep = (2 * keep).min(n * m);
+                slow_at_cap = if keep >= cap.min(n * m) {
+                    slow_at_cap + 1
+                } else {
+                    0
+                };
+                keep = (2 * keep).min(cap).min(n * m);
+            } else {
+                slow_at_cap = 0;
             }
             std::mem::swap(f, &mut ft);
             std::mem::swap(g, &mut gt);
             std::mem::swap(&mut cur, &mut trial);
             stats.newton_iterations += 1;
+            if slow_at_cap >= 2 && keep < n * m {
+                // The plan is too dense for the cap: finish with log-domain Sinkhorn.
+                it += 1;
+                if let Some(s) = tr.record(it, cur.err, max_iters) {
+                    return (it, s);
+                }
+                let mut st = LogState::new(pr, f.clone(), g.clone());
+                let (reached, s) =
+                    st.iterate(pr, eta, it, it + params.fallback_max_iters, false, tr);
+                stats.fallback_sinkhorn_iterations += reached - it;
+                *f = st.f;
+                *g = st.g;
+                return (reached, s);
+            }
         } else {
             // No Newton progress: one Sinkhorn iteration instead, stall if it does not help.
             let before = cur.err;

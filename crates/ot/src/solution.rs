@@ -186,6 +186,10 @@ pub struct SnsStats {
     pub line_search_trials: usize,
     /// Off-diagonal non-zeros of each sparsified Hessian.
     pub hessian_nnz: Vec<usize>,
+    /// Log-domain Sinkhorn iterations after Newton stalled at the Hessian's density cap
+    /// ([`crate::SnsParams::max_density`]); 0 when Newton finished the job.
+    #[serde(default)]
+    pub fallback_sinkhorn_iterations: usize,
 }
 
 /// A solver's result.

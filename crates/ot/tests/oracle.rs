@@ -586,4 +586,20 @@ fn on_the_fly_costs_give_the_stored_results() {
     assert!(b.duality_gap().abs() < 1e-9, "gap {:e}", b.duality_gap());
     let stats = b.sns.unwrap();
     assert!(stats.newton_iterations > 0 && stats.hessian_nnz.iter().all(|&k| k > 0));
+    // A Hessian cap far below what this dense plan needs: Newton stalls at the cap, the
+    // Sinkhorn fallback finishes the job, and the cap holds.
+    let capped = SnsParams {
+        max_density: Some(2.0),
+        density: 1.0,
+        ..params
+    };
+    let c = sns_on_the_fly(&lazy, &capped, &mut ()).unwrap();
+    assert_eq!(c.stop, StopReason::Converged);
+    assert!((c.transport_cost - a.transport_cost).abs() < 1e-10);
+    let stats = c.sns.unwrap();
+    assert!(stats.fallback_sinkhorn_iterations > 0, "{stats:?}");
+    assert!(
+        stats.hessian_nnz.iter().all(|&k| k <= 2 * 120 + 120),
+        "{stats:?}"
+    );
 }
