@@ -194,7 +194,26 @@ struct Case {
     speedup_of_sns: Vec<(String, f64)>,
     pot: Option<PotRecord>,
     pot_emd: Option<PotEmdRecord>,
+    /// POT's `sinkhorn_log` on the dense costs of an on-the-fly case.
+    pot_clouds: Option<PotCloudsRecord>,
     plot: Option<String>,
+}
+
+/// POT's `sinkhorn_log` on a point-cloud folder (see xtask/peers/pot_sinkhorn_clouds.py).
+#[derive(Serialize, serde::Deserialize, Clone)]
+struct PotCloudsRecord {
+    solver: String,
+    version: String,
+    n: usize,
+    m: usize,
+    iterations: usize,
+    /// Seconds to build the dense cost matrix (not in `seconds`).
+    cost_seconds: f64,
+    seconds: f64,
+    seconds_per_iteration: f64,
+    marginal_error_l1: f64,
+    transport_cost: f64,
+    peak_rss_bytes: u64,
 }
 
 #[derive(Serialize)]
@@ -677,6 +696,7 @@ fn run_case(
         speedup_of_sns: speedups,
         pot,
         pot_emd,
+        pot_clouds: None,
         plot,
     })
 }
@@ -818,9 +838,17 @@ fn run_on_the_fly(args: &OtArgs) -> Result<(), String> {
             ON_THE_FLY.join(", ")
         ));
     }
-    if args.peers {
-        return Err("POT needs the dense costs: run --peers without --ot-on-the-fly, at a size POT can hold".into());
-    }
+    let pot_metric = match args.ground.to_string().as_str() {
+        m @ ("sqeuclidean" | "euclidean" | "cityblock") => m.to_string(),
+        other => {
+            if args.peers {
+                return Err(format!(
+                    "--peers on the fly: POT's ot.dist has no ground cost {other} here (sqeuclidean, euclidean, cityblock)"
+                ));
+            }
+            String::new()
+        }
+    };
     let clouds = ritz::ot::read_clouds(dir).map_err(|e| format!("--ot-input: {e}"))?;
     let costs = ritz::ot::CloudCosts::new(clouds, args.ground, args.scale)
         .map_err(|e| format!("--ot-input: {e}"))?;
@@ -902,6 +930,32 @@ fn run_on_the_fly(args: &OtArgs) -> Result<(), String> {
             r.stop
         );
     }
+    let pot_clouds = if args.peers {
+        match run_pot_clouds(dir, &pot_metric, n, m, args) {
+            Ok(q) => {
+                println!(
+                    "  {:<14} {:>8} {:>10.3} {:>10.1} {:>11.2e} {:>12.8} {:>11} {:>10} {:<14}",
+                    format!("POT {}", q.version),
+                    q.iterations,
+                    q.seconds,
+                    q.seconds_per_iteration * 1e3,
+                    q.marginal_error_l1,
+                    q.transport_cost,
+                    "-",
+                    format!("{:.0} MB", q.peak_rss_bytes as f64 / 1e6),
+                    format!("+ {:.1} s for C", q.cost_seconds)
+                );
+                Some(q)
+            }
+            Err(e) => {
+                eprintln!("  {e}");
+                errors.push(e);
+                None
+            }
+        }
+    } else {
+        None
+    };
     let case = Case {
         label: dir.display().to_string(),
         kind: "point-clouds-on-the-fly".into(),
@@ -914,6 +968,7 @@ fn run_on_the_fly(args: &OtArgs) -> Result<(), String> {
         speedup_of_sns: Vec::new(),
         pot: None,
         pot_emd: None,
+        pot_clouds,
         plot: None,
     };
     let failed = case.errors.len();
@@ -938,4 +993,43 @@ fn run_on_the_fly(args: &OtArgs) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Runs POT's `sinkhorn_log` on the dense costs of a point-cloud folder, if they fit: POT holds
+/// the cost matrix and about three temporaries of its size.
+fn run_pot_clouds(
+    dir: &Path,
+    metric: &str,
+    n: usize,
+    m: usize,
+    args: &OtArgs,
+) -> Result<PotCloudsRecord, String> {
+    ritz::ot::problem::check_dense("POT's dense cost and its temporaries", n, m, 4)
+        .map_err(|e| format!("POT peer: {e}"))?;
+    let py = peers::ensure_venv()?;
+    eprintln!(
+        "  running POT sinkhorn_log on the dense costs (stopThr {:e}, ≤ {} iterations) ...",
+        args.pot_stop, args.pot_max_iters
+    );
+    let script = peers::root()
+        .join("xtask")
+        .join("peers")
+        .join("pot_sinkhorn_clouds.py");
+    let out = std::process::Command::new(py)
+        .arg(script)
+        .arg(dir)
+        .arg(metric)
+        .arg(args.scale.to_string())
+        .arg(format!("{:e}", 1.0 / args.eta))
+        .arg(format!("{:e}", args.pot_stop))
+        .arg(args.pot_max_iters.to_string())
+        .output()
+        .map_err(|e| format!("pot_sinkhorn_clouds.py failed to start: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "pot_sinkhorn_clouds.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("pot_sinkhorn_clouds.py output: {e}"))
 }

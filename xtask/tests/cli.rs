@@ -192,6 +192,49 @@ fn ot_suite_from_files_with_pot_emd() {
             .unwrap();
         assert!((c2 - cost).abs() <= 1e-12 * cost, "{c2} vs {cost}");
     }
+    // The same clouds with costs computed on the fly: SNS and Sinkhorn, peak memory, POT on
+    // the dense costs for a few iterations.
+    let out3 = dir.join("out3");
+    let mut cmd = xtask();
+    cmd.args(["bench", "--suite", "ot", "--ot-on-the-fly", "--ot-input"])
+        .arg(&clouds)
+        .args(["--ot-cost-scale", "max", "--eta", "200", "--ot-tol", "1e-9"])
+        .args(["--pot-max-iters", "5", "--out"])
+        .arg(&out3);
+    if peers {
+        cmd.arg("--peers");
+    }
+    run_ok(&mut cmd);
+    let j = json(&out3.join("ot.json"));
+    let case = &j["cases"][0];
+    assert_eq!(case["kind"], "point-clouds-on-the-fly");
+    for s in case["solvers"].as_array().unwrap() {
+        assert_eq!(s["stop"], "Converged", "{s}");
+        assert!(s["peak_rss_bytes"].as_u64().unwrap_or(1) > 0);
+        assert!(
+            (s["transport_cost"].as_f64().unwrap() - sns["transport_cost"].as_f64().unwrap()).abs()
+                < 1e-8
+        );
+    }
+    if peers {
+        assert_eq!(case["pot_clouds"]["iterations"], 5);
+    }
+    let e = run_err(
+        xtask()
+            .args([
+                "bench",
+                "--suite",
+                "ot",
+                "--ot-on-the-fly",
+                "--solvers",
+                "exact",
+            ])
+            .arg("--ot-input")
+            .arg(&clouds)
+            .arg("--out")
+            .arg(&out3),
+    );
+    assert!(e.contains("does not run on the fly"), "{e}");
     // A folder without a problem, and a bad ground cost: non-zero exits that say why.
     let empty = dir.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
