@@ -736,22 +736,17 @@ fn run_pot_emd(p: &OtProblem, args: &OtArgs, records: &[Record]) -> Result<PotEm
         "  running POT ot.emd (numItermax {POT_EMD_MAX_ITERS:e}, {} run(s)) ...",
         args.repeat
     );
-    let script = peers::root().join("xtask").join("peers").join("pot_emd.py");
-    let out = std::process::Command::new(py)
-        .arg(script)
-        .args([&c, &a, &b])
-        .arg(POT_EMD_MAX_ITERS.to_string())
-        .arg(args.repeat.to_string())
-        .output()
-        .map_err(|e| format!("pot_emd.py failed to start: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "pot_emd.py failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let mut r: PotEmdRecord =
-        serde_json::from_slice(&out.stdout).map_err(|e| format!("pot_emd.py output: {e}"))?;
+    let mut r: PotEmdRecord = peers::run_script(
+        &py,
+        "pot_emd.py",
+        &[
+            c.into(),
+            a.into(),
+            b.into(),
+            POT_EMD_MAX_ITERS.to_string().into(),
+            args.repeat.to_string().into(),
+        ],
+    )?;
     if let Some(ours) = records.iter().find(|x| x.solver == "exact") {
         r.time_ratio_ritz_over_pot = Some(ours.seconds / r.seconds);
         r.cost_relative_difference = Some(
@@ -776,26 +771,18 @@ fn run_pot(p: &OtProblem, args: &OtArgs, records: &[Record]) -> Result<PotRecord
         "  running POT sinkhorn_log (stopThr {:e}, ≤ {} iterations) ...",
         args.pot_stop, args.pot_max_iters
     );
-    let script = peers::root()
-        .join("xtask")
-        .join("peers")
-        .join("pot_sinkhorn.py");
-    let out = std::process::Command::new(py)
-        .arg(script)
-        .args([&c, &a, &b])
-        .arg(format!("{:e}", 1.0 / args.eta))
-        .arg(format!("{:e}", args.pot_stop))
-        .arg(args.pot_max_iters.to_string())
-        .output()
-        .map_err(|e| format!("pot_sinkhorn.py failed to start: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "pot_sinkhorn.py failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let mut r: PotRecord =
-        serde_json::from_slice(&out.stdout).map_err(|e| format!("pot_sinkhorn.py output: {e}"))?;
+    let mut r: PotRecord = peers::run_script(
+        &py,
+        "pot_sinkhorn.py",
+        &[
+            c.into(),
+            a.into(),
+            b.into(),
+            format!("{:e}", 1.0 / args.eta).into(),
+            format!("{:e}", args.pot_stop).into(),
+            args.pot_max_iters.to_string().into(),
+        ],
+    )?;
     // Our log-domain Sinkhorn's time to POT's final error, from its per-iteration history.
     if let Some(ours) = records.iter().find(|x| x.solver == "sinkhorn-log") {
         let hit = ours.full.iter().find(|h| h.1 <= r.marginal_error_l1);
@@ -1011,25 +998,16 @@ fn run_pot_clouds(
         "  running POT sinkhorn_log on the dense costs (stopThr {:e}, ≤ {} iterations) ...",
         args.pot_stop, args.pot_max_iters
     );
-    let script = peers::root()
-        .join("xtask")
-        .join("peers")
-        .join("pot_sinkhorn_clouds.py");
-    let out = std::process::Command::new(py)
-        .arg(script)
-        .arg(dir)
-        .arg(metric)
-        .arg(args.scale.to_string())
-        .arg(format!("{:e}", 1.0 / args.eta))
-        .arg(format!("{:e}", args.pot_stop))
-        .arg(args.pot_max_iters.to_string())
-        .output()
-        .map_err(|e| format!("pot_sinkhorn_clouds.py failed to start: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "pot_sinkhorn_clouds.py failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    serde_json::from_slice(&out.stdout).map_err(|e| format!("pot_sinkhorn_clouds.py output: {e}"))
+    peers::run_script(
+        &py,
+        "pot_sinkhorn_clouds.py",
+        &[
+            dir.as_os_str().into(),
+            metric.into(),
+            args.scale.to_string().into(),
+            format!("{:e}", 1.0 / args.eta).into(),
+            format!("{:e}", args.pot_stop).into(),
+            args.pot_max_iters.to_string().into(),
+        ],
+    )
 }

@@ -97,13 +97,30 @@ pub fn run_peer(
     rtol: f64,
     max_iters: usize,
 ) -> Result<PeerResult, String> {
+    run_script(
+        py,
+        script,
+        &[
+            a.as_os_str().into(),
+            b.as_os_str().into(),
+            format!("{rtol:e}").into(),
+            max_iters.to_string().into(),
+        ],
+    )
+}
+
+/// Runs `xtask/peers/SCRIPT ARGS…` with the venv's Python and parses the one JSON object it
+/// prints. Errors name the script: failure to start, a non-zero exit (with its stderr), bad
+/// output.
+pub fn run_script<T: serde::de::DeserializeOwned>(
+    py: &Path,
+    script: &str,
+    args: &[std::ffi::OsString],
+) -> Result<T, String> {
     let path = root().join("xtask").join("peers").join(script);
     let out = Command::new(py)
         .arg(path)
-        .arg(a)
-        .arg(b)
-        .arg(format!("{rtol:e}"))
-        .arg(max_iters.to_string())
+        .args(args)
         .output()
         .map_err(|e| format!("{script} failed to start: {e}"))?;
     if !out.status.success() {

@@ -114,16 +114,7 @@ impl PointClouds {
     /// blobs (each a sum of three uniforms, width ≈ 0.1), weights uniform on `[0.1, 1.1)`
     /// normalized to mass 1. Reproducible by `seed`. Errors: `n`, `m` or `dim` zero.
     pub fn clustered(n: usize, m: usize, dim: usize, seed: u64) -> Result<Self, OtError> {
-        if n == 0 || m == 0 || dim == 0 {
-            return Err(OtError::InvalidParameter(format!(
-                "point clouds need n, m, dim ≥ 1 (got {n}, {m}, {dim})"
-            )));
-        }
-        ritz_linalg::mem::check(
-            || format!("point clouds ({n} + {m}) × {dim}"),
-            ritz_linalg::mem::product(&[n + m, dim + 1, 8]),
-        )?;
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut rng = Self::generator(n, m, dim, seed)?;
         let mut cloud = |count: usize, blobs: usize| {
             let centres: Vec<f64> = (0..blobs * dim).map(|_| rng.random::<f64>()).collect();
             let mut p = Vec::with_capacity(count * dim);
@@ -146,16 +137,7 @@ impl PointClouds {
     /// Points uniform in the unit box `[0, 1)^dim`, weights uniform on `[0.1, 1.1)`
     /// normalized to mass 1. Reproducible by `seed`. Errors: `n`, `m` or `dim` zero.
     pub fn uniform(n: usize, m: usize, dim: usize, seed: u64) -> Result<Self, OtError> {
-        if n == 0 || m == 0 || dim == 0 {
-            return Err(OtError::InvalidParameter(format!(
-                "point clouds need n, m, dim ≥ 1 (got {n}, {m}, {dim})"
-            )));
-        }
-        ritz_linalg::mem::check(
-            || format!("point clouds ({n} + {m}) × {dim}"),
-            ritz_linalg::mem::product(&[n + m, dim + 1, 8]),
-        )?;
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut rng = Self::generator(n, m, dim, seed)?;
         let mut cloud = |count: usize| {
             let p: Vec<f64> = (0..count * dim).map(|_| rng.random::<f64>()).collect();
             let w: Vec<f64> = (0..count).map(|_| 0.1 + rng.random::<f64>()).collect();
@@ -165,6 +147,21 @@ impl PointClouds {
         let (x, a) = cloud(n);
         let (y, b) = cloud(m);
         Ok(Self { dim, x, y, a, b })
+    }
+
+    /// The generator of [`PointClouds::clustered`] / [`PointClouds::uniform`] after their
+    /// checks: sizes at least 1, the clouds within memory.
+    fn generator(n: usize, m: usize, dim: usize, seed: u64) -> Result<Xoshiro256PlusPlus, OtError> {
+        if n == 0 || m == 0 || dim == 0 {
+            return Err(OtError::InvalidParameter(format!(
+                "point clouds need n, m, dim ≥ 1 (got {n}, {m}, {dim})"
+            )));
+        }
+        ritz_linalg::mem::check(
+            || format!("point clouds ({n} + {m}) × {dim}"),
+            ritz_linalg::mem::product(&[n + m, dim + 1, 8]),
+        )?;
+        Ok(Xoshiro256PlusPlus::seed_from_u64(seed))
     }
 
     /// Number of source points.
