@@ -1,4 +1,5 @@
-//! `ritz-krylov`: iterative solvers for symmetric positive (semi-)definite systems.
+//! `ritz-krylov`: iterative solvers for symmetric positive (semi-)definite systems, and for
+//! the indefinite (KKT) systems of constrained optimization.
 //!
 //! Every solver is a free function taking the operator, right-hand side, a mutable initial
 //! guess (overwritten by the solution), a parameters struct with `Default`, and a [`Monitor`]
@@ -18,6 +19,9 @@
 //! * [`lanczos`]: Lanczos with full reorthogonalization; Ritz values and vectors.
 //! * [`precond`]: Jacobi and CSR incomplete Cholesky IC(0) / MIC(0).
 //! * [`direct`]: sparse Cholesky (faer), the exact reference.
+//! * [`minres()`]: MINRES for symmetric indefinite systems.
+//! * [`sketch`]: randomized iterative sketching (sketch-and-project: randomized Kaczmarz,
+//!   block, Gaussian and count sketches) for general square systems.
 //!
 //! MGPCG on a 32³ scene, the solver most users run:
 //!
@@ -40,10 +44,14 @@ pub mod direct;
 pub mod error;
 pub mod fcd;
 pub mod lanczos;
+pub mod minres;
 pub mod precond;
+pub mod sketch;
 pub mod solve;
 
 pub use cg::{cg, pcg, pcg_fused};
 pub use error::{KrylovError, Partial};
 pub use fcd::{FcdParams, fcd};
+pub use minres::minres;
+pub use sketch::{Sketch, SketchParams, sketch_and_project};
 pub use solve::{Monitor, SolveInfo, SolveParams, StopReason};

@@ -495,3 +495,86 @@ fn fused_mgpcg_rejects_bad_input() {
     );
     assert!(matches!(r, Err(KrylovError::Linalg(_))), "{r:?}");
 }
+
+/// Dense Gaussian elimination with partial pivoting (the independent reference for
+/// indefinite systems).
+fn dense_lu_solve(a: &CsrMatrix, b: &[f64]) -> Vec<f64> {
+    let n = b.len();
+    let mut m = DenseMatrix::from_operator(a).data().to_vec();
+    let mut x = b.to_vec();
+    for k in 0..n {
+        let p = (k..n)
+            .max_by(|&i, &j| m[i * n + k].abs().total_cmp(&m[j * n + k].abs()))
+            .unwrap();
+        for c in 0..n {
+            m.swap(k * n + c, p * n + c);
+        }
+        x.swap(k, p);
+        for i in k + 1..n {
+            let l = m[i * n + k] / m[k * n + k];
+            for c in k..n {
+                m[i * n + c] -= l * m[k * n + c];
+            }
+            x[i] -= l * x[k];
+        }
+    }
+    for k in (0..n).rev() {
+        let s: f64 = (k + 1..n).map(|c| m[k * n + c] * x[c]).sum();
+        x[k] = (x[k] - s) / m[k * n + k];
+    }
+    x
+}
+
+#[test]
+fn kkt_solvers_match_a_dense_lu() {
+    use ritz_krylov::{Sketch, SketchParams, minres, sketch_and_project};
+    // [[H, Jᵀ], [J, 0]]: H SPD (a 1D Laplacian plus a diagonal), J 8 × 30 of full rank.
+    let (n, m) = (30, 8);
+    let mut t = Vec::new();
+    for i in 0..n {
+        t.push((i, i, 2.5 + 0.1 * (i % 4) as f64));
+        if i + 1 < n {
+            t.push((i, i + 1, -1.0));
+            t.push((i + 1, i, -1.0));
+        }
+    }
+    for r in 0..m {
+        for (j, v) in [(3 * r, 1.0), (3 * r + 1, -0.5), ((7 * r + 5) % n, 0.25)] {
+            t.push((n + r, j, v));
+            t.push((j, n + r, v));
+        }
+    }
+    let a = CsrMatrix::from_triplets(n + m, n + m, &t).unwrap();
+    let b: Vec<f64> = (0..n + m).map(|i| ((i * 5) % 7) as f64 - 3.0).collect();
+    let want = dense_lu_solve(&a, &b);
+    let params = SolveParams {
+        rtol: 1e-11,
+        max_iters: 2_000_000,
+        ..Default::default()
+    };
+    let mut x = vec![0.0; n + m];
+    let info = minres(&a, &b, &mut x, &params, &mut ()).unwrap();
+    assert_eq!(info.stop, StopReason::Converged);
+    assert!(rel_err(&x, &want) < 1e-9, "minres {:e}", rel_err(&x, &want));
+    for sketch in [
+        Sketch::Row,
+        Sketch::Block { size: 6 },
+        Sketch::Gaussian { size: 6 },
+        Sketch::Count { size: 6 },
+    ] {
+        let mut x = vec![0.0; n + m];
+        let sp = SketchParams {
+            sketch,
+            solve: params,
+            check_every: None,
+            seed: 7,
+        };
+        let info = sketch_and_project(&a, &b, &mut x, &sp, &mut ()).unwrap();
+        assert_eq!(info.stop, StopReason::Converged, "{sketch:?}");
+        assert!(
+            rel_err(&x, &want) < 1e-8,
+            "{sketch:?}: {:e}",
+            rel_err(&x, &want)
+        );
+    }
+}

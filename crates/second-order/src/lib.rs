@@ -13,6 +13,9 @@
 //!   M-FAC optimizer.
 //! * [`optim`]: gradient-normalized regularized Newton (adaptive γ), damped Newton, gradient
 //!   descent.
+//! * [`constrained`]: equality-constrained problems (objective, constraints, Jacobian,
+//!   Hessian of the Lagrangian) and the Hock–Schittkowski test set with exact derivatives by
+//!   hyper-dual numbers.
 //!
 //! burn has no double backward; a finite-difference HVP adapter for burn models lives in
 //! `ritz_neural_precond::curvature`, checked against [`models::Mlp`]'s exact HVP.
@@ -32,6 +35,7 @@
 //! # Ok::<(), ritz_second_order::SecondOrderError>(())
 //! ```
 
+pub mod constrained;
 pub mod data;
 pub mod error;
 pub mod mfac;
