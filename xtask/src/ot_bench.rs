@@ -388,8 +388,13 @@ median over {} seeds:",
         cases,
         median_speedup_of_sns: median,
     };
-    let path = args.out.join("ot.json");
-    let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+    write_report(&report, args.out)
+}
+
+/// Writes `ot.json`; errors (the command exits non-zero) when any solve of the report failed.
+fn write_report(report: &Report, out: &Path) -> Result<(), String> {
+    let path = out.join("ot.json");
+    let text = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
     std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     println!("wrote {}", path.display());
     let failed: usize = report.cases.iter().map(|c| c.errors.len()).sum();
@@ -958,7 +963,6 @@ fn run_on_the_fly(args: &OtArgs) -> Result<(), String> {
         pot_clouds,
         plot: None,
     };
-    let failed = case.errors.len();
     let report = Report {
         schema: "ritz-bench-ot/2",
         threads,
@@ -969,17 +973,7 @@ fn run_on_the_fly(args: &OtArgs) -> Result<(), String> {
         cases: vec![case],
         median_speedup_of_sns: Vec::new(),
     };
-    let path = args.out.join("ot.json");
-    let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-    println!("wrote {}", path.display());
-    if failed > 0 {
-        return Err(format!(
-            "{failed} OT solves failed (recorded in {})",
-            path.display()
-        ));
-    }
-    Ok(())
+    write_report(&report, args.out)
 }
 
 /// Runs POT's `sinkhorn_log` on the dense costs of a point-cloud folder, if they fit: POT holds
