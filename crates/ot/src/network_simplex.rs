@@ -837,7 +837,6 @@ fn certify(a: &[f64], b: &[f64], arcs: Arcs, s: &OtSolution) -> Certificate {
         colsum[j] += v;
     });
     let dual = crate::kernels::dot(a, &s.f) + crate::kernels::dot(b, &s.g);
-    let _ = m;
     Certificate {
         dual_infeasibility: infeasible.max(0.0),
         complementary_slackness: slack,
