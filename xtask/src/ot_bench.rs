@@ -493,29 +493,22 @@ fn run_case(
             }
         }
     }
-    let pot_emd = if peers && args.solvers.iter().any(|s| s == "exact") {
-        match run_pot_emd(p, args, &records) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                eprintln!("  {e}");
-                errors.push(e);
-                None
-            }
-        }
+    // The problem goes to the Python peers once, whichever of them run.
+    let wants = |name: &str| peers && args.solvers.iter().any(|s| s == name);
+    let exported = if wants("exact") || wants("sinkhorn-log") {
+        recorded(export(p, args), &mut errors)
     } else {
         None
     };
-    let pot = if peers && args.solvers.iter().any(|s| s == "sinkhorn-log") {
-        match run_pot(p, args, &records) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                eprintln!("  {e}");
-                errors.push(e);
-                None
-            }
+    let pot_emd = match &exported {
+        Some(files) if wants("exact") => recorded(run_pot_emd(files, args, &records), &mut errors),
+        _ => None,
+    };
+    let pot = match &exported {
+        Some(files) if wants("sinkhorn-log") => {
+            recorded(run_pot(files, args, &records), &mut errors)
         }
-    } else {
-        None
+        _ => None,
     };
 
     println!(
@@ -706,6 +699,18 @@ fn run_case(
     })
 }
 
+/// `Some(value)`, or `None` with the error printed and recorded.
+fn recorded<T>(res: Result<T, String>, errors: &mut Vec<String>) -> Option<T> {
+    match res {
+        Ok(v) => Some(v),
+        Err(e) => {
+            eprintln!("  {e}");
+            errors.push(e);
+            None
+        }
+    }
+}
+
 /// The median of a non-empty list (NaN for an empty one).
 fn median(v: &[f64]) -> f64 {
     if v.is_empty() {
@@ -734,9 +739,12 @@ fn export(p: &OtProblem, args: &OtArgs) -> Result<[std::path::PathBuf; 3], Strin
 const POT_EMD_MAX_ITERS: u64 = 1_000_000_000;
 
 /// Runs POT's `ot.emd` on the exported problem and compares it with our exact solve.
-fn run_pot_emd(p: &OtProblem, args: &OtArgs, records: &[Record]) -> Result<PotEmdRecord, String> {
+fn run_pot_emd(
+    [c, a, b]: &[std::path::PathBuf; 3],
+    args: &OtArgs,
+    records: &[Record],
+) -> Result<PotEmdRecord, String> {
     let py = peers::ensure_venv()?;
-    let [c, a, b] = export(p, args)?;
     eprintln!(
         "  running POT ot.emd (numItermax {POT_EMD_MAX_ITERS:e}, {} run(s)) ...",
         args.repeat
@@ -745,9 +753,9 @@ fn run_pot_emd(p: &OtProblem, args: &OtArgs, records: &[Record]) -> Result<PotEm
         &py,
         "pot_emd.py",
         &[
-            c.into(),
-            a.into(),
-            b.into(),
+            c.as_os_str().into(),
+            a.as_os_str().into(),
+            b.as_os_str().into(),
             POT_EMD_MAX_ITERS.to_string().into(),
             args.repeat.to_string().into(),
         ],
@@ -768,10 +776,13 @@ fn run_pot_emd(p: &OtProblem, args: &OtArgs, records: &[Record]) -> Result<PotEm
     Ok(r)
 }
 
-/// Exports the problem as npy files and runs POT's `sinkhorn_log` on it.
-fn run_pot(p: &OtProblem, args: &OtArgs, records: &[Record]) -> Result<PotRecord, String> {
+/// Runs POT's `sinkhorn_log` on the exported problem.
+fn run_pot(
+    [c, a, b]: &[std::path::PathBuf; 3],
+    args: &OtArgs,
+    records: &[Record],
+) -> Result<PotRecord, String> {
     let py = peers::ensure_venv()?;
-    let [c, a, b] = export(p, args)?;
     eprintln!(
         "  running POT sinkhorn_log (stopThr {:e}, ≤ {} iterations) ...",
         args.pot_stop, args.pot_max_iters
@@ -780,9 +791,9 @@ fn run_pot(p: &OtProblem, args: &OtArgs, records: &[Record]) -> Result<PotRecord
         &py,
         "pot_sinkhorn.py",
         &[
-            c.into(),
-            a.into(),
-            b.into(),
+            c.as_os_str().into(),
+            a.as_os_str().into(),
+            b.as_os_str().into(),
             format!("{:e}", 1.0 / args.eta).into(),
             format!("{:e}", args.pot_stop).into(),
             args.pot_max_iters.to_string().into(),
