@@ -44,6 +44,33 @@ pub enum SecondOrderError {
     /// A dense Cholesky factorization failed (the matrix is not positive definite).
     #[error("dense Cholesky failed: {0}")]
     Cholesky(String),
+    /// The constraint Jacobian `G` lost row rank at an SQP iterate (LICQ fails there): the KKT
+    /// matrix is singular. `rank` is known when it was computed densely.
+    #[error("the constraint Jacobian is rank-deficient at iteration {iteration} (rank {}, m = {m})", rank.map_or("< m".to_string(), |r| r.to_string()))]
+    RankDeficientJacobian {
+        /// SQP iteration (0: the starting point).
+        iteration: usize,
+        /// Numerical rank of `G`, when computed.
+        rank: Option<usize>,
+        /// Number of constraints.
+        m: usize,
+    },
+    /// The linearized constraints `G d = −c` have no solution at an SQP iterate: `c` has a
+    /// part of norm `residual` outside the range of `G` (contradictory constraints such as
+    /// `x₁ = 0` and `x₁ = 1`, or a stationary point of `‖c‖²` away from feasibility).
+    #[error(
+        "inconsistent constraints at iteration {iteration}: ‖c‖ outside range(G) = {residual:e}"
+    )]
+    InconsistentConstraints {
+        /// SQP iteration (0: the starting point).
+        iteration: usize,
+        /// Norm of the part of `c` outside the range of `G`.
+        residual: f64,
+    },
+    /// A KKT matrix could not be factorized or solved although the constraint Jacobian has
+    /// full rank, and shifting the Hessian did not help.
+    #[error("singular KKT system: {0}")]
+    SingularKkt(String),
     /// Shapes that do not agree, NaN/Inf in an input (`LinalgError::Shape`, `NonFinite`), a
     /// size beyond the available memory (nothing was allocated).
     #[error(transparent)]

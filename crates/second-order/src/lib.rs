@@ -16,6 +16,9 @@
 //! * [`constrained`]: equality-constrained problems (objective, constraints, Jacobian,
 //!   Hessian of the Lagrangian) and the Hock–Schittkowski test set with exact derivatives by
 //!   hyper-dual numbers.
+//! * [`sqp`]: SQP with the exact augmented Lagrangian merit function and exact, sketched
+//!   (sketch-and-project) or MINRES solves of the KKT systems under an adaptive accuracy
+//!   condition.
 //!
 //! burn has no double backward; a finite-difference HVP adapter for burn models lives in
 //! `ritz_neural_precond::curvature`, checked against [`models::Mlp`]'s exact HVP.
@@ -43,6 +46,7 @@ pub mod models;
 pub mod objective;
 pub mod optim;
 pub mod spectra;
+pub mod sqp;
 
 pub use data::Dataset;
 pub use error::SecondOrderError;
