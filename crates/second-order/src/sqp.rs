@@ -269,8 +269,8 @@ impl Evaluation {
 /// let (mut gx, mut gl) = (vec![0.0; 3], vec![0.0; 1]);
 /// let value = merit.gradient(p, &x, &lambda, &mut gx, &mut gl)?;
 /// assert_eq!(value, merit.value(p, &x, &lambda)?);
-/// // ∇_λℒ = c + ν G ∇ₓL: c = 1 + 4 − 3 − 1 = 1, ∇ₓL = (6.5, 4, 2.5), G∇ₓL = 7.
-/// assert!((gl[0] - (1.0 + 0.1 * 7.0)).abs() < 1e-12);
+/// // ∇_λℒ = c + ν G ∇ₓL: c = 1 + 4 − 3 − 1 = 1, ∇ₓL = (6, 8, 2) + 0.5 (1, 2, 3), G∇ₓL = 35.
+/// assert!((gl[0] - (1.0 + 0.1 * 35.0)).abs() < 1e-12);
 /// # Ok::<(), ritz_second_order::SecondOrderError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
