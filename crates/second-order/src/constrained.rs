@@ -1,6 +1,7 @@
 //! Equality-constrained problems `min f(x) s.t. c(x) = 0` (`x ∈ Rⁿ`, `c: Rⁿ → Rᵐ`): the
-//! interface a constrained solver needs, and the classic Hock–Schittkowski test problems
-//! with exact derivatives.
+//! interface a constrained solver needs, the classic Hock–Schittkowski test problems with
+//! exact derivatives, and constrained model fitting ([`ConstrainedModel`]). The
+//! PDE-constrained problem is in [`crate::control`].
 //!
 //! [`EqualityProblem`] gives the objective, its gradient, the constraints, their Jacobian
 //! (dense, `m × n`) and the Hessian of the Lagrangian `∇²f + Σ λᵢ ∇²cᵢ` (dense `n × n`, and
@@ -13,6 +14,7 @@
 //! `n(n + 1)/2` for a Hessian (the problems are small).
 
 use crate::error::{SecondOrderError, check_finite, check_len};
+use crate::objective::Objective;
 use ritz_linalg::CsrMatrix;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
@@ -619,6 +621,148 @@ pub fn hock_schittkowski() -> Vec<TestProblem> {
             vec![1.191127, 1.362603, 1.472818, 1.635017, 1.679081],
         ),
     ]
+}
+
+/// A model's training loss under equality constraints — the constrained-regression problems
+/// of the SQP paper: `min f(w)` (any [`Objective`], e.g. [`LogisticRegression`](crate::LogisticRegression))
+/// subject to linear constraints `A w = b` and, optionally, the sphere `‖w‖² = r²`.
+///
+/// Derivatives: `∇f` from the objective; the Hessian of the Lagrangian is `∇²f + 2λ_r I`
+/// (`λ_r` the sphere's multiplier), assembled densely from `n` Hessian-vector products
+/// (`O(n · HVP)` per SQP iteration) or applied as one product.
+pub struct ConstrainedModel {
+    name: String,
+    objective: Box<dyn Objective + Send>,
+    a: Vec<f64>,
+    b: Vec<f64>,
+    radius: Option<f64>,
+}
+
+impl ConstrainedModel {
+    /// `min f(w)` s.t. `A w = b` (`A` row-major `k × n`) and, with `radius = Some(r)`,
+    /// `‖w‖² = r²`.
+    ///
+    /// Errors: `A`'s length not a multiple of `n` or not `b.len() · n`, NaN/∞ in `A` or `b`,
+    /// a radius that is not positive and finite.
+    pub fn new(
+        name: impl Into<String>,
+        objective: Box<dyn Objective + Send>,
+        a: Vec<f64>,
+        b: Vec<f64>,
+        radius: Option<f64>,
+    ) -> Result<Self, SecondOrderError> {
+        let n = objective.dim();
+        check_len("A (k × n, row-major)", b.len() * n, a.len())?;
+        check_finite("A", &a)?;
+        check_finite("b", &b)?;
+        if let Some(r) = radius
+            && !(r > 0.0 && r.is_finite())
+        {
+            return Err(SecondOrderError::InvalidParameter(format!(
+                "the sphere's radius must be positive and finite, got {r}"
+            )));
+        }
+        Ok(Self {
+            name: name.into(),
+            objective,
+            a,
+            b,
+            radius,
+        })
+    }
+
+    /// The paper's kind of instance: `k` linear constraints with independent `N(0, 1)`
+    /// entries in `A` and `b` (seeded), and the unit sphere `‖w‖² = 1`.
+    ///
+    /// ```
+    /// use ritz_second_order::constrained::{ConstrainedModel, EqualityProblem};
+    /// use ritz_second_order::sqp::{SqpParams, sqp};
+    /// use ritz_second_order::{LogisticRegression, data};
+    /// let model = LogisticRegression::new(data::breast_cancer().standardized(true), 1e-3)?;
+    /// let p = ConstrainedModel::gaussian("breast cancer", Box::new(model), 3, 1)?;
+    /// let res = sqp(&p, &vec![0.1; p.n()], None, &SqpParams::default(), &mut ())?;
+    /// assert!(res.kkt() <= 1e-8);
+    /// let norm2: f64 = res.x.iter().map(|w| w * w).sum();
+    /// assert!((norm2 - 1.0).abs() < 1e-8);
+    /// # Ok::<(), ritz_second_order::SecondOrderError>(())
+    /// ```
+    pub fn gaussian(
+        name: impl Into<String>,
+        objective: Box<dyn Objective + Send>,
+        k: usize,
+        seed: u64,
+    ) -> Result<Self, SecondOrderError> {
+        use rand::SeedableRng;
+        use rand_distr::{Distribution, StandardNormal};
+        let n = objective.dim();
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut draw = |len: usize| -> Vec<f64> {
+            (0..len).map(|_| StandardNormal.sample(&mut rng)).collect()
+        };
+        let a = draw(k * n);
+        let b = draw(k);
+        Self::new(name, objective, a, b, Some(1.0))
+    }
+}
+
+impl EqualityProblem for ConstrainedModel {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn n(&self) -> usize {
+        self.objective.dim()
+    }
+    fn m(&self) -> usize {
+        self.b.len() + usize::from(self.radius.is_some())
+    }
+    fn objective(&self, x: &[f64]) -> f64 {
+        self.objective.value(x)
+    }
+    fn gradient(&self, x: &[f64], g: &mut [f64]) {
+        self.objective.gradient(x, g);
+    }
+    fn constraints(&self, x: &[f64], c: &mut [f64]) {
+        let n = self.n();
+        for (i, ci) in c.iter_mut().take(self.b.len()).enumerate() {
+            let row = &self.a[i * n..(i + 1) * n];
+            *ci = row.iter().zip(x).map(|(a, w)| a * w).sum::<f64>() - self.b[i];
+        }
+        if let Some(r) = self.radius {
+            c[self.b.len()] = x.iter().map(|w| w * w).sum::<f64>() - r * r;
+        }
+    }
+    fn jacobian(&self, x: &[f64], j: &mut [f64]) {
+        let n = self.n();
+        j[..self.a.len()].copy_from_slice(&self.a);
+        if self.radius.is_some() {
+            for (o, w) in j[self.a.len()..].iter_mut().zip(x) {
+                *o = 2.0 * w;
+            }
+        }
+        debug_assert_eq!(j.len(), self.m() * n);
+    }
+    fn hessian_lagrangian(&self, x: &[f64], lambda: &[f64], h: &mut [f64]) {
+        let n = self.n();
+        let mut e = vec![0.0; n];
+        let mut col = vec![0.0; n];
+        for j in 0..n {
+            e[j] = 1.0;
+            self.hessian_lagrangian_product(x, lambda, &e, &mut col);
+            e[j] = 0.0;
+            for (i, v) in col.iter().enumerate() {
+                h[i * n + j] = *v;
+            }
+        }
+    }
+    fn hessian_lagrangian_product(&self, x: &[f64], lambda: &[f64], v: &[f64], out: &mut [f64]) {
+        self.objective.hvp(x, v, out);
+        if self.radius.is_some() {
+            let l = 2.0 * lambda[self.b.len()];
+            for (o, vi) in out.iter_mut().zip(v) {
+                *o += l * vi;
+            }
+        }
+    }
 }
 
 #[cfg(test)]

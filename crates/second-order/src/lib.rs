@@ -16,6 +16,7 @@
 //! * [`constrained`]: equality-constrained problems (objective, constraints, Jacobian,
 //!   Hessian of the Lagrangian) and the Hock–Schittkowski test set with exact derivatives by
 //!   hyper-dual numbers.
+//! * [`control`]: Poisson optimal control on the MAC grid (a PDE-constrained problem).
 //! * [`sqp`]: SQP with the exact augmented Lagrangian merit function and exact, sketched
 //!   (sketch-and-project) or MINRES solves of the KKT systems under an adaptive accuracy
 //!   condition.
@@ -39,6 +40,7 @@
 //! ```
 
 pub mod constrained;
+pub mod control;
 pub mod data;
 pub mod error;
 pub mod mfac;
