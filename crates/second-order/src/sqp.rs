@@ -465,7 +465,7 @@ fn solve_kkt(
             let mut residual = relres(z);
             let mut r = vec![0.0; b.len()];
             for _ in 0..3 {
-                if !(residual > 1e-15) {
+                if residual <= 1e-15 || residual.is_nan() {
                     break;
                 }
                 k.apply(z, &mut r);
@@ -476,7 +476,7 @@ fn solve_kkt(
                     .map(|(i, zi)| zi + corr[(i, 0)])
                     .collect();
                 let rt = relres(&trial);
-                if !(rt < 0.5 * residual) {
+                if rt >= 0.5 * residual || rt.is_nan() {
                     break;
                 }
                 z.copy_from_slice(&trial);
