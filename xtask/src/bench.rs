@@ -50,8 +50,9 @@ pub struct BenchArgs {
     #[arg(long)]
     pub weights: Option<PathBuf>,
     /// Suite: `poisson` (linear solvers on Poisson problems, the default), `ot` (optimal
-    /// transport: the Sinkhorn-Newton-Sparse paper's random assignment case) or `second-order`
-    /// (M-FAC at large d, regularized Newton, Hessian spectrum).
+    /// transport: the Sinkhorn-Newton-Sparse paper's random assignment case), `second-order`
+    /// (M-FAC at large d, regularized Newton, Hessian spectrum) or `constrained`
+    /// (equality-constrained SQP: exact vs sketched vs MINRES KKT solves).
     #[arg(long, default_value = "poisson")]
     pub suite: String,
     /// OT suite: problem size n (n × n costs).
@@ -117,6 +118,19 @@ pub struct BenchArgs {
     /// array; solvers sns and sinkhorn-log; peak memory per solve in the JSON).
     #[arg(long)]
     pub ot_on_the_fly: bool,
+    /// Constrained suite: wall-clock limit of each SQP run on the PDE problems, seconds
+    /// (sketching runs there get at most 30 s, the small problems' runs at most 5 s).
+    #[arg(long, default_value_t = 120.0)]
+    pub sqp_time_limit: f64,
+    /// Constrained suite: cells per side of the 2D Poisson-control grids (0: none).
+    #[arg(long, value_delimiter = ',', default_value = "64,128,256")]
+    pub control_2d: Vec<usize>,
+    /// Constrained suite: cells per side of the 3D Poisson-control grids (0: none).
+    #[arg(long, value_delimiter = ',', default_value = "16,32")]
+    pub control_3d: Vec<usize>,
+    /// Constrained suite: control cost α of the Poisson-control problems.
+    #[arg(long, default_value_t = 1e-4)]
+    pub control_alpha: f64,
 }
 
 /// A bench configuration file (schema in docs/bench.md).
@@ -341,7 +355,21 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
                 out: &args.out,
             });
         }
-        other => return Err(format!("unknown suite {other} (poisson, ot, second-order)")),
+        "constrained" => {
+            return crate::constrained_bench::run(&crate::constrained_bench::CoArgs {
+                time_limit_s: args.sqp_time_limit,
+                pde_2d: args.control_2d.iter().copied().filter(|&s| s > 0).collect(),
+                pde_3d: args.control_3d.iter().copied().filter(|&s| s > 0).collect(),
+                alpha: args.control_alpha,
+                repeat: args.repeat,
+                out: &args.out,
+            });
+        }
+        other => {
+            return Err(format!(
+                "unknown suite {other} (poisson, ot, second-order, constrained)"
+            ));
+        }
     }
     let mut config: Config = match &args.config {
         Some(p) => {

@@ -21,11 +21,13 @@
 
 mod backend;
 pub mod bench;
+mod constrained_bench;
 mod fuzz;
 mod ot_bench;
 mod peers;
 mod plot;
 pub mod problems;
+mod rss;
 mod second_order_bench;
 mod simulate;
 mod solvers;
@@ -83,7 +85,7 @@ pub struct ProblemArgs {
 #[derive(Subcommand)]
 enum Cmd {
     /// Benchmark solvers (default: the embedded suite, about half a minute on 2 cores).
-    Bench(bench::BenchArgs),
+    Bench(Box<bench::BenchArgs>),
     /// Train a learned preconditioner (resumable; see docs/neural.md).
     Train(train::TrainArgs),
     /// Smoke simulation with pluggable pressure solvers: per-frame JSON, PNG frames, plots,
@@ -170,7 +172,7 @@ pub fn main_cli() {
     let cli = Cli::parse();
     ritz::linalg::mem::set_limit(cli.mem_limit);
     let res = match cli.cmd {
-        Cmd::Bench(args) => bench::run(args),
+        Cmd::Bench(args) => bench::run(*args),
         Cmd::Train(args) => train::run_train(args),
         Cmd::Simulate(args) => simulate::run(args),
         Cmd::Test { args } => run_tests(&args),

@@ -808,19 +808,6 @@ fn run_pot(
     Ok(r)
 }
 
-/// Resets the process's peak resident set (Linux: `5` into `/proc/self/clear_refs`).
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-/// The process's peak resident set since the last reset (Linux `VmHWM`), bytes.
-fn peak_rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
 /// Solvers that run with costs computed on the fly.
 const ON_THE_FLY: &[&str] = &["sns", "sinkhorn-log"];
 
@@ -874,7 +861,7 @@ fn run_on_the_fly(args: &OtArgs) -> Result<(), String> {
     order.extend(args.solvers.iter().filter(|s| *s != "sns"));
     for name in order {
         eprintln!("  running {name} on the fly ...");
-        reset_peak_rss();
+        crate::rss::reset_peak();
         let res = if name == "sns" {
             ritz::ot::sns_on_the_fly(
                 &costs,
@@ -904,7 +891,7 @@ fn run_on_the_fly(args: &OtArgs) -> Result<(), String> {
                     target = s.marginal_error().max(args.tol);
                 }
                 let mut r = Record::new(name, &s);
-                r.peak_rss_bytes = peak_rss();
+                r.peak_rss_bytes = crate::rss::peak();
                 records.push(r);
             }
             Err(e) => {
