@@ -10,7 +10,6 @@ use ritz::krylov::sketch::Sketch;
 use ritz::second_order::constrained::{
     ConstrainedModel, EqualityProblem, TestProblem, hock_schittkowski,
 };
-use ritz::second_order::control::PoissonControl;
 use ritz::second_order::data;
 use ritz::second_order::sqp::{KktSolve, SqpParams, SqpResult, sqp};
 use ritz::second_order::{LogisticRegression, StopReason};
@@ -185,7 +184,10 @@ pub fn run(args: &CoArgs) -> Result<(), String> {
     let mut pde = Vec::new();
     for (dim, sides) in [(2usize, &args.pde_2d), (3, &args.pde_3d)] {
         for &s in sides {
-            pde.push(PoissonControl::new(&vec![s; dim], args.alpha).map_err(err)?);
+            pde.push(
+                ritz::control::poisson_control(&vec![s; dim], args.alpha)
+                    .map_err(|e| e.to_string())?,
+            );
         }
     }
     std::fs::create_dir_all(args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;

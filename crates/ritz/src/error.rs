@@ -73,6 +73,9 @@ pub enum Failure {
     /// Breakdown, indefiniteness, bad parameters (krylov); carries the iterations made.
     #[error(transparent)]
     Krylov(#[from] ritz_krylov::KrylovError),
+    /// Optimization problems and solvers (second-order).
+    #[error(transparent)]
+    SecondOrder(#[from] ritz_second_order::SecondOrderError),
     /// Weights, models and backends (neural-precond).
     #[cfg(feature = "learned")]
     #[error(transparent)]

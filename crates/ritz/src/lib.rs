@@ -10,7 +10,10 @@
 //! - [`neural`] (feature `learned`, default): the DCDM CNN and stencil V-nets (burn), their
 //!   training, fast inference and shipped weights.
 //! - [`ot`]: optimal transport (Sinkhorn, Sinkhorn–Newton-Sparse, exact).
-//! - [`second_order`]: Hessian operators and spectra, M-FAC, regularized Newton.
+//! - [`second_order`]: Hessian operators and spectra, M-FAC, regularized Newton,
+//!   equality-constrained SQP.
+//! - [`control`]: the Poisson optimal-control problem on the MAC grid (pde's stencil under
+//!   second-order's PDE-constrained problem).
 //! - [`catalogue`]: every solver by name (`"mgpcg"`, `"mic0-csr"`, `"dcdm:k=16"`; [`CATALOGUE`]
 //!   lists them), built once on a problem into a reusable [`Solver`] that reports setup and
 //!   solve times and is the simulator's pressure solver.
@@ -46,6 +49,7 @@
 //! ```
 
 pub mod catalogue;
+pub mod control;
 pub mod error;
 #[cfg(feature = "learned")]
 pub mod learned;

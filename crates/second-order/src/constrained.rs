@@ -732,14 +732,12 @@ impl EqualityProblem for ConstrainedModel {
         }
     }
     fn jacobian(&self, x: &[f64], j: &mut [f64]) {
-        let n = self.n();
         j[..self.a.len()].copy_from_slice(&self.a);
         if self.radius.is_some() {
             for (o, w) in j[self.a.len()..].iter_mut().zip(x) {
                 *o = 2.0 * w;
             }
         }
-        debug_assert_eq!(j.len(), self.m() * n);
     }
     fn hessian_lagrangian(&self, x: &[f64], lambda: &[f64], h: &mut [f64]) {
         let n = self.n();

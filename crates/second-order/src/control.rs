@@ -1,36 +1,36 @@
-//! PDE-constrained optimization on pde's MAC grid: Poisson optimal control (distributed
-//! control with a tracking objective, the standard test of the PDE-constrained literature)
+//! PDE-constrained optimization: distributed control of a linear elliptic equation with a
+//! tracking objective (the standard test of the PDE-constrained literature),
 //!
 //! ```text
-//! min  ½ ‖u − u_d‖² + (α/2) ‖f‖²   s.t.   A u − h² f = 0,
+//! min  ½ ‖u − u_d‖² + (α/2) ‖f‖²   s.t.   A u − s f = 0,
 //! ```
 //!
-//! on the unit square or cube with `N` cells per side (`h = 1/N`), `A` the cell-centred five-
-//! (seven-) point stencil of [`ritz_pde::PoissonProblem`] (so `A/h² ≈ −Δ`) with Dirichlet
-//! walls (`u = 0` outside), `u` the state and `f` the control at the cells, and the target
-//! `u_d` the indicator of a disc (ball) of radius ¼ at the centre. This is the discretized
-//! `min ½‖u − u_d‖²_{L²} + (α/2)‖f‖²_{L²}` s.t. `−Δu = f`, with the objective divided by the
-//! cell volume `h^d` and the constraint multiplied by `h²` — the same minimizer, with KKT
-//! entries of order 1 instead of `h^d` and `h⁻²` (unscaled, the rounding floor of the KKT
-//! residual reaches 10⁻⁶ relative at 256²). Variables `x = (u, f)` (`n = 2N^d`), constraints
-//! `m = N^d`; the KKT matrix
+//! with `A` a square nonsingular stencil matrix (cells × cells), `u` the state and `f` the
+//! control at the cells, `u_d` the target and `s` the source scaling. With `A` the
+//! cell-centred five- (seven-) point stencil (`A/h² ≈ −Δ`) and `s = h²`, this is the
+//! discretized `min ½‖u − u_d‖²_{L²} + (α/2)‖f‖²_{L²}` s.t. `−Δu = f`, its objective divided by
+//! the cell volume `h^d` and its constraint multiplied by `h²`. The minimizer is the same, and
+//! the KKT entries are of order 1 instead of `h^d` and `h⁻²`. (Unscaled, the rounding floor of
+//! the KKT residual reaches 10⁻⁶ relative at 256².) The facade's `ritz::control::poisson_control`
+//! builds it on pde's MAC grid.
+//!
+//! Variables `x = (u, f)` (`n = 2N`), constraints `m = N`; the KKT matrix
 //!
 //! ```text
-//! [[I, 0, Aᵀ], [0, αI, −h² I], [A, −h² I, 0]]
+//! [[I, 0, Aᵀ], [0, αI, −s I], [A, −s I, 0]]
 //! ```
 //!
-//! is sparse, symmetric, indefinite, and badly conditioned (`A` has condition number
-//! `O(N²)`, and small `α` couples the blocks weakly): the case where randomized sketching is
-//! expected to struggle. The problem is a convex quadratic program: one exact Newton step
-//! solves it.
+//! is sparse, symmetric, indefinite, and badly conditioned for a PDE stencil (`A` has
+//! condition number `O(h⁻²)`, and small `α` couples the blocks weakly): the case where
+//! randomized sketching is expected to struggle. The problem is a convex quadratic program:
+//! one exact Newton step solves it.
 
 use crate::constrained::EqualityProblem;
 use crate::error::SecondOrderError;
 use ritz_linalg::{CsrMatrix, LinearOperator};
-use ritz_pde::{MacGrid, PoissonProblem, WallKind, Walls};
 
-/// Poisson optimal control on an `N^d` MAC grid (see the [module](self) documentation).
-pub struct PoissonControl {
+/// Distributed control of `A u = s f` (see the [module](self) documentation).
+pub struct DistributedControl {
     name: String,
     a: CsrMatrix,
     jac: CsrMatrix,
@@ -38,63 +38,67 @@ pub struct PoissonControl {
     alpha: f64,
 }
 
-impl PoissonControl {
-    /// The problem on `shape` (`[N, N]` or `[N, N, N]`) with control cost `α`.
+impl DistributedControl {
+    /// The problem for the stencil `a`, target `u_d`, source scaling `s` and control cost
+    /// `α`.
     ///
-    /// Errors: a shape that is not 2 or 3 equal sides of at least 2 cells, `α` not positive
-    /// and finite, grids whose arrays would not fit in memory. Cost: `O(N^d)`.
+    /// Errors: `a` not square, a target of another length, NaN/∞ in `a` or the target, `s`
+    /// or `α` not positive and finite. Cost: `O(nnz(A))`.
     ///
     /// ```
-    /// use ritz_second_order::control::PoissonControl;
+    /// use ritz_linalg::CsrMatrix;
+    /// use ritz_second_order::control::DistributedControl;
     /// use ritz_second_order::constrained::EqualityProblem;
     /// use ritz_second_order::sqp::{SqpParams, sqp};
-    /// let p = PoissonControl::new(&[16, 16], 1e-4)?;
-    /// assert_eq!((p.n(), p.m()), (512, 256));
+    /// // −u'' = f on 8 cells of (0, 1), Dirichlet ends: the stencil tridiag(−1, 2, −1), s = h².
+    /// let n = 8;
+    /// let mut t = Vec::new();
+    /// for i in 0..n {
+    ///     t.push((i, i, 2.0));
+    ///     if i > 0 { t.push((i, i - 1, -1.0)); }
+    ///     if i + 1 < n { t.push((i, i + 1, -1.0)); }
+    /// }
+    /// let a = CsrMatrix::from_triplets(n, n, &t)?;
+    /// let p = DistributedControl::new("1D control", a, vec![1.0; n], 1.0 / 64.0, 1e-4)?;
+    /// assert_eq!((p.n(), p.m()), (16, 8));
     /// // A convex QP: one exact Newton step solves it.
     /// let params = SqpParams { tol: 0.0, rtol: 1e-10, ..Default::default() };
     /// let res = sqp(&p, &vec![0.0; p.n()], None, &params, &mut ())?;
     /// assert_eq!(res.iterations(), 1);
-    /// # Ok::<(), ritz_second_order::SecondOrderError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn new(shape: &[usize], alpha: f64) -> Result<Self, SecondOrderError> {
-        let sides_ok = matches!(shape.len(), 2 | 3) && shape.iter().all(|&s| s == shape[0]);
-        if !sides_ok || shape[0] < 2 {
-            return Err(SecondOrderError::InvalidParameter(format!(
-                "Poisson control needs a square or cubic grid of at least 2 cells per side, \
-                 got {shape:?}"
-            )));
-        }
-        if !(alpha > 0.0 && alpha.is_finite()) {
-            return Err(SecondOrderError::InvalidParameter(format!(
-                "control cost α must be positive and finite, got {alpha}"
-            )));
-        }
-        let grid = MacGrid::new(shape, Walls([[WallKind::Air; 2]; 3]))?;
-        let problem = PoissonProblem::new(grid)?;
-        let dim = shape.len();
-        let side = shape[0];
-        let h = 1.0 / side as f64;
-        let a = problem.assemble();
+    pub fn new(
+        name: impl Into<String>,
+        a: CsrMatrix,
+        target: Vec<f64>,
+        s: f64,
+        alpha: f64,
+    ) -> Result<Self, SecondOrderError> {
         let cells = a.nrows();
+        if a.ncols() != cells {
+            return Err(ritz_linalg::LinalgError::NotSquare {
+                nrows: cells,
+                ncols: a.ncols(),
+            }
+            .into());
+        }
+        crate::error::check_len("target (one value per cell)", cells, target.len())?;
+        crate::error::check_finite("target", &target)?;
+        crate::error::check_finite("stencil", a.values())?;
+        for (what, v) in [("source scaling s", s), ("control cost α", alpha)] {
+            if !(v > 0.0 && v.is_finite()) {
+                return Err(SecondOrderError::InvalidParameter(format!(
+                    "{what} must be positive and finite, got {v}"
+                )));
+            }
+        }
         let t: Vec<(usize, usize, f64)> = a
             .triplets()
-            .chain((0..cells).map(|i| (i, cells + i, -h * h)))
+            .chain((0..cells).map(|i| (i, cells + i, -s)))
             .collect();
         let jac = CsrMatrix::from_triplets(cells, 2 * cells, &t)?;
-        let grid = problem.grid();
-        let target = problem
-            .fluid_cells()
-            .iter()
-            .map(|&c| {
-                let co = grid.coords(c as usize);
-                let r2: f64 = (0..dim)
-                    .map(|k| ((co[k] as f64 + 0.5) * h - 0.5).powi(2))
-                    .sum();
-                if r2 < 0.0625 { 1.0 } else { 0.0 }
-            })
-            .collect();
         Ok(Self {
-            name: format!("poisson-control {}", shape_name(shape)),
+            name: name.into(),
             a,
             jac,
             target,
@@ -107,8 +111,8 @@ impl PoissonControl {
         &self.target
     }
 
-    /// `A` (cells × cells, the integer stencil: `A/h² ≈ −Δ`).
-    pub fn laplacian(&self) -> &CsrMatrix {
+    /// The stencil `A` (cells × cells).
+    pub fn stencil(&self) -> &CsrMatrix {
         &self.a
     }
 
@@ -118,15 +122,7 @@ impl PoissonControl {
     }
 }
 
-fn shape_name(shape: &[usize]) -> String {
-    shape
-        .iter()
-        .map(|s| s.to_string())
-        .collect::<Vec<_>>()
-        .join("×")
-}
-
-impl EqualityProblem for PoissonControl {
+impl EqualityProblem for DistributedControl {
     fn name(&self) -> &str {
         &self.name
     }
@@ -200,9 +196,35 @@ mod tests {
     use super::*;
     use crate::sqp::{KktSolve, SqpParams, sqp};
 
+    /// The 2D five-point Dirichlet stencil on `n × n` cells and a disc target: the Poisson
+    /// control problem with `s = h²`.
+    fn poisson(n: usize, alpha: f64) -> DistributedControl {
+        let id = |i: usize, j: usize| i * n + j;
+        let mut t = Vec::new();
+        let mut target = Vec::new();
+        for i in 0..n {
+            for j in 0..n {
+                t.push((id(i, j), id(i, j), 4.0));
+                for (di, dj) in [(0i64, 1i64), (0, -1), (1, 0), (-1, 0)] {
+                    let (a, b) = (i as i64 + di, j as i64 + dj);
+                    if (0..n as i64).contains(&a) && (0..n as i64).contains(&b) {
+                        t.push((id(i, j), id(a as usize, b as usize), -1.0));
+                    }
+                }
+                let h = 1.0 / n as f64;
+                let r2 =
+                    ((i as f64 + 0.5) * h - 0.5).powi(2) + ((j as f64 + 0.5) * h - 0.5).powi(2);
+                target.push(if r2 < 0.0625 { 1.0 } else { 0.0 });
+            }
+        }
+        let a = CsrMatrix::from_triplets(n * n, n * n, &t).unwrap();
+        let h2 = 1.0 / (n * n) as f64;
+        DistributedControl::new("poisson", a, target, h2, alpha).unwrap()
+    }
+
     #[test]
     fn one_exact_step_solves_the_qp_and_satisfies_the_optimality_system() {
-        let p = PoissonControl::new(&[12, 12], 1e-3).unwrap();
+        let p = poisson(12, 1e-3);
         let params = SqpParams {
             tol: 0.0,
             rtol: 1e-10,
@@ -216,8 +238,8 @@ mod tests {
         let (u, f) = res.x.split_at(cells);
         let h2 = 1.0 / 144.0;
         let (mut au, mut atl) = (vec![0.0; cells], vec![0.0; cells]);
-        p.laplacian().apply(u, &mut au);
-        p.laplacian().transpose().apply(&res.lambda, &mut atl);
+        p.stencil().apply(u, &mut au);
+        p.stencil().transpose().apply(&res.lambda, &mut atl);
         for i in 0..cells {
             assert!((au[i] - h2 * f[i]).abs() < 1e-12);
             assert!((atl[i] + (u[i] - p.target()[i])).abs() < 1e-10);
@@ -231,7 +253,7 @@ mod tests {
 
     #[test]
     fn minres_sqp_converges_and_sketching_reports_its_slowness() {
-        let p = PoissonControl::new(&[8, 8], 1e-4).unwrap();
+        let p = poisson(8, 1e-4);
         let params = |solve, max_iters| SqpParams {
             tol: 0.0,
             rtol: 1e-6,
@@ -258,16 +280,23 @@ mod tests {
     }
 
     #[test]
-    fn bad_shapes_and_costs_are_typed_errors() {
-        for (shape, alpha) in [
-            (&[8usize, 4][..], 1e-4),
-            (&[8][..], 1e-4),
-            (&[1, 1][..], 1e-4),
-            (&[8, 8][..], 0.0),
-            (&[8, 8][..], f64::NAN),
+    fn bad_input_is_a_typed_error() {
+        let a = CsrMatrix::from_triplets(2, 2, &[(0, 0, 2.0), (1, 1, 2.0)]).unwrap();
+        let rect = CsrMatrix::from_triplets(2, 3, &[(0, 0, 2.0)]).unwrap();
+        let new = |a: &CsrMatrix, t: Vec<f64>, s: f64, alpha: f64| {
+            DistributedControl::new("x", a.clone(), t, s, alpha)
+        };
+        assert!(new(&rect, vec![0.0; 2], 1.0, 1.0).is_err());
+        assert!(new(&a, vec![0.0; 3], 1.0, 1.0).is_err());
+        assert!(new(&a, vec![f64::NAN, 0.0], 1.0, 1.0).is_err());
+        for (s, alpha) in [
+            (0.0, 1.0),
+            (1.0, 0.0),
+            (f64::NAN, 1.0),
+            (1.0, f64::INFINITY),
         ] {
             assert!(matches!(
-                PoissonControl::new(shape, alpha),
+                new(&a, vec![0.0; 2], s, alpha),
                 Err(SecondOrderError::InvalidParameter(_))
             ));
         }

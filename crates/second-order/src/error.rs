@@ -71,19 +71,10 @@ pub enum SecondOrderError {
     /// full rank, and shifting the Hessian did not help.
     #[error("singular KKT system: {0}")]
     SingularKkt(String),
-    /// A grid the PDE-constrained problems cannot build (the `ritz_pde` error, as text).
-    #[error("grid: {0}")]
-    Pde(String),
     /// Shapes that do not agree, NaN/Inf in an input (`LinalgError::Shape`, `NonFinite`), a
     /// size beyond the available memory (nothing was allocated).
     #[error(transparent)]
     Linalg(#[from] ritz_linalg::LinalgError),
-}
-
-impl From<ritz_pde::PdeError> for SecondOrderError {
-    fn from(e: ritz_pde::PdeError) -> Self {
-        SecondOrderError::Pde(e.to_string())
-    }
 }
 
 /// Errors on the first NaN/∞ of `v` ([`LinalgError::NonFinite`](ritz_linalg::LinalgError)).

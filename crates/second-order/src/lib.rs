@@ -16,7 +16,8 @@
 //! * [`constrained`]: equality-constrained problems (objective, constraints, Jacobian,
 //!   Hessian of the Lagrangian) and the Hock–Schittkowski test set with exact derivatives by
 //!   hyper-dual numbers.
-//! * [`control`]: Poisson optimal control on the MAC grid (a PDE-constrained problem).
+//! * [`control`]: distributed control of a linear elliptic equation (PDE-constrained; the
+//!   Poisson case on the MAC grid is built by the facade's `ritz::control`).
 //! * [`sqp`]: SQP with the exact augmented Lagrangian merit function and exact, sketched
 //!   (sketch-and-project) or MINRES solves of the KKT systems under an adaptive accuracy
 //!   condition.

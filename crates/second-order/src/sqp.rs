@@ -577,28 +577,7 @@ pub fn check_constraint_jacobian(
             }),
         };
     }
-    let mut gram = faer::Mat::<f64>::zeros(m, m);
-    for i in 0..m {
-        let (ci, vi) = jac.row(i);
-        for k in 0..=i {
-            let (ck, vk) = jac.row(k);
-            // Sparse dot product of two sorted rows.
-            let (mut a, mut b, mut s) = (0, 0, 0.0);
-            while a < ci.len() && b < ck.len() {
-                match ci[a].cmp(&ck[b]) {
-                    std::cmp::Ordering::Less => a += 1,
-                    std::cmp::Ordering::Greater => b += 1,
-                    std::cmp::Ordering::Equal => {
-                        s += vi[a] * vk[b];
-                        a += 1;
-                        b += 1;
-                    }
-                }
-            }
-            gram[(i, k)] = s;
-            gram[(k, i)] = s;
-        }
-    }
+    let gram = dense_gram(&jac.transpose(), m);
     let evd = gram
         .self_adjoint_eigen(faer::Side::Lower)
         .map_err(|e| SecondOrderError::SingularKkt(format!("eigen decomposition of GGᵀ: {e:?}")))?;
@@ -885,15 +864,7 @@ fn reduced_hessian_shift(
         })
     };
     // Null-space basis from the eigenvectors of GᵀG with (numerically) zero eigenvalues.
-    let mut gtg = faer::Mat::<f64>::zeros(n, n);
-    for i in 0..jac.nrows() {
-        let (cols, vals) = jac.row(i);
-        for (a, &j) in cols.iter().enumerate() {
-            for (b, &k) in cols.iter().enumerate() {
-                gtg[(j as usize, k as usize)] += vals[a] * vals[b];
-            }
-        }
-    }
+    let gtg = dense_gram(jac, n);
     let evd = eig(&gtg)?;
     let (s, u) = (evd.S(), evd.U());
     let smax = (0..n).map(|k| s[k].abs()).fold(0.0f64, f64::max);
@@ -919,20 +890,26 @@ fn reduced_hessian_shift(
     }
 }
 
+/// `Σᵢ rᵢ rᵢᵀ` over the rows `rᵢ` of `a` (length `dim`), dense: `GGᵀ` from `Gᵀ`, `GᵀG` from
+/// `G`. Cost: `O(Σᵢ nnz(rᵢ)²)`.
+fn dense_gram(a: &CsrMatrix, dim: usize) -> faer::Mat<f64> {
+    let mut gram = faer::Mat::<f64>::zeros(dim, dim);
+    for r in 0..a.nrows() {
+        let (cols, vals) = a.row(r);
+        for (p, &i) in cols.iter().enumerate() {
+            for (q, &k) in cols.iter().enumerate() {
+                gram[(i as usize, k as usize)] += vals[p] * vals[q];
+            }
+        }
+    }
+    gram
+}
+
 /// The least-squares multipliers `argmin_λ ‖∇f + Gᵀλ‖ = −(GGᵀ)⁻¹G∇f` (dense, `O(m²n + m³)`;
 /// `G` has full row rank, checked before).
 fn least_squares_multipliers(e: &Evaluation) -> Result<Vec<f64>, SecondOrderError> {
     let m = e.jac.nrows();
-    let mut gram = faer::Mat::<f64>::zeros(m, m);
-    let jt = &e.jac_t;
-    for j in 0..jt.nrows() {
-        let (rows, vals) = jt.row(j);
-        for (a, &i) in rows.iter().enumerate() {
-            for (b, &k) in rows.iter().enumerate() {
-                gram[(i as usize, k as usize)] += vals[a] * vals[b];
-            }
-        }
-    }
+    let gram = dense_gram(&e.jac_t, m);
     let mut jg = vec![0.0; m];
     e.jac.apply(&e.g, &mut jg);
     let llt = gram
