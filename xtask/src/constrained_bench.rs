@@ -345,11 +345,8 @@ pub fn run(args: &CoArgs) -> Result<(), String> {
         wins,
         plots,
     };
-    let path = args.out.join("constrained.json");
-    let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-    println!("\nwrote {}", path.display());
-    Ok(())
+    println!();
+    crate::write_json(&args.out.join("constrained.json"), &report)
 }
 
 fn report(

@@ -28,6 +28,17 @@ mod peers;
 mod plot;
 pub mod problems;
 mod rss;
+
+/// Writes `value` as pretty JSON to `path` and says so (the suites' reports).
+pub(crate) fn write_json<T: serde::Serialize>(
+    path: &std::path::Path,
+    value: &T,
+) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
 mod second_order_bench;
 mod simulate;
 mod solvers;

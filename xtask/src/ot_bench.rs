@@ -394,9 +394,7 @@ median over {} seeds:",
 /// Writes `ot.json`; errors (the command exits non-zero) when any solve of the report failed.
 fn write_report(report: &Report, out: &Path) -> Result<(), String> {
     let path = out.join("ot.json");
-    let text = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
-    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-    println!("wrote {}", path.display());
+    crate::write_json(&path, report)?;
     let failed: usize = report.cases.iter().map(|c| c.errors.len()).sum();
     if failed > 0 {
         return Err(format!(

@@ -110,11 +110,8 @@ pub fn run(args: &SoArgs) -> Result<(), String> {
         newton,
         spectrum,
     };
-    let path = args.out.join("second-order.json");
-    let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-    println!("\nwrote {}", path.display());
-    Ok(())
+    println!();
+    crate::write_json(&args.out.join("second-order.json"), &report)
 }
 
 fn bench_mfac(args: &SoArgs) -> Result<MfacReport, String> {
