@@ -11,6 +11,9 @@
 //!   `stencil`); default [`SolverSpec::default_k`].
 //! - `vectors`, `steps` — Ritz vectors deflated and Lanczos steps of `deflated` (16 and 80,
 //!   the DCDM paper's deflated-PCG baseline).
+//! - `coarse` — the coarse-level operator of `mgpcg` and `mgpcg-f64`: `area` (area-weighted,
+//!   the default) or `unit` (rediscretized); `boundary` — their boundary Gauss–Seidel sweeps
+//!   (default 2; `0` turns them off). See `ritz_pde::CoarseOperator`.
 
 use crate::error::RitzError;
 use std::fmt;
@@ -109,7 +112,7 @@ pub const CATALOGUE: &[Entry] = &[
         grid: true,
         matrix: false,
         learned: false,
-        options: &[],
+        options: &["coarse", "boundary"],
     },
     Entry {
         name: "mgpcg-f64",
@@ -118,7 +121,7 @@ pub const CATALOGUE: &[Entry] = &[
         grid: true,
         matrix: false,
         learned: false,
-        options: &[],
+        options: &["coarse", "boundary"],
     },
     Entry {
         name: "fcd-ic0",
@@ -221,6 +224,10 @@ pub struct SolverSpec {
     pub vectors: Option<usize>,
     /// Lanczos steps of `deflated` (`None`: 80).
     pub lanczos_steps: Option<usize>,
+    /// Coarse-level operator of MGPCG (`None`: area-weighted).
+    pub coarse: Option<ritz_pde::CoarseOperator>,
+    /// Boundary sweeps of MGPCG (`None`: the default of `ritz_pde::MultigridParams`).
+    pub boundary_sweeps: Option<usize>,
 }
 
 /// Largest accepted `k`, `vectors` and `steps` (beyond it the directions alone would need
@@ -236,6 +243,8 @@ impl SolverSpec {
             fcd_k: None,
             vectors: None,
             lanczos_steps: None,
+            coarse: None,
+            boundary_sweeps: None,
         }
     }
 
@@ -353,18 +362,33 @@ impl FromStr for SolverSpec {
                     )
                 }));
             }
+            if key == "coarse" {
+                use ritz_pde::CoarseOperator::{AreaWeighted, Rediscretized};
+                let op = match value {
+                    "area" => AreaWeighted,
+                    "unit" => Rediscretized,
+                    _ => return Err(bad(format!("coarse = '{value}' is not 'area' or 'unit'"))),
+                };
+                if spec.coarse.replace(op).is_some() {
+                    return Err(bad(format!("option '{key}' given twice")));
+                }
+                continue;
+            }
+            // Boundary sweeps may be 0 (none); every other count is positive.
+            let least = usize::from(key != "boundary");
             let v: usize = value
                 .parse()
                 .ok()
-                .filter(|v| (1..=MAX_OPTION).contains(v))
+                .filter(|v| (least..=MAX_OPTION).contains(v))
                 .ok_or_else(|| {
                     bad(format!(
-                        "{key} = '{value}' is not an integer in 1..={MAX_OPTION}"
+                        "{key} = '{value}' is not an integer in {least}..={MAX_OPTION}"
                     ))
                 })?;
             let slot = match key {
                 "k" => &mut spec.fcd_k,
                 "vectors" => &mut spec.vectors,
+                "boundary" => &mut spec.boundary_sweeps,
                 _ => &mut spec.lanczos_steps,
             };
             if slot.replace(v).is_some() {
@@ -398,6 +422,14 @@ impl fmt::Display for SolverSpec {
                 write!(f, ":{key}={v}")?;
             }
         }
+        match self.coarse {
+            Some(ritz_pde::CoarseOperator::AreaWeighted) => f.write_str(":coarse=area")?,
+            Some(ritz_pde::CoarseOperator::Rediscretized) => f.write_str(":coarse=unit")?,
+            None => {}
+        }
+        if let Some(v) = self.boundary_sweeps {
+            write!(f, ":boundary={v}")?;
+        }
         Ok(())
     }
 }
@@ -412,6 +444,18 @@ mod tests {
             let s: SolverSpec = name.parse().unwrap();
             assert_eq!(s.to_string(), name);
         }
+        let s: SolverSpec = "mgpcg:boundary=4:coarse=unit".parse().unwrap();
+        assert_eq!(s.to_string(), "mgpcg:coarse=unit:boundary=4");
+        assert_eq!(s.boundary_sweeps, Some(4));
+        assert!("mgpcg:boundary=0".parse::<SolverSpec>().is_ok());
+        assert!("mgpcg:coarse=fine".parse::<SolverSpec>().is_err());
+        assert!(
+            "mgpcg:coarse=unit:coarse=area"
+                .parse::<SolverSpec>()
+                .is_err()
+        );
+        assert!("dcdm:coarse=unit".parse::<SolverSpec>().is_err());
+        assert!("dcdm:k=0".parse::<SolverSpec>().is_err());
         let s: SolverSpec = "deflated-csr:steps=40:vectors=8".parse().unwrap();
         assert_eq!(s.to_string(), "deflated-csr:vectors=8:steps=40");
         assert_eq!((s.vectors(), s.lanczos_steps()), (8, 40));

@@ -505,9 +505,12 @@ fn build_engine(
             } else {
                 Precision::F64
             };
+            let defaults = MultigridParams::default();
             let mp = MultigridParams {
                 precision,
-                ..Default::default()
+                coarse_operator: spec.coarse.unwrap_or(defaults.coarse_operator),
+                boundary_sweeps: spec.boundary_sweeps.unwrap_or(defaults.boundary_sweeps),
+                ..defaults
             };
             Engine::Mgpcg(Box::new(GridMultigrid::new(p, mp).map_err(pde())?))
         }

@@ -3,6 +3,7 @@
 //! per axis, and the parallel iteration over x-lines that every kernel of the V-cycle uses.
 
 use super::Real;
+use super::conductance::{Conductance, Faces};
 use crate::error::PdeError;
 use crate::grid::{CellFlag, MacGrid};
 use crate::poisson::PoissonProblem;
@@ -106,6 +107,9 @@ pub(super) struct Level {
     /// Fluid cells with a non-fluid face neighbour (or a domain wall), by colour: the slot
     /// within the colour, with the line's x offset `s` in bit 31.
     pub(super) boundary: [Vec<u32>; 2],
+    /// The area-weighted operator of a coarse level (`None`: the unit Laplacian of the flags,
+    /// as on the finest level).
+    pub(super) faces: Option<Box<Faces>>,
 }
 
 impl Level {
@@ -115,8 +119,9 @@ impl Level {
     }
 
     /// A coarse level, from its grid alone (no [`PoissonProblem`]: no compact numbering or
-    /// connected regions, which only the coarsest solve needs). `None` without fluid.
-    pub(super) fn from_grid(grid: &MacGrid) -> Option<Self> {
+    /// connected regions, which only the coarsest solve needs), with the area-weighted
+    /// operator of `cond` if given. `None` without fluid.
+    pub(super) fn from_grid(grid: &MacGrid, cond: Option<&Conductance>) -> Option<Self> {
         let fluid: Vec<u8> = grid
             .flags()
             .par_iter()
@@ -126,7 +131,9 @@ impl Level {
             return None;
         }
         let (diag, _) = crate::poisson::stencil_counts(grid);
-        Some(Self::new(grid, &fluid, &diag))
+        let mut level = Self::new(grid, &fluid, &diag);
+        level.faces = cond.map(|c| Box::new(Faces::new(&level, c)));
+        Some(level)
     }
 
     /// Cost: two parallel passes over the cells, line by line (no divisions per cell).
@@ -142,6 +149,7 @@ impl Level {
             lay,
             code: Vec::new(),
             boundary: Default::default(),
+            faces: None,
         };
         let mut code = super::touched(2 * lay.size);
         let cs = SharedSlice::new(&mut code);

@@ -4,9 +4,10 @@
 //! `r = b − A x`.
 
 use super::Real;
+use super::conductance::{Faces, SCALE};
 #[cfg(test)]
 use super::hierarchy::par_line_chunks;
-use super::hierarchy::{FLUID_BIT, Level, par_lines};
+use super::hierarchy::{FLUID_BIT, Layout, Level, par_lines};
 use rayon::prelude::*;
 use ritz_linalg::schedule::SharedSlice;
 
@@ -17,6 +18,68 @@ fn relax<T: Real>(sum: T, code: u8) -> T {
     let d = code & 7;
     let v = sum / T::from_count(d.max(1));
     if d != 0 { v } else { T::default() }
+}
+
+/// The Gauss–Seidel value of a cell of an area-weighted level: `sum / diag`, 0 where the
+/// diagonal is 0 (non-fluid and closed-in cells, padding slots).
+#[inline(always)]
+fn relax_weighted<T: Real>(sum: T, diag: f32) -> T {
+    let v = sum / T::from_f32(diag.max(f32::MIN_POSITIVE));
+    if diag > 0.0 { v } else { T::default() }
+}
+
+/// A stored conductance (times [`SCALE`]) as `T`.
+#[inline(always)]
+fn w<T: Real>(v: &[u8], m: usize) -> T {
+    T::from_f32(v[m] as f32)
+}
+
+/// The conductances a line of colour `c` needs on an area-weighted level: per axis, those of
+/// its cells' `+` faces and those of the `−` faces (the `+` faces of the neighbours, in the
+/// other colour), aligned with the line's slots.
+struct LineFaces<'a> {
+    hi: [&'a [u8]; 3],
+    lo: [&'a [u8]; 3],
+    diag: &'a [f32],
+}
+
+impl<'a> LineFaces<'a> {
+    #[inline(always)]
+    fn new(faces: &'a Faces, lay: Layout, c: usize, o: usize, s: usize) -> Self {
+        let (size, h) = (lay.size, lay.h());
+        let own = |v: &'a [u8]| &v[c * size..][o..o + h];
+        let other = |v: &'a [u8], back: usize| &v[(1 - c) * size..][o - back..][..h];
+        // In 2D the z slices are placeholders (never read).
+        let gz = &faces.g[if lay.three { 2 } else { 0 }];
+        Self {
+            hi: [own(&faces.g[0]), own(&faces.g[1]), own(gz)],
+            diag: &faces.diag[c * size..][o..o + h],
+            lo: [
+                other(&faces.g[0], 1 - s),
+                other(&faces.g[1], lay.w),
+                other(gz, lay.dz()),
+            ],
+        }
+    }
+}
+
+impl LineFaces<'_> {
+    /// `Σ g · x` over the four faces of slot `m` (2D), times [`SCALE`]; `nb` = the x, x, y, y
+    /// neighbours' lines (low, high).
+    #[inline(always)]
+    fn flux2<T: Real>(&self, m: usize, nb: [&[T]; 4]) -> T {
+        w::<T>(self.lo[0], m) * nb[0][m]
+            + w::<T>(self.hi[0], m) * nb[1][m]
+            + w::<T>(self.lo[1], m) * nb[2][m]
+            + w::<T>(self.hi[1], m) * nb[3][m]
+    }
+    /// The same over the six faces (3D), with the z neighbours' lines last.
+    #[inline(always)]
+    fn flux3<T: Real>(&self, m: usize, nb: [&[T]; 6]) -> T {
+        self.flux2(m, [nb[0], nb[1], nb[2], nb[3]])
+            + w::<T>(self.lo[2], m) * nb[4][m]
+            + w::<T>(self.hi[2], m) * nb[5][m]
+    }
 }
 
 /// The two colours of a split vector: (colour `c`, the other one).
@@ -43,6 +106,31 @@ pub(super) fn half_sweep<T: Real>(lev: &Level, x: &mut [T], b: &[T], c: usize, f
             // half-sweep reads nothing of colour `c` but `b`.
             let out = unsafe { xs.slice_mut(o..o + h) };
             let (bl, cl) = (&bc[o..o + h], &cc[o..o + h]);
+            if let Some(faces) = lev.faces.as_deref().filter(|f| f.on(c, l)) {
+                let f = LineFaces::new(faces, lay, c, o, s);
+                if from_zero {
+                    for m in 0..h {
+                        out[m] = relax_weighted(bl[m], f.diag[m]);
+                    }
+                    continue;
+                }
+                let (xl, xr) = (&other[o + s - 1..][..h], &other[o + s..][..h]);
+                let (yl, yh) = (&other[o - dy..][..h], &other[o + dy..][..h]);
+                let unit = T::from_f32(1.0 / SCALE);
+                if lay.three {
+                    let (zl, zh) = (&other[o - dz..][..h], &other[o + dz..][..h]);
+                    for m in 0..h {
+                        let flux = f.flux3(m, [xl, xr, yl, yh, zl, zh]);
+                        out[m] = relax_weighted(bl[m] + flux * unit, f.diag[m]);
+                    }
+                } else {
+                    for m in 0..h {
+                        let flux = f.flux2(m, [xl, xr, yl, yh]);
+                        out[m] = relax_weighted(bl[m] + flux * unit, f.diag[m]);
+                    }
+                }
+                continue;
+            }
             if from_zero {
                 for m in 0..h {
                     out[m] = relax(bl[m], cl[m]);
@@ -82,6 +170,38 @@ pub(super) fn gs_cells<T: Real>(lev: &Level, x: &mut [T], b: &[T], c: usize) {
         }
     });
     let cells = &lev.boundary[c];
+    if let Some(faces) = &lev.faces {
+        let records = &faces.boundary[c];
+        let update = |(chunk, recs): (&[u32], &[[f32; 8]])| {
+            for (&e, r) in chunk.iter().zip(recs) {
+                let (q, s) = ((e & 0x7fff_ffff) as usize, (e >> 31) as usize);
+                assert!(q + dz < size && q >= dz && q + dy < size && q > dy);
+                let w = |i: usize| T::from_f32(r[i]);
+                // SAFETY: as in the unit-coefficient sweep below.
+                unsafe {
+                    let o = |i: usize| *other.get_unchecked(i);
+                    let mut sum = *bc.get_unchecked(q)
+                        + w(0) * o(q + s - 1)
+                        + w(1) * o(q + s)
+                        + w(2) * o(q - dy)
+                        + w(3) * o(q + dy);
+                    if lay.three {
+                        sum = sum + w(4) * o(q - dz) + w(5) * o(q + dz);
+                    }
+                    xs.set(q, relax_weighted(sum, r[6]));
+                }
+            }
+        };
+        if cells.len() < 8192 {
+            update((cells, records));
+        } else {
+            cells
+                .par_chunks(4096)
+                .zip(records.par_chunks(4096))
+                .for_each(update);
+        }
+        return;
+    }
     let update = |chunk: &[u32]| {
         for &e in chunk {
             let (q, s) = ((e & 0x7fff_ffff) as usize, (e >> 31) as usize);
@@ -141,22 +261,41 @@ pub(super) fn residual_line<T: Real>(
         let (bl, cl) = (&b[c * size..][o..o + h], &lev.code[c * size..][o..o + h]);
         let (xl, xr) = (&other[o + s - 1..][..h], &other[o + s..][..h]);
         let (yl, yh) = (&other[o - dy..][..h], &other[o + dy..][..h]);
-        let value = |m: usize, sum: T| {
-            let v = bl[m] - (T::from_count(cl[m] & 7) * own[m] - sum);
+        let value = |m: usize, diag: T, sum: T| {
+            let v = bl[m] - (diag * own[m] - sum);
             if cl[m] & FLUID_BIT != 0 {
                 v
             } else {
                 T::default()
             }
         };
-        if lay.three {
-            let (zl, zh) = (&other[o - dz..][..h], &other[o + dz..][..h]);
-            for m in 0..h {
-                tmp[m] = value(m, xl[m] + xr[m] + yl[m] + yh[m] + zl[m] + zh[m]);
+        // Separate loops for 3D and 2D: a test inside the loop keeps it from vectorizing.
+        let z = lay
+            .three
+            .then(|| (&other[o - dz..][..h], &other[o + dz..][..h]));
+        if let Some(faces) = lev.faces.as_deref().filter(|f| f.on(c, l)) {
+            let f = LineFaces::new(faces, lay, c, o, s);
+            let unit = T::from_f32(1.0 / SCALE);
+            let diag = |m: usize| T::from_f32(f.diag[m]);
+            if let Some((zl, zh)) = z {
+                for m in 0..h {
+                    tmp[m] = value(m, diag(m), f.flux3(m, [xl, xr, yl, yh, zl, zh]) * unit);
+                }
+            } else {
+                for m in 0..h {
+                    tmp[m] = value(m, diag(m), f.flux2(m, [xl, xr, yl, yh]) * unit);
+                }
             }
         } else {
-            for m in 0..h {
-                tmp[m] = value(m, xl[m] + xr[m] + yl[m] + yh[m]);
+            let count = |m: usize| T::from_count(cl[m] & 7);
+            if let Some((zl, zh)) = z {
+                for m in 0..h {
+                    tmp[m] = value(m, count(m), xl[m] + xr[m] + yl[m] + yh[m] + zl[m] + zh[m]);
+                }
+            } else {
+                for m in 0..h {
+                    tmp[m] = value(m, count(m), xl[m] + xr[m] + yl[m] + yh[m]);
+                }
             }
         }
         for m in 0..lay.count(l, c) {
