@@ -102,8 +102,9 @@ enum Cmd {
     /// Smoke simulation with pluggable pressure solvers: per-frame JSON, PNG frames, plots,
     /// optional npy dumps of every frame's system (see docs/simulate.md).
     Simulate(simulate::SimulateArgs),
-    /// Run every test: creates the Python peers' venv when possible (the SciPy oracle test is
-    /// skipped without it), then `cargo test --workspace` with any extra arguments.
+    /// Run every test: creates the Python peers' venv when possible (the SciPy oracle test and
+    /// the Python package's tests are skipped without it), then `cargo test --workspace` with
+    /// any extra arguments, then the Python package's pytest suite.
     Test {
         /// Extra arguments for cargo test.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -232,14 +233,66 @@ pub fn main_cli() {
     }
 }
 
-/// `cargo xtask test`: peers first (best effort), then the workspace tests.
+/// `cargo xtask test`: peers first (best effort), then the workspace tests, then the Python
+/// package's pytest suite (built into the venv by `maturin develop`).
 fn run_tests(extra: &[String]) -> Result<(), String> {
-    if let Err(e) = peers::ensure_venv() {
-        eprintln!("warning: Python peers unavailable ({e}); the SciPy oracle test will be skipped");
+    let venv = peers::ensure_venv();
+    if let Err(e) = &venv {
+        eprintln!(
+            "warning: Python peers unavailable ({e}); the SciPy oracle test and the Python \
+             package's tests will be skipped"
+        );
     }
     let mut args = vec!["test".to_string(), "--workspace".to_string()];
     args.extend(extra.iter().cloned());
-    run_cargo("cargo test", &args)
+    run_cargo("cargo test", &args)?;
+    match venv {
+        Ok(py) => python_tests(&py),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Builds `crates/python` into the venv (`maturin develop`, the dev profile: it reuses the
+/// dependencies `cargo test` compiled) and runs its pytest suite with the docstring examples.
+fn python_tests(py: &std::path::Path) -> Result<(), String> {
+    let root = peers::root();
+    let venv = root.join(".venv");
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut paths = vec![venv.join("bin")];
+    paths.extend(std::env::split_paths(&path));
+    let path = std::env::join_paths(paths).map_err(|e| e.to_string())?;
+    let run = |what: &str, cmd: &mut std::process::Command| -> Result<(), String> {
+        let st = cmd
+            .env("VIRTUAL_ENV", &venv)
+            .env("PATH", &path)
+            .status()
+            .map_err(|e| format!("{what} failed to start: {e}"))?;
+        if st.success() {
+            Ok(())
+        } else {
+            Err(format!("{what} failed ({st})"))
+        }
+    };
+    let t = std::time::Instant::now();
+    run(
+        "maturin develop",
+        std::process::Command::new(peers::maturin(py))
+            .args(["develop", "--quiet"])
+            .current_dir(root.join("crates/python")),
+    )?;
+    let built = t.elapsed().as_secs_f64();
+    let t = std::time::Instant::now();
+    run(
+        "pytest",
+        std::process::Command::new(py)
+            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+            .current_dir(root.join("crates/python")),
+    )?;
+    eprintln!(
+        "python package: built in {built:.1} s, pytest in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// The cargo running this task (`$CARGO`), else `cargo` from the PATH.

@@ -1,4 +1,5 @@
-//! Python peers (SciPy, PyAMG, POT) in a virtual environment the repo creates itself.
+//! Python peers (SciPy, PyAMG, POT) and the Python package's build and test tools (maturin,
+//! pytest) in a virtual environment the repo creates itself.
 //!
 //! `cargo xtask venv` (or `bench --peers`) runs `python3 -m venv .venv` and installs the pinned
 //! packages of `xtask/peers/requirements.txt` from PyPI. Nothing else is needed by hand.
@@ -22,10 +23,16 @@ pub fn venv_python() -> PathBuf {
 
 fn has_packages(py: &Path) -> bool {
     Command::new(py)
-        .args(["-c", "import numpy, scipy, pyamg, ot"])
+        .args(["-c", "import numpy, scipy, pyamg, ot, pytest"])
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false)
+        && maturin(py).exists()
+}
+
+/// The venv's maturin (builds the Python package `ritz` from `crates/python`).
+pub fn maturin(py: &Path) -> PathBuf {
+    py.with_file_name("maturin")
 }
 
 /// Creates `.venv` with the peers if it is missing or incomplete; returns its interpreter.

@@ -86,6 +86,7 @@ const EDGES: &[(&str, &[&str])] = &[
             "ritz-second-order",
         ],
     ),
+    ("ritz-python", &["ritz"]),
     ("xtask", &["ritz"]),
 ];
 

@@ -53,9 +53,9 @@ pub fn load_model<B: BurnBackend>(
 /// A learned preconditioner ready for its iteration.
 pub(crate) enum Learned {
     /// For flexible conjugate directions.
-    Flexible(Box<dyn Preconditioner>),
+    Flexible(Box<dyn Preconditioner + Send>),
     /// SPD: for PCG.
-    Spd(Box<dyn SpdPreconditioner>),
+    Spd(Box<dyn SpdPreconditioner + Send>),
 }
 
 #[cfg(feature = "cuda")]
@@ -66,7 +66,7 @@ fn burn_preconditioner<B: BurnBackend>(
     problem: &PoissonProblem,
     options: &BuildOptions,
     geo: &Geometry,
-) -> Result<Box<dyn Preconditioner>, NeuralError> {
+) -> Result<Box<dyn Preconditioner + Send>, NeuralError> {
     let device = B::Device::default();
     let dim = problem.grid().dim();
     let (_, model) = load_model::<B>(name, dim, options.weights.as_deref(), &device)?;

@@ -106,11 +106,11 @@ pub struct BuildOptions {
 /// The iteration a built solver runs.
 pub(crate) enum Engine {
     Cg,
-    Pcg(Box<dyn SpdPreconditioner>),
+    Pcg(Box<dyn SpdPreconditioner + Send>),
     /// PCG with the multigrid V-cycle, kept by type for its kernel profile.
     Mgpcg(Box<GridMultigrid>),
     /// Flexible conjugate directions keeping `k` directions.
-    Fcd(Box<dyn Preconditioner>, usize),
+    Fcd(Box<dyn Preconditioner + Send>, usize),
     Deflated(Jacobi, Deflation),
     Cholesky(SparseCholesky),
 }
@@ -344,6 +344,32 @@ impl Solver {
         Ok((report, profile))
     }
 
+    /// The preconditioner the iteration applies, on vectors of length [`Solver::vector_len`]
+    /// (grid layout, or the assembled matrix's unknowns for `-csr` specs and the direct solve),
+    /// with `true` when it is a fixed SPD map that plain PCG (SciPy's `cg` as `M`) may use;
+    /// `None` for CG, deflated PCG and the direct solve.
+    ///
+    /// Cost of one application: that of one iteration's preconditioner (a V-cycle, two
+    /// triangular sweeps, a network pass). Failure modes: `apply` panics on vectors of another
+    /// length, so check [`Preconditioner::dim`] first.
+    ///
+    /// ```
+    /// use ritz::{Solver, pde::{PoissonProblem, Scene}};
+    /// let problem = PoissonProblem::new(Scene::Spheres.generate(2, 32, 0)?)?;
+    /// let solver = Solver::build(&"mgpcg".parse()?, &problem)?;
+    /// let (m, spd) = solver.preconditioner().expect("MGPCG has one");
+    /// assert!(spd && m.dim() == solver.vector_len());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn preconditioner(&self) -> Option<(&dyn Preconditioner, bool)> {
+        match &self.engine {
+            Engine::Pcg(m) => Some((m.as_ref() as &dyn Preconditioner, true)),
+            Engine::Mgpcg(m) => Some((m.as_ref() as &dyn Preconditioner, true)),
+            Engine::Fcd(m, _) => Some((m.as_ref() as &dyn Preconditioner, false)),
+            Engine::Cg | Engine::Deflated(..) | Engine::Cholesky(_) => None,
+        }
+    }
+
     /// The V-cycle of an MGPCG solver.
     fn multigrid(&self) -> Option<&GridMultigrid> {
         match &self.engine {
@@ -471,7 +497,7 @@ fn build_engine(
             (None, System::Grid(p)) => (p, None, None, Some(p)),
         };
     let k = spec.k();
-    let ic = |mic: bool| -> Result<Box<dyn SpdPreconditioner>, RitzError> {
+    let ic = |mic: bool| -> Result<Box<dyn SpdPreconditioner + Send>, RitzError> {
         Ok(match (grid, matrix) {
             (Some(p), _) => {
                 let v = if mic {
@@ -713,3 +739,9 @@ fn run(
         }
     })
 }
+
+/// A built solver can move to another thread (a Python binding releases the GIL around it).
+const _: () = {
+    const fn assert_send<T: Send>() {}
+    assert_send::<Solver>();
+};
