@@ -7,6 +7,7 @@
 
 use crate::deflation::Deflation;
 use crate::error::KrylovError;
+use crate::reduce::{Local, Reduction, norm2};
 use crate::solve::{
     Monitor, Prepared, SolveInfo, SolveParams, StopReason, curvature, finite, preconditioned,
     prepare, rescaled,
@@ -41,8 +42,34 @@ pub fn cg(
     params: &SolveParams,
     monitor: &mut dyn Monitor,
 ) -> Result<SolveInfo, KrylovError> {
-    rescaled(b, x, params, |b, x, params| {
-        cg_inner(a, b, x, params, monitor)
+    cg_with(a, b, x, params, monitor, &Local)
+}
+
+/// [`cg`] on vectors split across processes: `a`, `b` and `x` are this process's part, and
+/// `red` sums every inner product over the parts (one all-reduce per fused inner product:
+/// two per iteration). With [`Local`] it is [`cg`], bit for bit. Collective: every part must
+/// call it with the same parameters; validation failures and breakdowns are reported on every
+/// part.
+///
+/// ```
+/// use ritz_krylov::{SolveParams, cg_with, reduce::Local};
+/// use ritz_linalg::CsrMatrix;
+/// let a = CsrMatrix::from_triplets(2, 2, &[(0, 0, 2.0), (1, 1, 4.0)])?;
+/// let mut x = vec![0.0; 2];
+/// let info = cg_with(&a, &[2.0, 4.0], &mut x, &SolveParams::default(), &mut (), &Local)?;
+/// assert!(info.converged() && (x[0] - 1.0).abs() < 1e-12);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn cg_with(
+    a: &dyn LinearOperator,
+    b: &[f64],
+    x: &mut [f64],
+    params: &SolveParams,
+    monitor: &mut dyn Monitor,
+    red: &dyn Reduction,
+) -> Result<SolveInfo, KrylovError> {
+    rescaled(b, x, params, red, |b, x, params| {
+        cg_inner(a, b, x, params, monitor, red)
     })
 }
 
@@ -52,8 +79,9 @@ fn cg_inner(
     x: &mut [f64],
     params: &SolveParams,
     monitor: &mut dyn Monitor,
+    red: &dyn Reduction,
 ) -> Result<SolveInfo, KrylovError> {
-    let mut sys = match prepare(a, b, x, params, None, monitor) {
+    let mut sys = match prepare(a, b, x, params, None, monitor, red) {
         Ok(s) => s,
         Err(done) => return done,
     };
@@ -72,15 +100,20 @@ fn cg_loop(
     let mut r = vec![0.0; n];
     let mut q = vec![0.0; n];
     ritz_linalg::operator::residual(a, &sys.b, x, &mut r);
-    let mut rr = finite("residual", vector::dot(&r, &r), 0)?;
+    let red = sys.red;
+    let mut rr = finite("residual", red.sum1(vector::dot(&r, &r)), 0)?;
     let mut p = r.clone();
     let mut it = 0;
     let mut stop = sys.record(0, rr.sqrt(), monitor);
     while stop.is_none() && it < params.max_iters {
         it += 1;
-        let pap = curvature("pᵀAp", a.apply_dot(&p, &mut q), it)?;
+        let pap = curvature("pᵀAp", red.sum1(a.apply_dot(&p, &mut q)), it)?;
         let alpha = rr / pap;
-        let rr_new = finite("residual", vector::axpy_norm2sq(-alpha, &q, &mut r), it)?;
+        let rr_new = finite(
+            "residual",
+            red.sum1(vector::axpy_norm2sq(-alpha, &q, &mut r)),
+            it,
+        )?;
         let beta = rr_new / rr;
         // x += α p, then p = r + β p.
         vector::cg_update_xp(alpha, beta, &r, x, &mut p);
@@ -109,7 +142,33 @@ pub fn pcg<M: SpdPreconditioner + ?Sized>(
     params: &SolveParams,
     monitor: &mut dyn Monitor,
 ) -> Result<SolveInfo, KrylovError> {
-    pcg_impl(a, &m, None, b, x, params, monitor)
+    pcg_impl(a, &m, None, b, x, params, monitor, &Local)
+}
+
+/// [`pcg`] on vectors split across processes (see [`cg_with`]): three all-reduces per
+/// iteration (`pᵀq`, `rᵀr`, `rᵀz`); `m` acts on this process's part (a block-Jacobi or a
+/// distributed V-cycle). With [`Local`] it is [`pcg`], bit for bit.
+///
+/// ```
+/// use ritz_krylov::{SolveParams, pcg_with, precond::Jacobi, reduce::Local};
+/// use ritz_linalg::CsrMatrix;
+/// let a = CsrMatrix::from_triplets(2, 2, &[(0, 0, 2.0), (1, 1, 4.0)])?;
+/// let m = Jacobi::new(&a)?;
+/// let mut x = vec![0.0; 2];
+/// let info = pcg_with(&a, &m, &[2.0, 4.0], &mut x, &SolveParams::default(), &mut (), &Local)?;
+/// assert!(info.iterations == 1 && (x[1] - 1.0).abs() < 1e-12);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn pcg_with<M: SpdPreconditioner + ?Sized>(
+    a: &dyn LinearOperator,
+    m: &M,
+    b: &[f64],
+    x: &mut [f64],
+    params: &SolveParams,
+    monitor: &mut dyn Monitor,
+    red: &dyn Reduction,
+) -> Result<SolveInfo, KrylovError> {
+    pcg_impl(a, &m, None, b, x, params, monitor, red)
 }
 
 /// Solves `A x = b` by preconditioned conjugate gradients whose vector work is done by a
@@ -144,8 +203,23 @@ pub fn pcg_fused(
     params: &SolveParams,
     monitor: &mut dyn Monitor,
 ) -> Result<SolveInfo, KrylovError> {
-    rescaled(b, x, params, |b, x, params| {
-        let mut sys = match prepare(a, b, x, params, Some(k.dim()), monitor) {
+    pcg_fused_with(a, k, b, x, params, monitor, &Local)
+}
+
+/// [`pcg_fused`] on vectors split across processes (see [`cg_with`]): each kernel's inner
+/// product is this part's, summed by `red` — one all-reduce per kernel, four per iteration.
+/// With [`Local`] it is [`pcg_fused`], bit for bit.
+pub fn pcg_fused_with(
+    a: &dyn LinearOperator,
+    k: &mut dyn FusedPcg,
+    b: &[f64],
+    x: &mut [f64],
+    params: &SolveParams,
+    monitor: &mut dyn Monitor,
+    red: &dyn Reduction,
+) -> Result<SolveInfo, KrylovError> {
+    rescaled(b, x, params, red, |b, x, params| {
+        let mut sys = match prepare(a, b, x, params, Some(k.dim()), monitor, red) {
             Ok(s) => s,
             Err(done) => return done,
         };
@@ -161,24 +235,25 @@ fn pcg_fused_loop(
     params: &SolveParams,
     monitor: &mut dyn Monitor,
 ) -> Result<(usize, StopReason), KrylovError> {
-    let rr = finite("residual", k.start(&sys.b, x), 0)?;
+    let red = sys.red;
+    let rr = finite("residual", red.sum1(k.start(&sys.b, x)), 0)?;
     if let Some(stop) = sys.record(0, rr.sqrt(), monitor) {
         return Ok((0, stop));
     }
-    let mut rz = preconditioned("rᵀz", k.precondition(), 0)?;
+    let mut rz = preconditioned("rᵀz", red.sum1(k.precondition()), 0)?;
     k.restart_direction();
     let mut it = 0;
     let mut stop = StopReason::MaxIterations;
     while it < params.max_iters {
         it += 1;
-        let alpha = rz / curvature("pᵀAp", k.curvature(), it)?;
-        let rr = finite("residual", k.update_residual(alpha), it)?;
+        let alpha = rz / curvature("pᵀAp", red.sum1(k.curvature()), it)?;
+        let rr = finite("residual", red.sum1(k.update_residual(alpha)), it)?;
         if let Some(s) = sys.record(it, rr.sqrt(), monitor) {
             k.update_solution(alpha, x);
             stop = s;
             break;
         }
-        let rz_new = preconditioned("rᵀz", k.precondition(), it)?;
+        let rz_new = preconditioned("rᵀz", red.sum1(k.precondition()), it)?;
         k.update_direction(alpha, rz_new / rz, x);
         rz = rz_new;
     }
@@ -196,9 +271,10 @@ pub(crate) fn pcg_impl(
     x: &mut [f64],
     params: &SolveParams,
     monitor: &mut dyn Monitor,
+    red: &dyn Reduction,
 ) -> Result<SolveInfo, KrylovError> {
-    rescaled(b, x, params, |b, x, params| {
-        pcg_inner(a, m, defl, b, x, params, monitor)
+    rescaled(b, x, params, red, |b, x, params| {
+        pcg_inner(a, m, defl, b, x, params, monitor, red)
     })
 }
 
@@ -210,8 +286,9 @@ fn pcg_inner(
     x: &mut [f64],
     params: &SolveParams,
     monitor: &mut dyn Monitor,
+    red: &dyn Reduction,
 ) -> Result<SolveInfo, KrylovError> {
-    let mut sys = match prepare(a, b, x, params, Some(m.dim()), monitor) {
+    let mut sys = match prepare(a, b, x, params, Some(m.dim()), monitor, red) {
         Ok(s) => s,
         Err(done) => return done,
     };
@@ -238,7 +315,8 @@ fn pcg_loop(
         d.add_correction(false, &r, 1.0, x);
         ritz_linalg::operator::residual(a, &sys.b, x, &mut r);
     }
-    let rnorm = finite("residual", vector::norm2(&r), 0)?;
+    let red = sys.red;
+    let rnorm = finite("residual", norm2(red, &r), 0)?;
     if let Some(stop) = sys.record(0, rnorm, monitor) {
         return Ok((0, stop));
     }
@@ -251,9 +329,13 @@ fn pcg_loop(
     let mut stop = StopReason::MaxIterations;
     while it < params.max_iters {
         it += 1;
-        let pap = curvature("pᵀAp", a.apply_dot(&p, &mut q), it)?;
+        let pap = curvature("pᵀAp", red.sum1(a.apply_dot(&p, &mut q)), it)?;
         let alpha = rz / pap;
-        let rr = finite("residual", vector::axpy_norm2sq(-alpha, &q, &mut r), it)?;
+        let rr = finite(
+            "residual",
+            red.sum1(vector::axpy_norm2sq(-alpha, &q, &mut r)),
+            it,
+        )?;
         if let Some(s) = sys.record(it, rr.sqrt(), monitor) {
             vector::axpy(alpha, &p, x);
             stop = s;

@@ -142,5 +142,14 @@ pub fn deflated_pcg<M: SpdPreconditioner + ?Sized>(
     if let Some(w0) = defl.w.first() {
         ritz_linalg::error::check_len("deflation vector", a.nrows(), w0.len())?;
     }
-    crate::cg::pcg_impl(a, &m, Some(defl), b, x, params, monitor)
+    crate::cg::pcg_impl(
+        a,
+        &m,
+        Some(defl),
+        b,
+        x,
+        params,
+        monitor,
+        &crate::reduce::Local,
+    )
 }

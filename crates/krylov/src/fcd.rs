@@ -72,7 +72,7 @@ pub fn fcd(
     params: &FcdParams,
     monitor: &mut dyn Monitor,
 ) -> Result<SolveInfo, KrylovError> {
-    rescaled(b, x, &params.solve, |b, x, sp| {
+    rescaled(b, x, &params.solve, &crate::reduce::Local, |b, x, sp| {
         fcd_inner(
             a,
             m,
@@ -96,7 +96,7 @@ fn fcd_inner(
     monitor: &mut dyn Monitor,
 ) -> Result<SolveInfo, KrylovError> {
     let sp = &params.solve;
-    let mut sys = match prepare(a, b, x, sp, Some(m.dim()), monitor) {
+    let mut sys = match prepare(a, b, x, sp, Some(m.dim()), monitor, &crate::reduce::Local) {
         Ok(s) => s,
         Err(done) => return done,
     };

@@ -13,6 +13,9 @@
 //! * [`cg()`]: conjugate gradients with fused kernels (10 vector passes + one mat-vec per step).
 //! * [`pcg()`]: preconditioned CG; the preconditioner must be an
 //!   [`SpdPreconditioner`](ritz_linalg::SpdPreconditioner).
+//! * [`cg_with`], [`pcg_with`], [`pcg_fused_with`]: the same iterations on vectors split
+//!   across processes, their inner products summed by a [`reduce::Reduction`] (MPI in
+//!   ritz-dist).
 //! * [`fcd()`]: the flexible (truncated) conjugate-direction iteration of DCDM, for any — even
 //!   nonlinear — [`Preconditioner`](ritz_linalg::Preconditioner).
 //! * [`deflation`]: deflated PCG with a given basis (e.g. Ritz vectors).
@@ -46,10 +49,11 @@ pub mod fcd;
 pub mod lanczos;
 pub mod minres;
 pub mod precond;
+pub mod reduce;
 pub mod sketch;
 pub mod solve;
 
-pub use cg::{cg, pcg, pcg_fused};
+pub use cg::{cg, cg_with, pcg, pcg_fused, pcg_fused_with, pcg_with};
 pub use error::{KrylovError, Partial};
 pub use fcd::{FcdParams, fcd};
 pub use minres::minres;

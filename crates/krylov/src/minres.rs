@@ -39,8 +39,8 @@ pub fn minres(
     params: &SolveParams,
     monitor: &mut dyn Monitor,
 ) -> Result<SolveInfo, KrylovError> {
-    rescaled(b, x, params, |b, x, params| {
-        let mut prep = match prepare(a, b, x, params, None, monitor) {
+    rescaled(b, x, params, &crate::reduce::Local, |b, x, params| {
+        let mut prep = match prepare(a, b, x, params, None, monitor, &crate::reduce::Local) {
             Ok(p) => p,
             Err(done) => return done,
         };

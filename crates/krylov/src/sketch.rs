@@ -159,7 +159,7 @@ pub fn sketch_and_project(
             "check_every must be at least 1".into(),
         ));
     }
-    let mut prep = match prepare(a, b, x, &params.solve, None, monitor) {
+    let mut prep = match prepare(a, b, x, &params.solve, None, monitor, &crate::reduce::Local) {
         Ok(p) => p,
         Err(done) => return done,
     };

@@ -1,6 +1,7 @@
 //! Shared solver vocabulary: parameters, stop test, monitors, results.
 
 use crate::error::KrylovError;
+use crate::reduce::{Reduction, norm2};
 use ritz_linalg::error::{check_finite, check_len};
 use ritz_linalg::{LinearOperator, vector};
 use serde::{Deserialize, Serialize};
@@ -136,16 +137,21 @@ impl<F: FnMut(usize, f64)> Monitor for F {
 /// Scaling by a power of two is exact, so every solver takes the same iterations for `b` and
 /// `10^±150 · b`; no inner product under- or overflows and an `f32` preconditioner (the MGPCG
 /// V-cycle) sees residuals of ordinary size. Inside the range nothing is copied.
+///
+/// With the vectors split across processes `red` sums `‖b‖²` so that every part takes the same
+/// decision (and the shape test is agreed on too).
 pub(crate) fn rescaled(
     b: &[f64],
     x: &mut [f64],
     params: &SolveParams,
+    red: &dyn Reduction,
     solve: impl FnOnce(&[f64], &mut [f64], &SolveParams) -> Result<SolveInfo, KrylovError>,
 ) -> Result<SolveInfo, KrylovError> {
     const LOW: f64 = 1.0 / 18_446_744_073_709_551_616.0; // 2⁻⁶⁴
     const HIGH: f64 = 18_446_744_073_709_551_616.0; // 2⁶⁴
-    let bnorm = vector::norm2(b);
-    if b.len() != x.len() || !(bnorm.is_finite() && bnorm > 0.0) || (LOW..=HIGH).contains(&bnorm) {
+    let mismatch = red.sum1(f64::from(u8::from(b.len() != x.len()))) > 0.0;
+    let bnorm = if mismatch { 0.0 } else { norm2(red, b) };
+    if mismatch || !(bnorm.is_finite() && bnorm > 0.0) || (LOW..=HIGH).contains(&bnorm) {
         return solve(b, x, params);
     }
     let s = vector::pow2_near_inverse(bnorm);
@@ -177,11 +183,17 @@ pub(crate) struct Prepared<'a> {
     history: Vec<f64>,
     elapsed: Vec<f64>,
     start: std::time::Instant,
+    /// Sums the parts' inner products ([`Local`] for one process).
+    pub red: &'a dyn Reduction,
 }
 
 /// Validates the system (shapes, NaN/Inf in `b` and `x`, parameters, preconditioner size) and
 /// projects `b`. Returns `Err(Ok(info))` — an early, successful exit with `x = 0` — when
 /// `b` is zero.
+///
+/// Collective with a [`Reduction`] over several parts: each part checks its own piece, the
+/// verdicts are summed, and a part whose piece is fine reports the failure found elsewhere
+/// (`… on another process`), so that all parts stop together.
 pub(crate) fn prepare<'a>(
     a: &'a dyn LinearOperator,
     b: &'a [f64],
@@ -189,21 +201,32 @@ pub(crate) fn prepare<'a>(
     params: &SolveParams,
     precond_dim: Option<usize>,
     monitor: &mut dyn Monitor,
+    red: &'a dyn Reduction,
 ) -> Result<Prepared<'a>, Result<SolveInfo, KrylovError>> {
     let start = std::time::Instant::now();
-    check_system(a, b, x, params).map_err(Err)?;
-    if let Some(d) = precond_dim {
-        check_len("preconditioner dimension", a.nrows(), d).map_err(|e| Err(e.into()))?;
+    let local = check_system(a, b, x, params).and_then(|()| match precond_dim {
+        Some(d) => Ok(check_len("preconditioner dimension", a.nrows(), d)?),
+        None => Ok(()),
+    });
+    if red.parts() > 1 && red.sum1(f64::from(u8::from(local.is_err()))) > 0.0 {
+        return Err(Err(local.err().unwrap_or_else(|| {
+            ritz_linalg::LinalgError::NonFinite {
+                what: "the input on another process (shape or NaN/Inf)",
+                index: 0,
+            }
+            .into()
+        })));
     }
+    local.map_err(Err)?;
     let null_space = a.null_space();
     let (b, bnorm) = match null_space {
         Some(ns) => {
             let mut bp = b.to_vec();
             ns.project(&mut bp);
-            let n = vector::norm2(&bp);
+            let n = norm2(red, &bp);
             (std::borrow::Cow::Owned(bp), n)
         }
-        None => (std::borrow::Cow::Borrowed(b), vector::norm2(b)),
+        None => (std::borrow::Cow::Borrowed(b), norm2(red, b)),
     };
     if bnorm == 0.0 {
         vector::fill(x, 0.0);
@@ -225,6 +248,7 @@ pub(crate) fn prepare<'a>(
         history: Vec::new(),
         elapsed: Vec::new(),
         start,
+        red,
     })
 }
 
@@ -291,7 +315,7 @@ impl Prepared<'_> {
         if let Some(ns) = self.null_space {
             ns.project(z);
         }
-        preconditioned("rᵀz", vector::dot(r, z), it)
+        preconditioned("rᵀz", self.red.sum1(vector::dot(r, z)), it)
     }
 }
 
