@@ -75,6 +75,7 @@ const EDGES: &[(&str, &[&str])] = &[
     ),
     ("ritz-second-order", &["ritz-linalg", "ritz-krylov"]),
     ("ritz-ot", &["ritz-linalg", "ritz-krylov"]),
+    ("ritz-dist", &["ritz-linalg", "ritz-pde", "ritz-krylov"]),
     (
         "ritz",
         &[

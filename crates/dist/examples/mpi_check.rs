@@ -1,0 +1,80 @@
+//! The distributed solver under MPI against the serial one, on every rank: run with
+//! `mpirun -np P` (P = 1, 2, 4; as root add `--allow-run-as-root`, and `--oversubscribe`
+//! for more ranks than cores). Exits non-zero on any mismatch:
+//!
+//! - P = 1: the serial solution and residual history, bit for bit;
+//! - P > 1: the serial iterations ± 1 at rtol 1e-6, the serial solution to 1e-8 relative at
+//!   rtol 1e-12.
+//!
+//! ```sh
+//! cargo build --release -p ritz-dist --features mpi --example mpi_check
+//! mpirun -np 4 target/release/examples/mpi_check
+//! ```
+
+use ritz_dist::{cg, comm::Communicator, mpi_comm::MpiComm, slab::SlabPoisson};
+use ritz_krylov::{SolveParams, reduce::Reduction};
+use ritz_pde::{CellFlag, MacGrid, PoissonProblem, Scene, Walls, rhs::RhsKind};
+
+fn main() {
+    let universe = mpi::initialize().expect("MPI initializes");
+    let comm = MpiComm::new(universe.world());
+    let mut failures = 0;
+    let mut two_rooms = MacGrid::new(&[24, 24, 24], Walls::closed()).expect("grid");
+    two_rooms.paint(CellFlag::Solid, |p| (p[0] - 0.5).abs() < 0.04);
+    two_rooms.paint(CellFlag::Air, |p| p[0] < 0.2 && (p[1] - 0.5).abs() < 0.1);
+    let grids = [
+        (
+            "spheres-2d-64",
+            Scene::Spheres.generate(2, 64, 0).expect("scene"),
+        ),
+        (
+            "pillars-3d-32",
+            Scene::Pillars.generate(3, 32, 1).expect("scene"),
+        ),
+        ("two-rooms-3d-24", two_rooms),
+    ];
+    for (name, grid) in grids {
+        let problem = PoissonProblem::new(grid.clone()).expect("problem");
+        let b = RhsKind::SmoothDivergence.generate(&problem, 0);
+        let a = SlabPoisson::new(&grid, &comm).expect("slab");
+        let bl = a.scatter(&b).expect("scatter");
+        for rtol in [1e-6, 1e-12] {
+            let params = SolveParams {
+                rtol,
+                ..Default::default()
+            };
+            let mut xs = vec![0.0; b.len()];
+            let is = ritz_krylov::cg(&problem, &b, &mut xs, &params, &mut ()).expect("serial");
+            let mut xl = vec![0.0; a.len()];
+            let id = cg(&a, &bl, &mut xl, &params, &mut ()).expect("distributed");
+            let xd = a.gather(&xl);
+            let ok = if comm.size() == 1 {
+                is.residual_history == id.residual_history
+                    && xs.iter().zip(&xd).all(|(u, v)| u.to_bits() == v.to_bits())
+            } else if rtol > 1e-9 {
+                is.iterations.abs_diff(id.iterations) <= 1
+            } else {
+                let err: f64 = xd
+                    .iter()
+                    .zip(&xs)
+                    .map(|(u, v)| (u - v) * (u - v))
+                    .sum::<f64>();
+                let norm: f64 = xs.iter().map(|v| v * v).sum::<f64>();
+                err.sqrt() <= 1e-8 * norm.sqrt()
+            };
+            if comm.rank() == 0 {
+                println!(
+                    "{name} rtol {rtol:e}: serial {} / distributed {} iterations on {} ranks: {}",
+                    is.iterations,
+                    id.iterations,
+                    comm.size(),
+                    if ok { "ok" } else { "MISMATCH" }
+                );
+            }
+            failures += usize::from(!ok);
+        }
+    }
+    if comm.sum1(failures as f64) > 0.0 {
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,298 @@
+//! Slab decomposition of a MAC grid and the distributed matrix-free Poisson operator.
+//!
+//! The grid is cut into slabs of whole planes along its slowest axis (z in 3D, y in 2D), one
+//! slab per rank, balanced to within one plane. A rank keeps its slab plus one ghost plane on
+//! each side that has a neighbour, as a local [`PoissonProblem`] on that extended grid: the
+//! stencil of an owned cell next to a ghost plane then sees the neighbour's flags (fluid,
+//! solid, air) exactly as the serial operator does, so every owned entry of `A x` is the serial
+//! one, bit for bit. A product fills the ghost planes from the neighbours (two paired
+//! send/receives of one plane each) and applies the local stencil.
+//!
+//! Vectors are a rank's owned cells in grid layout (x fastest), zero outside the fluid.
+//! Floating (all-Neumann) regions are found on the whole grid and projected out globally: one
+//! all-reduce of the per-region sums.
+//!
+//! With one rank the operator *is* the serial problem (no ghosts, no copies): CG on it is the
+//! serial CG bit for bit.
+
+use crate::comm::Communicator;
+use crate::error::DistError;
+use ritz_linalg::{LinearOperator, NullSpace, vector};
+use ritz_pde::{MacGrid, PoissonProblem, WallKind};
+use std::ops::Range;
+use std::sync::Mutex;
+
+/// The planes of each of `parts` slabs of an axis of `n` planes: `n / parts` each, the first
+/// `n % parts` slabs one more.
+///
+/// ```
+/// use ritz_dist::slab::slab_planes;
+/// assert_eq!(slab_planes(10, 3), vec![0..4, 4..7, 7..10]);
+/// ```
+pub fn slab_planes(n: usize, parts: usize) -> Vec<Range<usize>> {
+    let (base, rem) = (n / parts.max(1), n % parts.max(1));
+    let mut start = 0;
+    (0..parts)
+        .map(|r| {
+            let len = base + usize::from(r < rem);
+            let range = start..start + len;
+            start += len;
+            range
+        })
+        .collect()
+}
+
+/// This rank's part of a distributed MAC-grid Poisson problem (see the module docs).
+pub struct SlabPoisson<'c> {
+    comm: &'c dyn Communicator,
+    /// Cells per plane.
+    plane: usize,
+    /// Owned planes of the slab axis.
+    planes: Range<usize>,
+    /// Ghost planes below / above the owned ones.
+    ghosts: [usize; 2],
+    /// The extended slab (`None` when it holds no fluid cell: its products are zero).
+    local: Option<PoissonProblem>,
+    /// Extended `x` and `y` for the products with ghost planes.
+    scratch: Mutex<(Vec<f64>, Vec<f64>)>,
+    null: Option<SlabNullSpace<'c>>,
+    global_cells: usize,
+}
+
+impl<'c> SlabPoisson<'c> {
+    /// This rank's slab of the Poisson problem on `grid` (the whole grid, the same on every
+    /// rank).
+    ///
+    /// Cost: the serial problem's setup on the whole grid (for the floating regions) plus the
+    /// local problem on the extended slab; memory: that of the whole problem during setup,
+    /// then the slab's. Collective (no messages yet, but every rank must build it).
+    ///
+    /// Errors: more ranks than planes along the slab axis ([`DistError::TooManyRanks`]); the
+    /// problem's own errors (no fluid anywhere, sizes beyond memory).
+    ///
+    /// ```
+    /// use ritz_dist::{comm::ThreadComm, slab::SlabPoisson};
+    /// use ritz_pde::Scene;
+    /// let grid = Scene::Spheres.generate(2, 32, 0)?;
+    /// let lens = ThreadComm::run(2, |c| SlabPoisson::new(&grid, c).map(|p| p.len()));
+    /// assert_eq!(lens.into_iter().map(|l| l.unwrap()).sum::<usize>(), 32 * 32);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new(grid: &MacGrid, comm: &'c dyn Communicator) -> Result<Self, DistError> {
+        let dim = grid.dim();
+        let dims = grid.dims();
+        let axis = dim - 1;
+        let n_axis = dims[axis];
+        let (rank, size) = (comm.rank(), comm.size());
+        if size > n_axis {
+            return Err(DistError::TooManyRanks {
+                ranks: size,
+                planes: n_axis,
+            });
+        }
+        let plane: usize = dims[..axis].iter().product();
+        let planes = slab_planes(n_axis, size)[rank].clone();
+        let ghosts = [
+            usize::from(planes.start > 0),
+            usize::from(planes.end < n_axis),
+        ];
+        if size == 1 {
+            let problem = PoissonProblem::new(grid.clone())?;
+            return Ok(Self {
+                comm,
+                plane,
+                planes,
+                ghosts,
+                local: Some(problem),
+                scratch: Mutex::new((Vec::new(), Vec::new())),
+                null: None,
+                global_cells: grid.len(),
+            });
+        }
+        // The floating regions of the whole grid, restricted to this slab.
+        let global = PoissonProblem::new(grid.clone())?;
+        let owned = planes.start * plane..planes.end * plane;
+        let null = global.null_space_grid().map(|ns| {
+            let labels = ns.labels();
+            let nregions = ns.dim();
+            let mut counts = vec![0.0; nregions];
+            for &l in labels {
+                if (l as usize) < nregions {
+                    counts[l as usize] += 1.0;
+                }
+            }
+            SlabNullSpace {
+                comm,
+                labels: labels[owned.clone()].to_vec(),
+                counts,
+            }
+        });
+        drop(global);
+        // The extended slab: owned planes and ghosts, the domain's walls except at ghost ends.
+        let ext = planes.start - ghosts[0]..planes.end + ghosts[1];
+        let mut shape = grid.shape();
+        shape[axis] = ext.len();
+        let mut walls = grid.walls();
+        if ghosts[0] == 1 {
+            walls.0[axis][0] = WallKind::Solid;
+        }
+        if ghosts[1] == 1 {
+            walls.0[axis][1] = WallKind::Solid;
+        }
+        let codes = grid.codes();
+        let local_codes = &codes[ext.start * plane..ext.end * plane];
+        let local_grid = MacGrid::from_codes(&shape, local_codes, walls)?;
+        let local = match PoissonProblem::new(local_grid) {
+            Ok(p) => Some(p),
+            Err(ritz_pde::PdeError::NoFluid) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let n_ext = ext.len() * plane;
+        Ok(Self {
+            comm,
+            plane,
+            planes,
+            ghosts,
+            local,
+            scratch: Mutex::new((vec![0.0; n_ext], vec![0.0; n_ext])),
+            null,
+            global_cells: grid.len(),
+        })
+    }
+
+    /// Number of owned cells (the length of this rank's vectors).
+    pub fn len(&self) -> usize {
+        self.planes.len() * self.plane
+    }
+    /// True when this rank owns no cell (never: every rank owns at least one plane).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The owned cells' flat indices in the whole grid.
+    pub fn owned(&self) -> Range<usize> {
+        self.planes.start * self.plane..self.planes.end * self.plane
+    }
+    /// The owned planes along the slab axis.
+    pub fn planes(&self) -> Range<usize> {
+        self.planes.clone()
+    }
+    /// The communicator.
+    pub fn comm(&self) -> &'c dyn Communicator {
+        self.comm
+    }
+    /// This rank's part of a whole-grid vector (a copy of the owned entries).
+    ///
+    /// Errors: a vector whose length is not the grid's.
+    pub fn scatter(&self, global: &[f64]) -> Result<Vec<f64>, DistError> {
+        ritz_linalg::error::check_len("whole-grid vector", self.global_cells, global.len())?;
+        Ok(global[self.owned()].to_vec())
+    }
+    /// The whole-grid vector from every rank's part, on every rank (one all-reduce of the
+    /// whole grid: for checks and output, not for the iteration).
+    pub fn gather(&self, local: &[f64]) -> Vec<f64> {
+        let mut g = vec![0.0; self.global_cells];
+        g[self.owned()].copy_from_slice(local);
+        self.comm.sum(&mut g);
+        g
+    }
+
+    /// Fills the ghost planes of `x_ext` from the neighbours: this rank's first owned plane
+    /// goes down while the upper neighbour's first plane comes up, then the reverse.
+    fn exchange(&self, x_ext: &mut [f64]) {
+        let (p, rank) = (self.plane, self.comm.rank());
+        let below = (self.ghosts[0] == 1).then(|| rank - 1);
+        let above = (self.ghosts[1] == 1).then(|| rank + 1);
+        let lo = self.ghosts[0] * p;
+        let n_owned = self.len();
+        let (head, rest) = x_ext.split_at_mut(lo + n_owned);
+        let first = head[lo..lo + p].to_vec();
+        self.comm
+            .sendrecv(&first, below, &mut rest[..p * self.ghosts[1]], above);
+        let last = head[lo + n_owned - p..lo + n_owned].to_vec();
+        self.comm.sendrecv(&last, above, &mut head[..lo], below);
+    }
+
+    fn apply_local(&self, x: &[f64], y: &mut [f64]) -> f64 {
+        assert_eq!(x.len(), self.len(), "slab apply: x length");
+        assert_eq!(y.len(), self.len(), "slab apply: y length");
+        if self.ghosts == [0, 0] {
+            // One rank: the serial operator itself.
+            return match &self.local {
+                Some(p) => p.apply_dot(x, y),
+                None => {
+                    y.fill(0.0);
+                    0.0
+                }
+            };
+        }
+        let mut guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        let (x_ext, y_ext) = &mut *guard;
+        let lo = self.ghosts[0] * self.plane;
+        x_ext[lo..lo + x.len()].copy_from_slice(x);
+        self.exchange(x_ext);
+        match &self.local {
+            Some(p) => {
+                p.apply(x_ext, y_ext);
+                y.copy_from_slice(&y_ext[lo..lo + y.len()]);
+            }
+            None => y.fill(0.0),
+        }
+        vector::dot(x, y)
+    }
+}
+
+impl LinearOperator for SlabPoisson<'_> {
+    fn nrows(&self) -> usize {
+        self.len()
+    }
+    fn ncols(&self) -> usize {
+        self.len()
+    }
+    /// `y = A x` on the owned cells: two ghost-plane exchanges, the local stencil. Collective.
+    fn apply(&self, x: &[f64], y: &mut [f64]) {
+        self.apply_local(x, y);
+    }
+    /// The product with this rank's part of `xᵀ A x` (krylov sums it over the ranks).
+    fn apply_dot(&self, x: &[f64], y: &mut [f64]) -> f64 {
+        self.apply_local(x, y)
+    }
+    fn null_space(&self) -> Option<&dyn NullSpace> {
+        if self.ghosts == [0, 0] {
+            return self.local.as_ref().and_then(|p| p.null_space());
+        }
+        self.null.as_ref().map(|n| n as &dyn NullSpace)
+    }
+}
+
+/// The constants on floating regions, projected out across the ranks.
+struct SlabNullSpace<'c> {
+    comm: &'c dyn Communicator,
+    /// Region of each owned cell (`u32::MAX`: none).
+    labels: Vec<u32>,
+    /// Cells of each region in the whole grid.
+    counts: Vec<f64>,
+}
+
+impl NullSpace for SlabNullSpace<'_> {
+    fn dim(&self) -> usize {
+        self.counts.len()
+    }
+    /// Subtracts each region's mean: local sums, one all-reduce, a pass. Collective.
+    fn project(&self, v: &mut [f64]) {
+        let mut sums = vec![0.0; self.counts.len()];
+        for (&l, &x) in self.labels.iter().zip(v.iter()) {
+            if let Some(s) = sums.get_mut(l as usize) {
+                *s += x;
+            }
+        }
+        self.comm.sum(&mut sums);
+        for (m, c) in sums.iter_mut().zip(&self.counts) {
+            *m /= c.max(1.0);
+        }
+        for (&l, x) in self.labels.iter().zip(v.iter_mut()) {
+            if let Some(m) = sums.get(l as usize) {
+                *x -= m;
+            }
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Distributed CG on slabs (ranks as threads) against the serial solver on the same grids:
+//! bit-identical with one rank, the serial iterations (± 1) and solution with more — on 2D
+//! and 3D grids with obstacles, air and a floating region.
+
+use ritz_dist::comm::{Communicator, ThreadComm};
+use ritz_dist::{DistError, cg, slab::SlabPoisson};
+use ritz_krylov::{KrylovError, SolveInfo, SolveParams};
+use ritz_linalg::LinalgError;
+use ritz_pde::{CellFlag, MacGrid, PoissonProblem, Scene, Walls, rhs::RhsKind};
+
+/// A closed box cut by a solid wall into two floating regions, with a pillar of air cells in
+/// one of them (so only the other floats) and a solid block.
+fn two_rooms(dim: usize, n: usize) -> MacGrid {
+    let mut g = MacGrid::new(&vec![n; dim], Walls::closed()).unwrap();
+    g.paint(CellFlag::Solid, |p| (p[0] - 0.5).abs() < 0.04);
+    g.paint(CellFlag::Air, |p| p[0] < 0.2 && (p[1] - 0.5).abs() < 0.1);
+    g.paint(CellFlag::Solid, |p| p[0] > 0.7 && p[1] > 0.3 && p[1] < 0.6);
+    g
+}
+
+fn grids() -> Vec<(&'static str, MacGrid)> {
+    vec![
+        ("spheres-2d", Scene::Spheres.generate(2, 48, 0).unwrap()),
+        ("pillars-3d", Scene::Pillars.generate(3, 20, 1).unwrap()),
+        ("two-rooms-2d", two_rooms(2, 40)),
+        ("two-rooms-3d", two_rooms(3, 16)),
+    ]
+}
+
+fn serial(grid: &MacGrid, b: &[f64], params: &SolveParams) -> (Vec<f64>, SolveInfo) {
+    let p = PoissonProblem::new(grid.clone()).unwrap();
+    let mut x = vec![0.0; b.len()];
+    let info = ritz_krylov::cg(&p, b, &mut x, params, &mut ()).unwrap();
+    (x, info)
+}
+
+fn distributed(
+    grid: &MacGrid,
+    b: &[f64],
+    params: &SolveParams,
+    ranks: usize,
+) -> Vec<(Vec<f64>, SolveInfo)> {
+    ThreadComm::run(ranks, |c| {
+        let a = SlabPoisson::new(grid, c).unwrap();
+        let bl = a.scatter(b).unwrap();
+        let mut x = vec![0.0; a.len()];
+        let info = cg(&a, &bl, &mut x, params, &mut ()).unwrap();
+        (a.gather(&x), info)
+    })
+}
+
+#[test]
+fn one_rank_is_the_serial_solver_bit_for_bit() {
+    let params = SolveParams::default();
+    for (name, grid) in grids() {
+        let b = RhsKind::SmoothDivergence.generate(&PoissonProblem::new(grid.clone()).unwrap(), 0);
+        let (xs, is) = serial(&grid, &b, &params);
+        let (xd, id) = distributed(&grid, &b, &params, 1).remove(0);
+        assert_eq!(is.residual_history, id.residual_history, "{name}");
+        assert!(
+            xs.iter().zip(&xd).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn more_ranks_take_the_serial_iterations_and_reach_its_solution() {
+    for (name, grid) in grids() {
+        let b = RhsKind::SmoothDivergence.generate(&PoissonProblem::new(grid.clone()).unwrap(), 1);
+        let loose = SolveParams::default();
+        let tight = SolveParams {
+            rtol: 1e-12,
+            ..Default::default()
+        };
+        let (_, is) = serial(&grid, &b, &loose);
+        let (xs, _) = serial(&grid, &b, &tight);
+        for ranks in [2, 3, 4] {
+            let runs = distributed(&grid, &b, &loose, ranks);
+            for (_, info) in &runs {
+                assert!(
+                    info.iterations.abs_diff(is.iterations) <= 1,
+                    "{name}, {ranks} ranks: {} vs {} iterations",
+                    info.iterations,
+                    is.iterations
+                );
+                // Every rank saw the same residuals (the same global sums).
+                assert_eq!(info.residual_history, runs[0].1.residual_history);
+            }
+            let (xd, info) = &distributed(&grid, &b, &tight, ranks)[0];
+            assert!(info.converged());
+            let err: f64 = xd
+                .iter()
+                .zip(&xs)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum::<f64>()
+                .sqrt();
+            let norm: f64 = xs.iter().map(|v| v * v).sum::<f64>().sqrt();
+            assert!(
+                err <= 1e-8 * norm,
+                "{name}, {ranks} ranks: error {err:e} of {norm:e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_nan_on_one_rank_fails_every_rank() {
+    let grid = Scene::Spheres.generate(2, 32, 0).unwrap();
+    let b = RhsKind::SmoothDivergence.generate(&PoissonProblem::new(grid.clone()).unwrap(), 0);
+    let results = ThreadComm::run(3, |c| {
+        let a = SlabPoisson::new(&grid, c).unwrap();
+        let mut bl = a.scatter(&b).unwrap();
+        if c.rank() == 1 {
+            bl[5] = f64::NAN;
+        }
+        let mut x = vec![0.0; a.len()];
+        cg(&a, &bl, &mut x, &SolveParams::default(), &mut ())
+    });
+    for r in results {
+        assert!(
+            matches!(
+                r,
+                Err(DistError::Krylov(KrylovError::Linalg(
+                    LinalgError::NonFinite { .. }
+                )))
+            ),
+            "{r:?}"
+        );
+    }
+}
+
+#[test]
+fn more_ranks_than_planes_is_an_error() {
+    let grid = Scene::Spheres.generate(2, 4, 0).unwrap();
+    let r = ThreadComm::run(5, |c| SlabPoisson::new(&grid, c).err());
+    assert!(matches!(
+        r[0],
+        Some(DistError::TooManyRanks {
+            ranks: 5,
+            planes: 4
+        })
+    ));
+}
