@@ -47,7 +47,8 @@ impl Poisson {
         x: &'a PyReadonlyArrayDyn<'_, f64>,
         what: &str,
     ) -> PyResult<&'a [f64]> {
-        if x.shape() != self.npy_shape().as_slice() && x.len() != self.problem.num_cells() {
+        let flat = x.ndim() == 1 && x.len() == self.problem.num_cells();
+        if x.shape() != self.npy_shape().as_slice() && !flat {
             return Err(PyValueError::new_err(format!(
                 "{what} has shape {:?}; the grid has shape {:?}",
                 x.shape(),
@@ -406,8 +407,13 @@ impl Solver {
         let x0 = x0.as_ref().map(|a| a.readonly());
         let shape = self.shape();
         let n: usize = shape.iter().product();
+        // The system's shape, or flat (1-D of the same length), or a column for a matrix.
+        let column = [n, 1];
         let check = |a: &PyReadonlyArrayDyn<'py, f64>, what: &str| -> PyResult<()> {
-            if a.len() != n {
+            let fits = a.shape() == shape.as_slice()
+                || (a.ndim() == 1 && a.len() == n)
+                || (shape.len() == 1 && a.shape() == column);
+            if !fits {
                 return Err(PyValueError::new_err(format!(
                     "{what} has shape {:?}; the system's vectors have shape {shape:?}",
                     a.shape()
@@ -417,7 +423,7 @@ impl Solver {
         };
         check(&b, "b")?;
         let bs = slice(&b, "b")?;
-        let x = arrays::zeros::<f64>(py, &self.shape());
+        let x = arrays::zeros::<f64>(py, b.shape());
         if let Some(x0) = &x0 {
             check(x0, "x0")?;
             x.readwrite()

@@ -121,3 +121,17 @@ def test_scenes_and_npy_files(tmp_path):
     (tmp_path / "bad.npy").write_bytes(b"not an npy file")
     with pytest.raises(OSError):
         ritz.Poisson.load(str(tmp_path / "bad.npy"))
+
+
+def test_flat_vectors_and_shapes():
+    problem = ritz.Poisson(maze(16))
+    solver = ritz.Solver("mic0", problem)
+    b = problem.rhs("smooth")
+    x_flat, _ = solver.solve(b.ravel())
+    x, _ = solver.solve(b)
+    assert x_flat.shape == (256,) and x.shape == (16, 16)
+    np.testing.assert_array_equal(x_flat, x.ravel())
+    with pytest.raises(ValueError, match="shape"):
+        solver.solve(b.T.copy().reshape(8, 32))
+    with pytest.raises(ValueError, match="shape"):
+        problem.apply(np.zeros((8, 32)))
