@@ -70,7 +70,7 @@ def main():
 
         fig, ax = plt.subplots(figsize=(7, 4.5))
         for label, h in histories.items():
-            ax.semilogy(h, label=label)
+            ax.semilogy(h, "--" if label.startswith("scipy") else "-", label=label)
         ax.set_xlabel("iteration")
         ax.set_ylabel("||r|| / ||b||")
         ax.set_title(f"city block {args.n}x{args.n}, open top")
