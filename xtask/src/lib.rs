@@ -261,17 +261,8 @@ fn python_tests(py: &std::path::Path) -> Result<(), String> {
     let mut paths = vec![venv.join("bin")];
     paths.extend(std::env::split_paths(&path));
     let path = std::env::join_paths(paths).map_err(|e| e.to_string())?;
-    let run = |what: &str, cmd: &mut std::process::Command| -> Result<(), String> {
-        let st = cmd
-            .env("VIRTUAL_ENV", &venv)
-            .env("PATH", &path)
-            .status()
-            .map_err(|e| format!("{what} failed to start: {e}"))?;
-        if st.success() {
-            Ok(())
-        } else {
-            Err(format!("{what} failed ({st})"))
-        }
+    let run = |what: &str, cmd: &mut std::process::Command| {
+        run_status(what, cmd.env("VIRTUAL_ENV", &venv).env("PATH", &path))
     };
     let t = std::time::Instant::now();
     run(
@@ -302,9 +293,17 @@ pub(crate) fn cargo() -> String {
 
 /// Runs `cargo ARGS` in the repository root; errors name `what` when it cannot start or fails.
 pub(crate) fn run_cargo(what: &str, args: &[String]) -> Result<(), String> {
-    let st = std::process::Command::new(cargo())
-        .current_dir(peers::root())
-        .args(args)
+    run_status(
+        what,
+        std::process::Command::new(cargo())
+            .current_dir(peers::root())
+            .args(args),
+    )
+}
+
+/// Runs `cmd` to completion; errors name `what` when it cannot start or fails.
+fn run_status(what: &str, cmd: &mut std::process::Command) -> Result<(), String> {
+    let st = cmd
         .status()
         .map_err(|e| format!("{what} failed to start: {e}"))?;
     if st.success() {
