@@ -48,7 +48,7 @@ use slab::SlabPoisson;
 /// two all-reduces, krylov's 10 vector passes over the owned cells. Collective: every rank
 /// calls it with the same parameters and gets the same `SolveInfo`.
 ///
-/// Errors: as [`ritz_krylov::cg`], on every rank (a NaN on one rank fails them all).
+/// Errors: as [`ritz_krylov::cg()`], on every rank (a NaN on one rank fails them all).
 pub fn cg(
     a: &SlabPoisson<'_>,
     b: &[f64],
