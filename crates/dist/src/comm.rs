@@ -26,11 +26,20 @@ pub trait Communicator: Reduction {
     /// be `None`: no partner on that side). Cost: the message's bytes over the link.
     ///
     /// Panics if the message received has another length (a bug in the caller's pattern).
-    fn sendrecv(&self, send: &[f64], to: Option<usize>, recv: &mut [f64], from: Option<usize>);
+    fn sendrecv(&self, send: &[f64], to: Option<usize>, recv: &mut [f64], from: Option<usize>) {
+        let bytes: Vec<u8> = send.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let mut got = vec![0u8; 8 * recv.len()];
+        self.sendrecv_bytes(&bytes, to, &mut got, from);
+        for (r, b) in recv.iter_mut().zip(got.chunks_exact(8)) {
+            *r = f64::from_le_bytes(b.try_into().unwrap_or_default());
+        }
+    }
+    /// [`Communicator::sendrecv`] of raw bytes (the split V-cycle's `f32` planes).
+    fn sendrecv_bytes(&self, send: &[u8], to: Option<usize>, recv: &mut [u8], from: Option<usize>);
 }
 
 /// Messages in flight, by `(from, to)`, oldest first.
-type Mailboxes = HashMap<(usize, usize), std::collections::VecDeque<Vec<f64>>>;
+type Mailboxes = HashMap<(usize, usize), std::collections::VecDeque<Vec<u8>>>;
 
 /// State shared by the threads of a [`ThreadComm`] group.
 struct Shared {
@@ -134,7 +143,7 @@ impl Communicator for ThreadComm {
     fn size(&self) -> usize {
         self.shared.size
     }
-    fn sendrecv(&self, send: &[f64], to: Option<usize>, recv: &mut [f64], from: Option<usize>) {
+    fn sendrecv_bytes(&self, send: &[u8], to: Option<usize>, recv: &mut [u8], from: Option<usize>) {
         let sh = &self.shared;
         if let Some(to) = to {
             lock(&sh.mail)
@@ -176,7 +185,7 @@ impl Communicator for SelfComm {
     fn size(&self) -> usize {
         1
     }
-    fn sendrecv(&self, _: &[f64], to: Option<usize>, _: &mut [f64], from: Option<usize>) {
+    fn sendrecv_bytes(&self, _: &[u8], to: Option<usize>, _: &mut [u8], from: Option<usize>) {
         assert!(
             to.is_none() && from.is_none(),
             "a single process has no partners"

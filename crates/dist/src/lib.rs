@@ -8,6 +8,8 @@
 //! - [`slab`]: slabs of whole planes along the slowest axis, one per rank, with one ghost plane
 //!   per neighbour; the distributed matrix-free operator (every owned entry of `A x` equals the
 //!   serial one bit for bit) and the floating regions' null space projected across ranks.
+//! - [`mg`]: MGPCG — pde's V-cycle split into the slabs (red–black halo exchange per colour,
+//!   small levels gathered onto every rank), under krylov's PCG on split vectors ([`mgpcg`]).
 //! - [`cg`]: krylov's CG on the split vectors — the same code as the serial solver, its inner
 //!   products summed by the communicator (two all-reduces per iteration); NaN/Inf and shape
 //!   checks agreed by all ranks, so one rank's bad input cannot leave the others waiting.
@@ -33,11 +35,13 @@
 
 pub mod comm;
 pub mod error;
+pub mod mg;
 #[cfg(feature = "mpi")]
 pub mod mpi_comm;
 pub mod slab;
 
 pub use error::DistError;
+pub use mg::mgpcg;
 
 use ritz_krylov::{Monitor, SolveInfo, SolveParams};
 use slab::SlabPoisson;

@@ -37,6 +37,30 @@ impl MpiComm {
     pub fn raw(&self) -> &SimpleCommunicator {
         &self.comm
     }
+
+    /// `MPI_Sendrecv`, or a plain send / receive when one side has no partner.
+    fn pair<T: mpi::datatype::Equivalence>(
+        &self,
+        send: &[T],
+        to: Option<usize>,
+        recv: &mut [T],
+        from: Option<usize>,
+    ) {
+        match (to, from) {
+            (Some(t), Some(f)) => {
+                let (dest, src) = (
+                    self.comm.process_at_rank(t as i32),
+                    self.comm.process_at_rank(f as i32),
+                );
+                p2p::send_receive_into(send, &dest, recv, &src);
+            }
+            (Some(t), None) => self.comm.process_at_rank(t as i32).send(send),
+            (None, Some(f)) => {
+                self.comm.process_at_rank(f as i32).receive_into(recv);
+            }
+            (None, None) => {}
+        }
+    }
 }
 
 impl Reduction for MpiComm {
@@ -67,19 +91,9 @@ impl Communicator for MpiComm {
         self.comm.size() as usize
     }
     fn sendrecv(&self, send: &[f64], to: Option<usize>, recv: &mut [f64], from: Option<usize>) {
-        match (to, from) {
-            (Some(t), Some(f)) => {
-                let (dest, src) = (
-                    self.comm.process_at_rank(t as i32),
-                    self.comm.process_at_rank(f as i32),
-                );
-                p2p::send_receive_into(send, &dest, recv, &src);
-            }
-            (Some(t), None) => self.comm.process_at_rank(t as i32).send(send),
-            (None, Some(f)) => {
-                self.comm.process_at_rank(f as i32).receive_into(recv);
-            }
-            (None, None) => {}
-        }
+        self.pair(send, to, recv, from);
+    }
+    fn sendrecv_bytes(&self, send: &[u8], to: Option<usize>, recv: &mut [u8], from: Option<usize>) {
+        self.pair(send, to, recv, from);
     }
 }

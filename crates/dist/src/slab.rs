@@ -1,7 +1,8 @@
 //! Slab decomposition of a MAC grid and the distributed matrix-free Poisson operator.
 //!
 //! The grid is cut into slabs of whole planes along its slowest axis (z in 3D, y in 2D), one
-//! slab per rank, balanced to within one plane. A rank keeps its slab plus one ghost plane on
+//! slab per rank, in units of `2^d` planes so that a V-cycle can split `d` levels
+//! ([`slab_decomposition`]). A rank keeps its slab plus one ghost plane on
 //! each side that has a neighbour, as a local [`PoissonProblem`] on that extended grid: the
 //! stencil of an owned cell next to a ghost plane then sees the neighbour's flags (fluid,
 //! solid, air) exactly as the serial operator does, so every owned entry of `A x` is the serial
@@ -42,6 +43,33 @@ pub fn slab_planes(n: usize, parts: usize) -> Vec<Range<usize>> {
         .collect()
 }
 
+/// The slabs of an axis of `n` planes for `parts` ranks, in whole units of `unit = 2^d`
+/// planes (the last slab ends at `n`): `d ≤ 6` as large as leaves every rank at least four
+/// units (so balance is within a quarter), else `unit = 1` and [`slab_planes`]. A split
+/// V-cycle can split `d` levels: on level `l < d` every rank still owns `2^(d − l) ≥ 2`
+/// planes per unit.
+///
+/// ```
+/// use ritz_dist::slab::slab_decomposition;
+/// assert_eq!(slab_decomposition(128, 2), (16, vec![0..64, 64..128]));
+/// assert_eq!(slab_decomposition(100, 3), (8, vec![0..40, 40..72, 72..100]));
+/// ```
+pub fn slab_decomposition(n: usize, parts: usize) -> (usize, Vec<Range<usize>>) {
+    let parts = parts.max(1);
+    let Some(unit) = (0..=6)
+        .rev()
+        .map(|d| 1usize << d)
+        .find(|u| n.div_ceil(*u) >= 4 * parts)
+    else {
+        return (1, slab_planes(n, parts));
+    };
+    let ranges = slab_planes(n.div_ceil(unit), parts)
+        .into_iter()
+        .map(|r| r.start * unit..(r.end * unit).min(n))
+        .collect();
+    (unit, ranges)
+}
+
 /// This rank's part of a distributed MAC-grid Poisson problem (see the module docs).
 pub struct SlabPoisson<'c> {
     comm: &'c dyn Communicator,
@@ -51,6 +79,8 @@ pub struct SlabPoisson<'c> {
     planes: Range<usize>,
     /// Ghost planes below / above the owned ones.
     ghosts: [usize; 2],
+    /// The decomposition's unit ([`slab_decomposition`]).
+    unit: usize,
     /// The extended slab (`None` when it holds no fluid cell: its products are zero).
     local: Option<PoissonProblem>,
     /// Extended `x` and `y` for the products with ghost planes.
@@ -91,7 +121,8 @@ impl<'c> SlabPoisson<'c> {
             });
         }
         let plane: usize = dims[..axis].iter().product();
-        let planes = slab_planes(n_axis, size)[rank].clone();
+        let (unit, all) = slab_decomposition(n_axis, size);
+        let planes = all[rank].clone();
         let ghosts = [
             usize::from(planes.start > 0),
             usize::from(planes.end < n_axis),
@@ -103,6 +134,7 @@ impl<'c> SlabPoisson<'c> {
                 plane,
                 planes,
                 ghosts,
+                unit,
                 local: Some(problem),
                 scratch: Mutex::new((Vec::new(), Vec::new())),
                 null: None,
@@ -153,6 +185,7 @@ impl<'c> SlabPoisson<'c> {
             plane,
             planes,
             ghosts,
+            unit,
             local,
             scratch: Mutex::new((vec![0.0; n_ext], vec![0.0; n_ext])),
             null,
@@ -175,6 +208,14 @@ impl<'c> SlabPoisson<'c> {
     /// The owned planes along the slab axis.
     pub fn planes(&self) -> Range<usize> {
         self.planes.clone()
+    }
+    /// The decomposition's unit of planes ([`slab_decomposition`]).
+    pub fn unit(&self) -> usize {
+        self.unit
+    }
+    /// Whether a rank owns the planes below / above this one's.
+    pub fn neighbours(&self) -> [bool; 2] {
+        [self.ghosts[0] == 1, self.ghosts[1] == 1]
     }
     /// The communicator.
     pub fn comm(&self) -> &'c dyn Communicator {

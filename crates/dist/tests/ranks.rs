@@ -1,12 +1,16 @@
-//! Distributed CG on slabs (ranks as threads) against the serial solver on the same grids:
+//! Distributed CG and MGPCG on slabs (ranks as threads) against the serial solvers on the
+//! same grids:
 //! bit-identical with one rank, the serial iterations (± 1) and solution with more — on 2D
 //! and 3D grids with obstacles, air and a floating region.
 
 use ritz_dist::comm::{Communicator, ThreadComm};
-use ritz_dist::{DistError, cg, slab::SlabPoisson};
+use ritz_dist::mg::{SlabVcycle, SlabVcycleParams};
+use ritz_dist::{DistError, cg, mgpcg, slab::SlabPoisson};
 use ritz_krylov::{KrylovError, SolveInfo, SolveParams};
-use ritz_linalg::LinalgError;
-use ritz_pde::{CellFlag, MacGrid, PoissonProblem, Scene, Walls, rhs::RhsKind};
+use ritz_linalg::{LinalgError, Preconditioner};
+use ritz_pde::{
+    CellFlag, GridMultigrid, MacGrid, MultigridParams, PoissonProblem, Scene, Walls, rhs::RhsKind,
+};
 
 /// A closed box cut by a solid wall into two floating regions, with a pillar of air cells in
 /// one of them (so only the other floats) and a solid block.
@@ -141,4 +145,116 @@ fn more_ranks_than_planes_is_an_error() {
             planes: 4
         })
     ));
+}
+
+/// The V-cycle split into as many levels as the slabs allow (no size threshold).
+fn split_everything() -> SlabVcycleParams {
+    SlabVcycleParams {
+        gather_cells: 0,
+        ..Default::default()
+    }
+}
+
+/// Larger grids than CG's, so that 2 and 4 ranks split two or more levels.
+fn mg_grids() -> Vec<(&'static str, MacGrid)> {
+    vec![
+        ("spheres-2d", Scene::Spheres.generate(2, 64, 0).unwrap()),
+        ("pillars-3d", Scene::Pillars.generate(3, 32, 1).unwrap()),
+        ("two-rooms-2d", two_rooms(2, 64)),
+        ("two-rooms-3d", two_rooms(3, 32)),
+    ]
+}
+
+#[test]
+fn the_split_vcycle_is_the_serial_vcycle_on_every_ranks_planes() {
+    for (name, grid) in mg_grids() {
+        let p = PoissonProblem::new(grid.clone()).unwrap();
+        let r = RhsKind::SmoothDivergence.generate(&p, 2);
+        let serial = GridMultigrid::new(&p, MultigridParams::default()).unwrap();
+        let mut zs = vec![0.0; r.len()];
+        serial.apply(&r, &mut zs);
+        for ranks in [2, 3, 4] {
+            let runs = ThreadComm::run(ranks, |c| {
+                let a = SlabPoisson::new(&grid, c).unwrap();
+                let m = SlabVcycle::new(&grid, &a, split_everything()).unwrap();
+                let mut z = vec![0.0; a.len()];
+                // Twice: the second application starts from the first one's scratch.
+                m.apply(&a.scatter(&r).unwrap(), &mut z);
+                m.apply(&a.scatter(&r).unwrap(), &mut z);
+                (a.owned(), z, m.split_levels())
+            });
+            let least = if ranks == 2 { 2 } else { 1 };
+            assert!(
+                runs[0].2 >= least,
+                "{name}, {ranks} ranks: {} split",
+                runs[0].2
+            );
+            for (owned, z, _) in runs {
+                let want = &zs[owned];
+                assert!(
+                    z.iter().zip(want).all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{name}, {ranks} ranks"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn distributed_mgpcg_takes_the_serial_iterations_and_reaches_its_solution() {
+    for (name, grid) in mg_grids() {
+        let p = PoissonProblem::new(grid.clone()).unwrap();
+        let b = RhsKind::SmoothDivergence.generate(&p, 3);
+        let serial_mg = GridMultigrid::new(&p, MultigridParams::default()).unwrap();
+        let loose = SolveParams::default();
+        let tight = SolveParams {
+            rtol: 1e-12,
+            ..Default::default()
+        };
+        let serial = |params: &SolveParams| {
+            let mut x = vec![0.0; b.len()];
+            let info = ritz_krylov::pcg(&p, &serial_mg, &b, &mut x, params, &mut ()).unwrap();
+            (x, info)
+        };
+        let (_, is) = serial(&loose);
+        let (xs, _) = serial(&tight);
+        for ranks in [1, 2, 4] {
+            let runs = ThreadComm::run(ranks, |c| {
+                let a = SlabPoisson::new(&grid, c).unwrap();
+                let m = SlabVcycle::new(&grid, &a, split_everything()).unwrap();
+                let bl = a.scatter(&b).unwrap();
+                let solve = |params: &SolveParams| {
+                    let mut x = vec![0.0; a.len()];
+                    let info = mgpcg(&a, &m, &bl, &mut x, params, &mut ()).unwrap();
+                    (a.gather(&x), info)
+                };
+                (solve(&loose), solve(&tight))
+            });
+            for ((xl, il), (xt, it)) in &runs {
+                if ranks == 1 {
+                    assert_eq!(il.residual_history, is.residual_history, "{name}");
+                    let (x1, _) = serial(&loose);
+                    assert!(x1.iter().zip(xl).all(|(a, b)| a.to_bits() == b.to_bits()));
+                }
+                assert!(
+                    il.iterations.abs_diff(is.iterations) <= 1,
+                    "{name}, {ranks} ranks: {} vs {} iterations",
+                    il.iterations,
+                    is.iterations
+                );
+                assert!(it.converged());
+                let err: f64 = xt
+                    .iter()
+                    .zip(&xs)
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum::<f64>();
+                let norm: f64 = xs.iter().map(|v| v * v).sum::<f64>();
+                assert!(
+                    err.sqrt() <= 1e-8 * norm.sqrt(),
+                    "{name}, {ranks} ranks: error {:e}",
+                    err.sqrt()
+                );
+            }
+        }
+    }
 }

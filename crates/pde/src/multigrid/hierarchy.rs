@@ -110,6 +110,12 @@ pub(super) struct Level {
     /// The area-weighted operator of a coarse level (`None`: the unit Laplacian of the flags,
     /// as on the finest level).
     pub(super) faces: Option<Box<Faces>>,
+    /// The planes along the slab axis (z in 3D, y in 2D) the V-cycle's kernels compute: all
+    /// of them, except on a distributed level of a [`super::SlabMultigrid`], where a part
+    /// computes its own slab.
+    pub(super) active: std::ops::Range<usize>,
+    /// The entries of `boundary` (per colour) inside `active`.
+    pub(super) boundary_active: [std::ops::Range<usize>; 2],
 }
 
 impl Level {
@@ -150,6 +156,8 @@ impl Level {
             code: Vec::new(),
             boundary: Default::default(),
             faces: None,
+            active: 0..if grid.dim() == 3 { dims[2] } else { dims[1] },
+            boundary_active: [0..0, 0..0],
         };
         let mut code = super::touched(2 * lay.size);
         let cs = SharedSlice::new(&mut code);
@@ -169,7 +177,46 @@ impl Level {
         });
         level.code = code;
         level.boundary = boundary_cells(&level, fluid);
+        level.boundary_active = [0, 1].map(|c| 0..level.boundary[c].len());
         level
+    }
+    /// Grid lines per plane of the slab axis (`ny` in 3D, 1 in 2D).
+    pub(super) fn plane_lines(&self) -> usize {
+        if self.dim == 3 { self.dims[1] } else { 1 }
+    }
+    /// Planes along the slab axis (`nz` in 3D, `ny` in 2D).
+    pub(super) fn planes(&self) -> usize {
+        if self.dim == 3 {
+            self.dims[2]
+        } else {
+            self.dims[1]
+        }
+    }
+    /// The grid lines of the active planes.
+    pub(super) fn active_lines(&self) -> std::ops::Range<usize> {
+        let per = self.plane_lines();
+        self.active.start * per..self.active.end * per
+    }
+    /// Slots of one colour's plane `k` of the slab axis (with its ghost lines): a contiguous
+    /// range of that colour's storage.
+    pub(super) fn plane_slots(&self, k: usize) -> std::ops::Range<usize> {
+        let len = if self.dim == 3 {
+            self.lay.w * self.lay.ly
+        } else {
+            self.lay.w
+        };
+        (k + 1) * len..(k + 2) * len
+    }
+    /// Restricts the kernels to `planes` of the slab axis (see [`Level::active`]).
+    pub(super) fn set_active(&mut self, planes: std::ops::Range<usize>) {
+        let lines = planes.start * self.plane_lines()..planes.end * self.plane_lines();
+        let (lo, hi) = (self.lay.line(lines.start), self.lay.line(lines.end));
+        self.boundary_active = [0, 1].map(|c| {
+            let slot = |e: &u32| (e & 0x7fff_ffff) as usize;
+            let b = &self.boundary[c];
+            b.partition_point(|e| slot(e) < lo)..b.partition_point(|e| slot(e) < hi)
+        });
+        self.active = planes;
     }
     /// Cells of the grid.
     pub(super) fn len(&self) -> usize {
@@ -276,13 +323,15 @@ pub(super) fn fill<T: Real>(v: &mut [T], a: T) {
 }
 
 /// `v ← T(natural)` on the fluid cells of a split-layout vector (0 on the other cells; padding
-/// slots untouched, so they stay 0). Cost: one pass over each.
+/// slots untouched, so they stay 0); `natural` holds the active planes' cells (all of them but
+/// on a distributed level). Cost: one pass over each.
 pub(super) fn split_from<T: Real>(lev: &Level, natural: &[f64], v: &mut [T]) {
     let lay = lev.lay;
     let vs = SharedSlice::new(v);
+    let l0 = lev.active_lines().start;
     par_lines(lev, |lines| {
         for l in lines {
-            let row = &natural[l * lay.nx..][..lay.nx];
+            let row = &natural[(l - l0) * lay.nx..][..lay.nx];
             for c in 0..2 {
                 let (s, o, n) = (lay.shift(l, c), c * lay.size + lay.line(l), lay.count(l, c));
                 // SAFETY: each line's slots are written by one thread only.
@@ -299,7 +348,8 @@ pub(super) fn split_from<T: Real>(lev: &Level, natural: &[f64], v: &mut [T]) {
     });
 }
 
-/// `natural ← f64(v)` for a split-layout vector. Cost: one pass over each.
+/// `natural ← f64(v)` for a split-layout vector (`natural`: the active planes' cells). Cost:
+/// one pass over each.
 pub(super) fn natural_from<T: Real>(lev: &Level, v: &[T], natural: &mut [f64]) {
     let lay = lev.lay;
     par_line_chunks(lev, natural, |l0, block| {
@@ -316,15 +366,16 @@ pub(super) fn natural_from<T: Real>(lev: &Level, v: &[T], natural: &mut [f64]) {
 }
 
 /// Runs `f(line_range)` over blocks of x-lines in parallel.
+/// Only the lines of the level's active planes (all of them but on a distributed level).
 pub(super) fn par_lines(lev: &Level, f: impl Fn(std::ops::Range<usize>) + Sync) {
-    let nlines = lev.lay.lines();
+    let lines = lev.active_lines();
     if lev.len() < SERIAL_BELOW {
-        return f(0..nlines);
+        return f(lines);
     }
     let per = lev.lines_per_chunk();
-    (0..nlines.div_ceil(per))
+    (0..lines.len().div_ceil(per))
         .into_par_iter()
-        .for_each(|b| f(b * per..((b + 1) * per).min(nlines)));
+        .for_each(|b| f(lines.start + b * per..(lines.start + (b + 1) * per).min(lines.end)));
 }
 
 /// Levels with fewer cells run their kernels on the calling thread: waking the pool costs
@@ -348,7 +399,8 @@ pub(super) fn par_sum(lev: &Level, f: impl Fn(std::ops::Range<usize>) -> f64 + S
     parts.iter().sum()
 }
 
-/// Runs `f(first_line, block)` over blocks of whole x-lines of `v` in parallel.
+/// Runs `f(first_line, block)` over blocks of whole x-lines of `v` in parallel: `v` holds the
+/// lines of the level's active planes (all of them but on a distributed level).
 pub(super) fn par_line_chunks<T: Send>(
     lev: &Level,
     v: &mut [T],
@@ -356,7 +408,8 @@ pub(super) fn par_line_chunks<T: Send>(
 ) {
     let nx = lev.dims[0];
     let per = lev.lines_per_chunk();
+    let l0 = lev.active_lines().start;
     v.par_chunks_mut(per * nx)
         .enumerate()
-        .for_each(|(b, chunk)| f(b * per, chunk));
+        .for_each(|(b, chunk)| f(l0 + b * per, chunk));
 }

@@ -49,12 +49,14 @@ mod conductance;
 mod hierarchy;
 mod pcg;
 pub mod profile;
+mod slab;
 mod smooth;
 mod transfer;
 
 pub use hierarchy::coarsen;
 pub use pcg::MgpcgKernels;
 pub use profile::{Kernel, KernelStats, MgpcgProfile};
+pub use slab::{SlabExchange, SlabMultigrid};
 
 use crate::error::PdeError;
 use crate::poisson::PoissonProblem;
@@ -157,6 +159,10 @@ pub trait Real:
     fn from_count(d: u8) -> Self;
     /// Conversion from `f32` (exact).
     fn from_f32(v: f32) -> Self;
+    /// Appends the values' little-endian bytes to `out` (a message of a split V-cycle).
+    fn put(v: &[Self], out: &mut Vec<u8>);
+    /// Reads `out.len()` values from little-endian `bytes`.
+    fn get(bytes: &[u8], out: &mut [Self]);
 }
 
 impl Real for f64 {
@@ -176,6 +182,14 @@ impl Real for f64 {
     fn from_f32(v: f32) -> Self {
         v as f64
     }
+    fn put(v: &[Self], out: &mut Vec<u8>) {
+        out.extend(v.iter().flat_map(|x| x.to_le_bytes()));
+    }
+    fn get(bytes: &[u8], out: &mut [Self]) {
+        for (o, b) in out.iter_mut().zip(bytes.chunks_exact(8)) {
+            *o = f64::from_le_bytes(b.try_into().unwrap_or_default());
+        }
+    }
 }
 
 impl Real for f32 {
@@ -194,6 +208,14 @@ impl Real for f32 {
     #[inline(always)]
     fn from_f32(v: f32) -> Self {
         v
+    }
+    fn put(v: &[Self], out: &mut Vec<u8>) {
+        out.extend(v.iter().flat_map(|x| x.to_le_bytes()));
+    }
+    fn get(bytes: &[u8], out: &mut [Self]) {
+        for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+            *o = f32::from_le_bytes(b.try_into().unwrap_or_default());
+        }
     }
 }
 
@@ -452,15 +474,16 @@ impl GridMultigrid {
         let t = std::mem::size_of::<T>() as f64;
         let nc = self.levels[l + 1].len() as f64;
         // Pre-smoothing from x = 0: red, black, …, then the boundary sweeps.
-        self.smooth(s, l, self.params.pre_smooth, Kernel::Smooth, [0, 1]);
+        self.smooth(s, l, self.params.pre_smooth, Kernel::Smooth, [0, 1], None);
         let bs = self.params.boundary_sweeps;
-        self.smooth(s, l, bs, Kernel::BoundarySmooth, [0, 1]);
+        self.smooth(s, l, bs, Kernel::BoundarySmooth, [0, 1], None);
         let t0 = start(&s.prof);
         let (fine_b, coarse_b) = s.b.split_at_mut(l + 1);
         let coarse = &self.levels[l + 1];
         residual_restrict(
             lev,
             coarse,
+            coarse.active.clone(),
             &s.x[l],
             &fine_b[l],
             &mut s.r[l],
@@ -485,14 +508,17 @@ impl GridMultigrid {
             (2.0 * t + 1.0) * n + t * nc,
         );
         // The adjoint order: boundary sweeps first, colours reversed.
-        self.smooth(s, l, bs, Kernel::BoundarySmooth, [1, 0]);
-        self.smooth(s, l, self.params.post_smooth, Kernel::Smooth, [1, 0]);
+        self.smooth(s, l, bs, Kernel::BoundarySmooth, [1, 0], None);
+        self.smooth(s, l, self.params.post_smooth, Kernel::Smooth, [1, 0], None);
     }
 
     /// `sweeps` Gauss–Seidel sweeps on level `l`, each a half-sweep per colour in `order`:
     /// over the whole level ([`Kernel::Smooth`]) or its boundary cells
     /// ([`Kernel::BoundarySmooth`]). Whole-level pre-smoothing (`order = [0, 1]`) starts from
     /// `x = 0`: its first half-sweep reads no `x`.
+    ///
+    /// On a level split across parts (`halo`), each half-sweep first fetches the neighbours'
+    /// boundary plane of the colour it reads.
     fn smooth<T: Real>(
         &self,
         s: &mut Scratch<T>,
@@ -500,6 +526,7 @@ impl GridMultigrid {
         sweeps: usize,
         kernel: Kernel,
         order: [usize; 2],
+        halo: Option<(&slab::SlabPart, &dyn SlabExchange)>,
     ) {
         let lev = &self.levels[l];
         let t = std::mem::size_of::<T>() as f64;
@@ -507,9 +534,12 @@ impl GridMultigrid {
         let first = kernel == Kernel::Smooth && order == [0, 1];
         for sweep in 0..sweeps {
             for (h, color) in order.into_iter().enumerate() {
+                let from_zero = first && sweep == 0 && h == 0;
+                if let (Some((part, link)), false) = (halo, from_zero) {
+                    self.exchange(part, link, l, &mut s.x[l], &[1 - color], 1);
+                }
                 let t0 = start(&s.prof);
                 let bytes = if kernel == Kernel::Smooth {
-                    let from_zero = first && sweep == 0 && h == 0;
                     half_sweep(lev, &mut s.x[l], &s.b[l], color, from_zero);
                     // Own colour: b, code (or conductances and diagonal), x written; other
                     // colour: x read.
@@ -713,7 +743,8 @@ mod tests {
             restrict(fine, coarse, &r, &mut want);
             let mut ring = vec![0.0; ring_len(fine, coarse)];
             let mut got = vec![0.0; coarse.slots()];
-            residual_restrict(fine, coarse, &x, &b, &mut ring, &mut got);
+            let all = coarse.active.clone();
+            residual_restrict(fine, coarse, all, &x, &b, &mut ring, &mut got);
             for (g, w) in got.iter().zip(&want) {
                 assert!(
                     (g - w).abs() <= 1e-12 * (1.0 + w.abs()),

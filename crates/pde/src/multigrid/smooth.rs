@@ -154,7 +154,8 @@ pub(super) fn half_sweep<T: Real>(lev: &Level, x: &mut [T], b: &[T], c: usize, f
     });
 }
 
-/// Gauss–Seidel updates of the boundary cells of colour `c` (independent of each other).
+/// Gauss–Seidel updates of the boundary cells of colour `c` (independent of each other) in
+/// the level's active planes.
 pub(super) fn gs_cells<T: Real>(lev: &Level, x: &mut [T], b: &[T], c: usize) {
     let lay = lev.lay;
     let (size, dy, dz) = (lay.size, lay.w, lay.dz());
@@ -169,9 +170,10 @@ pub(super) fn gs_cells<T: Real>(lev: &Level, x: &mut [T], b: &[T], c: usize) {
             T::from_f64(1.0 / d as f64)
         }
     });
-    let cells = &lev.boundary[c];
+    let active = lev.boundary_active[c].clone();
+    let cells = &lev.boundary[c][active.clone()];
     if let Some(faces) = &lev.faces {
-        let records = &faces.boundary[c];
+        let records = &faces.boundary[c][active];
         let update = |(chunk, recs): (&[u32], &[[f32; 8]])| {
             for (&e, r) in chunk.iter().zip(recs) {
                 let (q, s) = ((e & 0x7fff_ffff) as usize, (e >> 31) as usize);

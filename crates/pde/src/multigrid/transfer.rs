@@ -106,7 +106,7 @@ pub(super) fn prolong_add<T: Real>(
     let lay = fine.lay;
     let cx = coarse.dims[0];
     let (per_f, per_c) = (slab_lines(fine), slab_lines(coarse));
-    let (ns_f, ns_c) = (slabs(fine), slabs(coarse));
+    let ns_c = slabs(coarse);
     let slab_len = per_c * cx;
     let item = fine_slabs_per_item(fine);
     let outer_wall = fine.solid_wall[if fine.dim == 3 { 2 } else { 1 }];
@@ -117,7 +117,8 @@ pub(super) fn prolong_add<T: Real>(
         let mut held = [usize::MAX; 3];
         // tmp[1 + i] = interpolated coarse value i; tmp[0] and tmp[cx + 1] ghosts.
         let mut tmp = vec![T::default(); cx + 2];
-        for fs in it * item..((it + 1) * item).min(ns_f) {
+        let first = fine.active.start;
+        for fs in first + it * item..(first + (it + 1) * item).min(fine.active.end) {
             for (cs, w) in parents(fs, ns_c, outer_wall) {
                 if w > 0.0 && held[cs % 3] != cs {
                     let slab = &mut ring[(cs % 3) * slab_len..][..slab_len];
@@ -296,10 +297,12 @@ pub(super) fn ring_len(fine: &Level, coarse: &Level) -> usize {
 /// The residual `r = b − A x` of the fine level restricted to the coarse right-hand side, in
 /// one pass: coarse slabs in order, each from the (up to four) fine slabs of residual it
 /// needs, computed once into a ring of four slabs (`ring`: [`ring_len`] entries) that stays in
-/// cache — the residual never goes to memory.
+/// cache — the residual never goes to memory. Only the coarse slabs in `planes` (all of them
+/// but when the coarse level is split across parts).
 pub(super) fn residual_restrict<T: Real>(
     fine: &Level,
     coarse: &Level,
+    planes: std::ops::Range<usize>,
     x: &[T],
     b: &[T],
     ring: &mut [T],
@@ -319,7 +322,7 @@ pub(super) fn residual_restrict<T: Real>(
             vec![T::default(); coarse.dims[0]],
         );
         let mut scratch = vec![T::default(); fine.lay.h()];
-        for kc in it * item..((it + 1) * item).min(ns_c) {
+        for kc in planes.start + it * item..(planes.start + (it + 1) * item).min(planes.end) {
             let axis = if three { 2 } else { 1 };
             for (fs, w) in children(kc, ns_f, ns_c, fine.solid_wall[axis]) {
                 if w > 0.0 && held[fs % 4] != fs {
