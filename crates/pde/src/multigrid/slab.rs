@@ -120,8 +120,8 @@ impl SlabMultigrid {
         let last = planes.end == n;
         if planes.start >= planes.end
             || planes.end > n
-            || planes.start % unit != 0
-            || (!last && planes.end % unit != 0)
+            || !planes.start.is_multiple_of(unit)
+            || (!last && !planes.end.is_multiple_of(unit))
             || (planes.start == 0) == below
             || last == above
         {
