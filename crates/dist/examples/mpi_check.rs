@@ -1,4 +1,4 @@
-//! The distributed solver under MPI against the serial one, on every rank: run with
+//! The distributed solvers (CG and MGPCG) under MPI against the serial ones, on every rank: run with
 //! `mpirun -np P` (P = 1, 2, 4; as root add `--allow-run-as-root`, and `--oversubscribe`
 //! for more ranks than cores). Exits non-zero on any mismatch:
 //!
@@ -11,9 +11,13 @@
 //! mpirun -np 4 target/release/examples/mpi_check
 //! ```
 
-use ritz_dist::{cg, comm::Communicator, mpi_comm::MpiComm, slab::SlabPoisson};
-use ritz_krylov::{SolveParams, reduce::Reduction};
-use ritz_pde::{CellFlag, MacGrid, PoissonProblem, Scene, Walls, rhs::RhsKind};
+use ritz_dist::mg::{SlabVcycle, SlabVcycleParams};
+use ritz_dist::{cg, comm::Communicator, mgpcg, mpi_comm::MpiComm, slab::SlabPoisson};
+use ritz_krylov::{SolveInfo, SolveParams, reduce::Reduction};
+use ritz_pde::{
+    CellFlag, GridMultigrid, MacGrid, MultigridParams, PoissonProblem, Scene, Walls,
+    rhs::RhsKind,
+};
 
 fn main() {
     let universe = mpi::initialize().expect("MPI initializes");
@@ -38,40 +42,61 @@ fn main() {
         let b = RhsKind::SmoothDivergence.generate(&problem, 0);
         let a = SlabPoisson::new(&grid, &comm).expect("slab");
         let bl = a.scatter(&b).expect("scatter");
-        for rtol in [1e-6, 1e-12] {
-            let params = SolveParams {
-                rtol,
-                ..Default::default()
-            };
-            let mut xs = vec![0.0; b.len()];
-            let is = ritz_krylov::cg(&problem, &b, &mut xs, &params, &mut ()).expect("serial");
-            let mut xl = vec![0.0; a.len()];
-            let id = cg(&a, &bl, &mut xl, &params, &mut ()).expect("distributed");
-            let xd = a.gather(&xl);
-            let ok = if comm.size() == 1 {
-                is.residual_history == id.residual_history
-                    && xs.iter().zip(&xd).all(|(u, v)| u.to_bits() == v.to_bits())
-            } else if rtol > 1e-9 {
-                is.iterations.abs_diff(id.iterations) <= 1
-            } else {
-                let err: f64 = xd
-                    .iter()
-                    .zip(&xs)
-                    .map(|(u, v)| (u - v) * (u - v))
-                    .sum::<f64>();
-                let norm: f64 = xs.iter().map(|v| v * v).sum::<f64>();
-                err.sqrt() <= 1e-8 * norm.sqrt()
-            };
-            if comm.rank() == 0 {
-                println!(
-                    "{name} rtol {rtol:e}: serial {} / distributed {} iterations on {} ranks: {}",
-                    is.iterations,
-                    id.iterations,
-                    comm.size(),
-                    if ok { "ok" } else { "MISMATCH" }
-                );
+        let serial_mg = GridMultigrid::new(&problem, MultigridParams::default()).expect("mg");
+        // Every level the slabs allow is split (no size threshold), to exercise them all.
+        let split = SlabVcycleParams {
+            gather_cells: 0,
+            ..Default::default()
+        };
+        let m = SlabVcycle::new(&grid, &a, split).expect("split V-cycle");
+        for solver in ["cg", "mgpcg"] {
+            for rtol in [1e-6, 1e-12] {
+                let params = SolveParams {
+                    rtol,
+                    ..Default::default()
+                };
+                let mut xs = vec![0.0; b.len()];
+                let mut xl = vec![0.0; a.len()];
+                let (is, id): (SolveInfo, SolveInfo) = if solver == "cg" {
+                    (
+                        ritz_krylov::cg(&problem, &b, &mut xs, &params, &mut ()).expect("serial"),
+                        cg(&a, &bl, &mut xl, &params, &mut ()).expect("distributed"),
+                    )
+                } else {
+                    (
+                        ritz_krylov::pcg(&problem, &serial_mg, &b, &mut xs, &params, &mut ())
+                            .expect("serial"),
+                        mgpcg(&a, &m, &bl, &mut xl, &params, &mut ()).expect("distributed"),
+                    )
+                };
+                let xd = a.gather(&xl);
+                let ok = if comm.size() == 1 {
+                    is.residual_history == id.residual_history
+                        && xs.iter().zip(&xd).all(|(u, v)| u.to_bits() == v.to_bits())
+                } else if rtol > 1e-9 {
+                    is.iterations.abs_diff(id.iterations) <= 1
+                } else {
+                    let err: f64 = xd
+                        .iter()
+                        .zip(&xs)
+                        .map(|(u, v)| (u - v) * (u - v))
+                        .sum::<f64>();
+                    let norm: f64 = xs.iter().map(|v| v * v).sum::<f64>();
+                    err.sqrt() <= 1e-8 * norm.sqrt()
+                };
+                if comm.rank() == 0 {
+                    println!(
+                        "{name} {solver} rtol {rtol:e}: serial {} / distributed {} iterations \
+                         on {} ranks ({} levels split): {}",
+                        is.iterations,
+                        id.iterations,
+                        comm.size(),
+                        m.split_levels(),
+                        if ok { "ok" } else { "MISMATCH" }
+                    );
+                }
+                failures += usize::from(!ok);
             }
-            failures += usize::from(!ok);
         }
     }
     if comm.sum1(failures as f64) > 0.0 {
