@@ -14,6 +14,8 @@
 //! * `cargo xtask grid` — writes a held-out geometry (porous medium, free-surface liquid) as
 //!   an npy flag grid.
 //! * `cargo xtask fuzz` — runs the libFuzzer targets of `fuzz/` (parsers and validators).
+//! * `cargo xtask mpi-bench` — distributed CG and MGPCG under `mpirun` against the serial
+//!   solvers, with per-rank compute / halo / all-reduce timings. See `docs/scale-out.md`.
 
 // The CLI's internals, a library so that the fuzz targets (`fuzz/`) reach the bench
 // configuration's validator; the API for users is in the crates.
@@ -23,6 +25,7 @@ mod backend;
 pub mod bench;
 mod constrained_bench;
 mod fuzz;
+mod mpi_bench;
 mod ot_bench;
 mod peers;
 mod plot;
@@ -127,6 +130,9 @@ enum Cmd {
     /// Fuzz the parsers and validators (cargo-fuzz on stable, installed when missing):
     /// MatrixMarket, npy, cell flags, weights, bench configuration.
     Fuzz(fuzz::FuzzArgs),
+    /// Distributed CG and MGPCG (ritz-dist) under mpirun against the serial solvers, with
+    /// per-rank compute / halo / all-reduce timings (docs/scale-out.md; needs Open MPI).
+    MpiBench(mpi_bench::MpiBenchArgs),
     /// Write a held-out geometry (porous medium, free-surface liquid) as an npy flag grid
     /// for `bench --flags` / `--walls` (it prints the walls to use).
     Grid {
@@ -203,6 +209,7 @@ pub fn main_cli() {
             out,
         } => problems::write_heldout(&kind, dim, n, seed, &out),
         Cmd::Fuzz(args) => fuzz::run(&args),
+        Cmd::MpiBench(args) => mpi_bench::run(&args),
         Cmd::OtClouds {
             kind,
             n,
@@ -302,7 +309,7 @@ pub(crate) fn run_cargo(what: &str, args: &[String]) -> Result<(), String> {
 }
 
 /// Runs `cmd` to completion; errors name `what` when it cannot start or fails.
-fn run_status(what: &str, cmd: &mut std::process::Command) -> Result<(), String> {
+pub(crate) fn run_status(what: &str, cmd: &mut std::process::Command) -> Result<(), String> {
     let st = cmd
         .status()
         .map_err(|e| format!("{what} failed to start: {e}"))?;

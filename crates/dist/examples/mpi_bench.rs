@@ -7,7 +7,8 @@
 //!
 //! Flags: `--scene NAME` (a built-in scene: plume, spheres, pillars, organic, closed; or a
 //! held-out geometry: porous, liquid), `--dim 2|3`, `--n N`, `--seed S`, `--solvers cg,mgpcg`,
-//! `--rtol R`, `--repeats K` (solves per solver; the median is reported), `--gather-cells C`
+//! `--rtol R` (`mgpcg-fused`: the serial fused MGPCG, ritz's fastest, on one rank only),
+//! `--repeats K` (solves per solver; the median is reported), `--gather-cells C`
 //! (the split V-cycle's threshold), `--out FILE` (rank 0 writes the JSON there).
 //!
 //! Per rank and solver: setup seconds, the median solve's seconds and its split into halo
@@ -19,7 +20,9 @@ use ritz_dist::comm::{CommStats, Communicator, Timed};
 use ritz_dist::mg::{SlabVcycle, SlabVcycleParams};
 use ritz_dist::{cg, mgpcg, mpi_comm::MpiComm, slab::SlabPoisson};
 use ritz_krylov::{SolveParams, reduce::Reduction};
-use ritz_pde::{MacGrid, PoissonProblem, Scene, heldout::HeldOut, rhs::RhsKind};
+use ritz_pde::{
+    GridMultigrid, MacGrid, MultigridParams, PoissonProblem, Scene, heldout::HeldOut, rhs::RhsKind,
+};
 use std::time::Instant;
 
 /// The command line.
@@ -64,8 +67,11 @@ fn parse() -> Result<Args, String> {
             other => return Err(format!("unknown flag {other}")),
         }
     }
-    if let Some(s) = a.solvers.iter().find(|s| !["cg", "mgpcg"].contains(&s.as_str())) {
-        return Err(format!("--solvers: unknown solver {s} (cg, mgpcg)"));
+    const SOLVERS: [&str; 3] = ["cg", "mgpcg", "mgpcg-fused"];
+    if let Some(s) = a.solvers.iter().find(|s| !SOLVERS.contains(&s.as_str())) {
+        return Err(format!(
+            "--solvers: unknown solver {s} (cg, mgpcg, mgpcg-fused)"
+        ));
     }
     Ok(a)
 }
@@ -200,6 +206,50 @@ fn link(comm: &dyn Communicator) -> Link {
     }
 }
 
+/// The serial fused MGPCG (one rank): setup and the median of `repeats` solves.
+fn fused(
+    grid: &MacGrid,
+    b: &[f64],
+    params: &SolveParams,
+    repeats: usize,
+) -> Result<SolverRun, String> {
+    let t = Instant::now();
+    let p = PoissonProblem::new(grid.clone()).map_err(|e| e.to_string())?;
+    let mg = GridMultigrid::new(&p, MultigridParams::default()).map_err(|e| e.to_string())?;
+    let mut k = mg.fused(&p).map_err(|e| e.to_string())?;
+    let setup = t.elapsed().as_secs_f64();
+    let mut solves = Vec::new();
+    let mut last = None;
+    for _ in 0..repeats {
+        let mut x = vec![0.0; b.len()];
+        let t = Instant::now();
+        let info = ritz_krylov::pcg_fused(&p, &mut k, b, &mut x, params, &mut ())
+            .map_err(|e| e.to_string())?;
+        solves.push(t.elapsed().as_secs_f64());
+        last = Some(info);
+    }
+    let info = last.ok_or("no solve")?;
+    let med = median(&solves);
+    Ok(SolverRun {
+        solver: "mgpcg-fused".into(),
+        iterations: info.iterations,
+        converged: info.converged(),
+        relative_residual: info.residual_history.last().copied().unwrap_or(f64::NAN),
+        split_levels: None,
+        levels: Some(mg.num_levels()),
+        solve_s: med,
+        solves_s: solves,
+        ranks: vec![RankRun {
+            rank: 0,
+            planes: [0, grid.dims()[grid.dim() - 1]],
+            setup_s: setup,
+            solve_s: med,
+            compute_s: med,
+            comm: CommStats::default(),
+        }],
+    })
+}
+
 fn run(comm: &MpiComm, args: &Args) -> Result<Report, String> {
     let grid = grid(args)?;
     let problem = PoissonProblem::new(grid.clone()).map_err(|e| e.to_string())?;
@@ -212,6 +262,13 @@ fn run(comm: &MpiComm, args: &Args) -> Result<Report, String> {
     };
     let mut runs = Vec::new();
     for solver in &args.solvers {
+        if solver == "mgpcg-fused" {
+            if comm.size() > 1 {
+                return Err("mgpcg-fused is the serial solver: run it on one rank".into());
+            }
+            runs.push(fused(&grid, &b, &params, args.repeats)?);
+            continue;
+        }
         comm.sum1(0.0);
         let t = Instant::now();
         let a = SlabPoisson::new(&grid, &timed).map_err(|e| e.to_string())?;

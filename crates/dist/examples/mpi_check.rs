@@ -15,8 +15,7 @@ use ritz_dist::mg::{SlabVcycle, SlabVcycleParams};
 use ritz_dist::{cg, comm::Communicator, mgpcg, mpi_comm::MpiComm, slab::SlabPoisson};
 use ritz_krylov::{SolveInfo, SolveParams, reduce::Reduction};
 use ritz_pde::{
-    CellFlag, GridMultigrid, MacGrid, MultigridParams, PoissonProblem, Scene, Walls,
-    rhs::RhsKind,
+    CellFlag, GridMultigrid, MacGrid, MultigridParams, PoissonProblem, Scene, Walls, rhs::RhsKind,
 };
 
 fn main() {

@@ -44,30 +44,33 @@ pub fn slab_planes(n: usize, parts: usize) -> Vec<Range<usize>> {
 }
 
 /// The slabs of an axis of `n` planes for `parts` ranks, in whole units of `unit = 2^d`
-/// planes (the last slab ends at `n`): `d ≤ 6` as large as leaves every rank at least four
-/// units (so balance is within a quarter), else `unit = 1` and [`slab_planes`]. A split
-/// V-cycle can split `d` levels: on level `l < d` every rank still owns `2^(d − l) ≥ 2`
-/// planes per unit.
+/// planes (the last slab ends at `n`): `d ≤ 6` as large as keeps every slab at least one
+/// unit long and none more than a quarter above the mean `n / parts`; else `unit = 1` and
+/// [`slab_planes`]. A split V-cycle can split `d` levels: on level `l < d` every rank still
+/// owns at least `2^(d − l) ≥ 2` planes.
 ///
 /// ```
 /// use ritz_dist::slab::slab_decomposition;
-/// assert_eq!(slab_decomposition(128, 2), (16, vec![0..64, 64..128]));
+/// assert_eq!(slab_decomposition(128, 2), (64, vec![0..64, 64..128]));
 /// assert_eq!(slab_decomposition(100, 3), (8, vec![0..40, 40..72, 72..100]));
 /// ```
 pub fn slab_decomposition(n: usize, parts: usize) -> (usize, Vec<Range<usize>>) {
     let parts = parts.max(1);
-    let Some(unit) = (0..=6)
-        .rev()
-        .map(|d| 1usize << d)
-        .find(|u| n.div_ceil(*u) >= 4 * parts)
-    else {
-        return (1, slab_planes(n, parts));
-    };
-    let ranges = slab_planes(n.div_ceil(unit), parts)
-        .into_iter()
-        .map(|r| r.start * unit..(r.end * unit).min(n))
-        .collect();
-    (unit, ranges)
+    let limit = 1.25 * n as f64 / parts as f64;
+    for d in (1..=6).rev() {
+        let unit = 1usize << d;
+        let ranges: Vec<Range<usize>> = slab_planes(n.div_ceil(unit), parts)
+            .into_iter()
+            .map(|r| (r.start * unit).min(n)..(r.end * unit).min(n))
+            .collect();
+        if ranges
+            .iter()
+            .all(|r| r.len() >= unit && r.len() as f64 <= limit)
+        {
+            return (unit, ranges);
+        }
+    }
+    (1, slab_planes(n, parts))
 }
 
 /// This rank's part of a distributed MAC-grid Poisson problem (see the module docs).

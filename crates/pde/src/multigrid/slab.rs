@@ -331,3 +331,35 @@ impl GridMultigrid {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{MultigridParams, PoissonProblem, Scene};
+
+    fn mg() -> GridMultigrid {
+        let p = PoissonProblem::new(Scene::Spheres.generate(3, 16, 0).unwrap()).unwrap();
+        GridMultigrid::new(&p, MultigridParams::default()).unwrap()
+    }
+
+    #[test]
+    fn parts_that_do_not_align_with_the_split_levels_are_rejected() {
+        // Misaligned start, misaligned end, neighbour flags that contradict the planes, too
+        // many split levels, a split level with one plane.
+        for (planes, split, below, above) in [
+            (2..8, 2, true, true),
+            (0..6, 2, false, true),
+            (0..8, 2, true, true),
+            (8..16, 2, true, true),
+            (0..8, 9, false, true),
+            (0..4, 3, false, true),
+        ] {
+            let r = SlabMultigrid::new(mg(), planes.clone(), split, below, above);
+            assert!(
+                matches!(r, Err(PdeError::Unsupported(_))),
+                "{planes:?} split {split}"
+            );
+        }
+        assert!(SlabMultigrid::new(mg(), 8..16, 2, true, false).is_ok());
+    }
+}
