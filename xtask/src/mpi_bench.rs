@@ -173,6 +173,11 @@ fn launch(
     if np > cores {
         cmd.arg("--oversubscribe");
     }
+    // Open MPI binds each rank to one core by default (for up to two ranks): right for
+    // one-thread ranks, but it would squeeze a rank's rayon threads onto that core.
+    if threads > 1 {
+        cmd.args(["--bind-to", "none"]);
+    }
     cmd.args(["-x", &format!("RAYON_NUM_THREADS={threads}")]);
     cmd.arg(exe).args([
         "--scene",
@@ -518,5 +523,56 @@ fn print_model(inputs: &Inputs, predictions: &[Prediction]) {
             100.0 * p.efficiency,
             p.solve_s
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs() -> Inputs {
+        Inputs {
+            cg_cell_s: 5e-9,
+            mgpcg_cell_s: 2e-8,
+            cg_iterations: 1000.0,
+            mgpcg_iterations: 16.0,
+            n: 128,
+            alpha_s: 5e-7,
+            beta_s_per_byte: 1e-10,
+            allreduce_s: 5e-7,
+            gather_cells: 1 << 15,
+        }
+    }
+
+    #[test]
+    fn blocks_split_more_levels_than_slabs_and_no_prediction_beats_perfect_scaling() {
+        let p = inputs().predict();
+        assert!(!p.is_empty());
+        for q in &p {
+            assert!(q.efficiency > 0.0 && q.efficiency <= 1.0, "{q:?}");
+            assert!(q.iteration_s >= q.compute_s);
+        }
+        // 1024 slabs of a 512³ grid would be half a plane each: not predicted.
+        assert!(!p.iter().any(|q| q.n == 512 && q.ranks == 1024 && q.layout == "slabs"));
+        let find = |layout: &str| {
+            p.iter()
+                .find(|q| {
+                    q.solver == "mgpcg" && q.n == 1024 && q.ranks == 256 && q.layout == layout
+                })
+                .unwrap()
+        };
+        let (slabs, blocks) = (find("slabs"), find("blocks"));
+        // Four planes per slab split two levels; 16 × 16 × 32 blocks split down to 32³.
+        assert_eq!(slabs.split_levels, 2);
+        assert_eq!(blocks.split_levels, 6);
+        assert!(blocks.iteration_s < slabs.iteration_s);
+        // CG's iterations grow with N.
+        let cg = |n: usize| {
+            p.iter()
+                .find(|q| q.solver == "cg" && q.n == n)
+                .unwrap()
+                .iterations
+        };
+        assert_eq!(cg(1024), 2.0 * cg(512));
     }
 }
