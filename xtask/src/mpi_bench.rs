@@ -553,7 +553,10 @@ mod tests {
             assert!(q.iteration_s >= q.compute_s);
         }
         // 1024 slabs of a 512³ grid would be half a plane each: not predicted.
-        assert!(!p.iter().any(|q| q.n == 512 && q.ranks == 1024 && q.layout == "slabs"));
+        assert!(
+            !p.iter()
+                .any(|q| q.n == 512 && q.ranks == 1024 && q.layout == "slabs")
+        );
         let find = |layout: &str| {
             p.iter()
                 .find(|q| {

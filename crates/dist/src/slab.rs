@@ -18,7 +18,7 @@
 
 use crate::comm::Communicator;
 use crate::error::DistError;
-use ritz_linalg::{LinearOperator, NullSpace, vector};
+use ritz_linalg::{LinearOperator, NullSpace};
 use ritz_pde::{MacGrid, PoissonProblem, WallKind};
 use std::ops::Range;
 use std::sync::Mutex;
@@ -86,8 +86,8 @@ pub struct SlabPoisson<'c> {
     unit: usize,
     /// The extended slab (`None` when it holds no fluid cell: its products are zero).
     local: Option<PoissonProblem>,
-    /// Extended `x` and `y` for the products with ghost planes.
-    scratch: Mutex<(Vec<f64>, Vec<f64>)>,
+    /// The ghost planes' iterate below / above (empty without a neighbour there).
+    ghost: Mutex<(Vec<f64>, Vec<f64>)>,
     null: Option<SlabNullSpace<'c>>,
     global_cells: usize,
 }
@@ -139,7 +139,7 @@ impl<'c> SlabPoisson<'c> {
                 ghosts,
                 unit,
                 local: Some(problem),
-                scratch: Mutex::new((Vec::new(), Vec::new())),
+                ghost: Mutex::new((Vec::new(), Vec::new())),
                 null: None,
                 global_cells: grid.len(),
             });
@@ -182,7 +182,6 @@ impl<'c> SlabPoisson<'c> {
             Err(ritz_pde::PdeError::NoFluid) => None,
             Err(e) => return Err(e.into()),
         };
-        let n_ext = ext.len() * plane;
         Ok(Self {
             comm,
             plane,
@@ -190,7 +189,7 @@ impl<'c> SlabPoisson<'c> {
             ghosts,
             unit,
             local,
-            scratch: Mutex::new((vec![0.0; n_ext], vec![0.0; n_ext])),
+            ghost: Mutex::new((vec![0.0; ghosts[0] * plane], vec![0.0; ghosts[1] * plane])),
             null,
             global_cells: grid.len(),
         })
@@ -240,20 +239,15 @@ impl<'c> SlabPoisson<'c> {
         g
     }
 
-    /// Fills the ghost planes of `x_ext` from the neighbours: this rank's first owned plane
-    /// goes down while the upper neighbour's first plane comes up, then the reverse.
-    fn exchange(&self, x_ext: &mut [f64]) {
+    /// Fills the ghost planes `below` / `above` from the neighbours: this rank's first owned
+    /// plane goes down while the upper neighbour's first plane comes up, then the reverse.
+    fn exchange(&self, x: &[f64], below: &mut [f64], above: &mut [f64]) {
         let (p, rank) = (self.plane, self.comm.rank());
-        let below = (self.ghosts[0] == 1).then(|| rank - 1);
-        let above = (self.ghosts[1] == 1).then(|| rank + 1);
-        let lo = self.ghosts[0] * p;
-        let n_owned = self.len();
-        let (head, rest) = x_ext.split_at_mut(lo + n_owned);
-        let first = head[lo..lo + p].to_vec();
-        self.comm
-            .sendrecv(&first, below, &mut rest[..p * self.ghosts[1]], above);
-        let last = head[lo + n_owned - p..lo + n_owned].to_vec();
-        self.comm.sendrecv(&last, above, &mut head[..lo], below);
+        let down = (self.ghosts[0] == 1).then(|| rank - 1);
+        let up = (self.ghosts[1] == 1).then(|| rank + 1);
+        let n = x.len();
+        self.comm.sendrecv(&x[..p], down, above, up);
+        self.comm.sendrecv(&x[n - p..], up, below, down);
     }
 
     fn apply_local(&self, x: &[f64], y: &mut [f64]) -> f64 {
@@ -269,19 +263,16 @@ impl<'c> SlabPoisson<'c> {
                 }
             };
         }
-        let mut guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
-        let (x_ext, y_ext) = &mut *guard;
-        let lo = self.ghosts[0] * self.plane;
-        x_ext[lo..lo + x.len()].copy_from_slice(x);
-        self.exchange(x_ext);
+        let mut guard = self.ghost.lock().unwrap_or_else(|e| e.into_inner());
+        let (below, above) = &mut *guard;
+        self.exchange(x, below, above);
         match &self.local {
-            Some(p) => {
-                p.apply(x_ext, y_ext);
-                y.copy_from_slice(&y_ext[lo..lo + y.len()]);
+            Some(p) => p.apply_slab(below, x, above, y),
+            None => {
+                y.fill(0.0);
+                0.0
             }
-            None => y.fill(0.0),
         }
-        vector::dot(x, y)
     }
 }
 

@@ -319,8 +319,14 @@ impl PoissonProblem {
     }
 
     /// Applies the stencil to a block of whole x-lines `lines` (line `l = j + ny k`), writing
-    /// `y` (the block's cells) and returning `Σ x_c y_c` over the block.
-    fn stencil_lines(&self, lines: std::ops::Range<usize>, x: &[f64], y: &mut [f64]) -> f64 {
+    /// `y` (the block's cells) and returning `Σ x_c y_c` over the block; `xl(l)` is the
+    /// iterate on line `l`.
+    fn stencil_lines<'x>(
+        &self,
+        lines: std::ops::Range<usize>,
+        xl: impl Fn(usize) -> &'x [f64],
+        y: &mut [f64],
+    ) -> f64 {
         let [nx, ny, nz] = self.grid.dims();
         let mut acc = 0.0;
         let zeros_f = &self.zero_line_f64[..];
@@ -330,12 +336,11 @@ impl PoissonProblem {
             let (j, k) = (l % ny, l / ny);
             let yl = &mut y[bi * nx..(bi + 1) * nx];
             let r = line(l);
-            let (xc, fc, dc) = (&x[r.clone()], &self.fluid[r.clone()], &self.diag[r]);
+            let (xc, fc, dc) = (xl(l), &self.fluid[r.clone()], &self.diag[r]);
             // Transverse neighbour lines (absent beyond the domain: zero contribution).
             let nb = |cond: bool, l2: usize| -> (&[f64], &[u8]) {
                 if cond {
-                    let r2 = line(l2);
-                    (&x[r2.clone()], &self.fluid[r2])
+                    (xl(l2), &self.fluid[line(l2)])
                 } else {
                     (zeros_f, zeros_m)
                 }
@@ -357,21 +362,85 @@ impl PoissonProblem {
         acc
     }
 
+    /// `y = A x` on the owned planes of a slab of a larger grid whose ghost planes this
+    /// problem includes (`ritz-dist`): the problem's grid is the slab with one plane of the
+    /// slab axis (z in 3D, y in 2D) below and / or above it from the neighbouring slabs;
+    /// `x` and `y` hold the owned planes' cells, `below` and `above` the ghost planes' iterate
+    /// (empty where the slab has no ghost plane on that side). Returns `Σ x_c y_c` over the
+    /// owned cells. Cost: one parallel pass over the owned cells, no copies.
+    ///
+    /// Panics on lengths that do not fit the grid (a bug in the caller).
+    ///
+    /// ```
+    /// use ritz_linalg::LinearOperator;
+    /// use ritz_pde::{PoissonProblem, Scene};
+    /// let p = PoissonProblem::new(Scene::Spheres.generate(2, 8, 0)?)?;
+    /// let x: Vec<f64> = (0..64).map(|i| (i % 5) as f64).collect();
+    /// let mut want = vec![0.0; 64];
+    /// p.apply(&x, &mut want);
+    /// // Lines 1..7 owned, lines 0 and 7 as ghosts.
+    /// let mut y = vec![0.0; 48];
+    /// p.apply_slab(&x[..8], &x[8..56], &x[56..], &mut y);
+    /// assert_eq!(&y[..], &want[8..56]);
+    /// # Ok::<(), ritz_pde::PdeError>(())
+    /// ```
+    pub fn apply_slab(&self, below: &[f64], x: &[f64], above: &[f64], y: &mut [f64]) -> f64 {
+        let [nx, ny, _] = self.grid.dims();
+        let per_plane = if self.grid.dim() == 3 { ny } else { 1 };
+        let plane = per_plane * nx;
+        let lines_total = self.num_cells() / nx;
+        assert!(
+            below.len() == plane || below.is_empty(),
+            "slab apply: below"
+        );
+        assert!(
+            above.len() == plane || above.is_empty(),
+            "slab apply: above"
+        );
+        let first = below.len() / nx;
+        let end = lines_total - above.len() / nx;
+        assert_eq!(x.len(), (end - first) * nx, "slab apply: x length");
+        assert_eq!(y.len(), x.len(), "slab apply: y length");
+        let xl = |l: usize| -> &[f64] {
+            if l < first {
+                &below[l * nx..][..nx]
+            } else if l >= end {
+                &above[(l - end) * nx..][..nx]
+            } else {
+                &x[(l - first) * nx..][..nx]
+            }
+        };
+        let per = (32768 / nx).max(1);
+        if end - first <= per {
+            return self.stencil_lines(first..end, xl, y);
+        }
+        let parts: Vec<f64> = y
+            .par_chunks_mut(per * nx)
+            .enumerate()
+            .map(|(b, yb)| {
+                let l0 = first + b * per;
+                self.stencil_lines(l0..l0 + yb.len() / nx, xl, yb)
+            })
+            .collect();
+        parts.iter().sum()
+    }
+
     fn apply_impl(&self, x: &[f64], y: &mut [f64]) -> f64 {
         assert_eq!(x.len(), self.num_cells(), "Poisson apply: x length");
         assert_eq!(y.len(), self.num_cells(), "Poisson apply: y length");
         let [nx, ny, nz] = self.grid.dims();
         let nlines = ny * nz;
         let per = (32768 / nx).max(1);
+        let xl = |l: usize| &x[l * nx..][..nx];
         if nlines <= per {
-            return self.stencil_lines(0..nlines, x, y);
+            return self.stencil_lines(0..nlines, xl, y);
         }
         let parts: Vec<f64> = y
             .par_chunks_mut(per * nx)
             .enumerate()
             .map(|(b, yb)| {
                 let l0 = b * per;
-                self.stencil_lines(l0..l0 + yb.len() / nx, x, yb)
+                self.stencil_lines(l0..l0 + yb.len() / nx, xl, yb)
             })
             .collect();
         parts.iter().sum()
