@@ -23,8 +23,10 @@ fn main() {
     let comm = MpiComm::new(universe.world());
     let mut failures = 0;
     let mut two_rooms = MacGrid::new(&[24, 24, 24], Walls::closed()).expect("grid");
-    two_rooms.paint(CellFlag::Solid, |p| (p[0] - 0.5).abs() < 0.04);
-    two_rooms.paint(CellFlag::Air, |p| p[0] < 0.2 && (p[1] - 0.5).abs() < 0.1);
+    // A solid wall across the middle; air cells in one room only (the other floats). The
+    // coordinates are cell units: the box is 24 cells wide.
+    two_rooms.paint(CellFlag::Solid, |p| (p[0] - 12.0).abs() < 1.0);
+    two_rooms.paint(CellFlag::Air, |p| p[0] < 5.0 && (p[1] - 12.0).abs() < 2.5);
     let grids = [
         (
             "spheres-2d-64",

@@ -96,9 +96,12 @@ impl<'c> SlabPoisson<'c> {
     /// This rank's slab of the Poisson problem on `grid` (the whole grid, the same on every
     /// rank).
     ///
-    /// Cost: the serial problem's setup on the whole grid (for the floating regions) plus the
-    /// local problem on the extended slab; memory: that of the whole problem during setup,
-    /// then the slab's. Collective (no messages yet, but every rank must build it).
+    /// Cost: the local problem on the extended slab (a pass over its cells), and the floating
+    /// regions merged across the slabs: each rank labels its slab's connected regions, the
+    /// labels of the boundary planes go to the neighbours, and two all-reduces gather every
+    /// rank's regions, air contacts and interface pairs for a union–find that every rank runs
+    /// (small: regions, not cells). Memory: the slab's, plus the whole grid's flags the
+    /// caller passes in. Collective.
     ///
     /// Errors: more ranks than planes along the slab axis ([`DistError::TooManyRanks`]); the
     /// problem's own errors (no fluid anywhere, sizes beyond memory).
@@ -144,25 +147,6 @@ impl<'c> SlabPoisson<'c> {
                 global_cells: grid.len(),
             });
         }
-        // The floating regions of the whole grid, restricted to this slab.
-        let global = PoissonProblem::new(grid.clone())?;
-        let owned = planes.start * plane..planes.end * plane;
-        let null = global.null_space_grid().map(|ns| {
-            let labels = ns.labels();
-            let nregions = ns.dim();
-            let mut counts = vec![0.0; nregions];
-            for &l in labels {
-                if (l as usize) < nregions {
-                    counts[l as usize] += 1.0;
-                }
-            }
-            SlabNullSpace {
-                comm,
-                labels: labels[owned.clone()].to_vec(),
-                counts,
-            }
-        });
-        drop(global);
         // The extended slab: owned planes and ghosts, the domain's walls except at ghost ends.
         let ext = planes.start - ghosts[0]..planes.end + ghosts[1];
         let mut shape = grid.shape();
@@ -182,6 +166,7 @@ impl<'c> SlabPoisson<'c> {
             Err(ritz_pde::PdeError::NoFluid) => None,
             Err(e) => return Err(e.into()),
         };
+        let null = floating_regions(local.as_ref(), ghosts, plane, planes.len(), comm);
         Ok(Self {
             comm,
             plane,
@@ -330,4 +315,130 @@ impl NullSpace for SlabNullSpace<'_> {
             }
         }
     }
+}
+
+/// The floating regions of the whole grid, found from the slabs (see [`SlabPoisson::new`]):
+/// `None` when every region touches air. Collective.
+fn floating_regions<'c>(
+    local: Option<&PoissonProblem>,
+    ghosts: [usize; 2],
+    plane: usize,
+    owned_planes: usize,
+    comm: &'c dyn Communicator,
+) -> Option<SlabNullSpace<'c>> {
+    let (rank, size) = (comm.rank(), comm.size());
+    let n_ext = (ghosts[0] + owned_planes + ghosts[1]) * plane;
+    let no_region = vec![u32::MAX; n_ext];
+    let (region, air): (&[u32], &[bool]) = match local {
+        Some(p) => (p.regions(), p.region_has_air()),
+        None => (&no_region, &[]),
+    };
+    // Global region ids: this rank's local ids after the lower ranks'.
+    let mut counts = vec![0.0; size];
+    counts[rank] = air.len() as f64;
+    comm.sum(&mut counts);
+    let offset: usize = counts[..rank].iter().map(|&c| c as usize).sum();
+    let total: usize = counts.iter().map(|&c| c as usize).sum();
+    let global = |r: u32| {
+        if r == u32::MAX {
+            -1.0
+        } else {
+            (offset + r as usize) as f64
+        }
+    };
+    // The neighbours' ids of the cells of this rank's ghost planes.
+    let lo = ghosts[0] * plane;
+    let hi = lo + owned_planes * plane;
+    let first: Vec<f64> = region[lo..lo + plane].iter().map(|&r| global(r)).collect();
+    let last: Vec<f64> = region[hi - plane..hi].iter().map(|&r| global(r)).collect();
+    let down = (ghosts[0] == 1).then(|| rank - 1);
+    let up = (ghosts[1] == 1).then(|| rank + 1);
+    let (mut from_below, mut from_above) =
+        (vec![0.0; ghosts[0] * plane], vec![0.0; ghosts[1] * plane]);
+    comm.sendrecv(&first, down, &mut from_above, up);
+    comm.sendrecv(&last, up, &mut from_below, down);
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
+    for (mine, theirs) in [(&region[..lo], &from_below), (&region[hi..], &from_above)] {
+        for (&m, &t) in mine.iter().zip(theirs.iter()) {
+            if m != u32::MAX && t >= 0.0 {
+                pairs.push((offset + m as usize, t as usize));
+            }
+        }
+    }
+    pairs.sort_unstable();
+    pairs.dedup();
+    // Every rank's air contacts and pairs, on every rank (sums of disjoint slots).
+    let mut grounded = vec![0.0; total];
+    for (r, &a) in air.iter().enumerate() {
+        grounded[offset + r] = f64::from(u8::from(a));
+    }
+    comm.sum(&mut grounded);
+    let mut npairs = vec![0.0; size];
+    npairs[rank] = pairs.len() as f64;
+    comm.sum(&mut npairs);
+    let pair_offset: usize = npairs[..rank].iter().map(|&c| c as usize).sum();
+    let all_pairs: usize = npairs.iter().map(|&c| c as usize).sum();
+    let mut flat = vec![0.0; 2 * all_pairs];
+    for (i, &(a, b)) in pairs.iter().enumerate() {
+        flat[2 * (pair_offset + i)] = a as f64;
+        flat[2 * (pair_offset + i) + 1] = b as f64;
+    }
+    comm.sum(&mut flat);
+    // Union–find over the regions (the same on every rank); a class floats when none of its
+    // regions touches air; floating classes are numbered by their smallest region id.
+    let mut parent: Vec<usize> = (0..total).collect();
+    fn find(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    for pair in flat.chunks_exact(2) {
+        let (a, b) = (
+            find(&mut parent, pair[0] as usize),
+            find(&mut parent, pair[1] as usize),
+        );
+        if a != b {
+            parent[a.max(b)] = a.min(b);
+        }
+    }
+    let mut root_air = vec![false; total];
+    for i in 0..total {
+        let r = find(&mut parent, i);
+        root_air[r] |= grounded[i] > 0.0;
+    }
+    let mut float_id = vec![u32::MAX; total];
+    let mut nfloat = 0u32;
+    for i in 0..total {
+        if find(&mut parent, i) == i && !root_air[i] {
+            float_id[i] = nfloat;
+            nfloat += 1;
+        }
+    }
+    if nfloat == 0 {
+        return None;
+    }
+    let labels: Vec<u32> = region[lo..hi]
+        .iter()
+        .map(|&r| {
+            if r == u32::MAX {
+                u32::MAX
+            } else {
+                float_id[find(&mut parent, offset + r as usize)]
+            }
+        })
+        .collect();
+    let mut cells = vec![0.0; nfloat as usize];
+    for &l in &labels {
+        if let Some(c) = cells.get_mut(l as usize) {
+            *c += 1.0;
+        }
+    }
+    comm.sum(&mut cells);
+    Some(SlabNullSpace {
+        comm,
+        labels,
+        counts: cells,
+    })
 }

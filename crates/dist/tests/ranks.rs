@@ -12,13 +12,23 @@ use ritz_pde::{
     CellFlag, GridMultigrid, MacGrid, MultigridParams, PoissonProblem, Scene, Walls, rhs::RhsKind,
 };
 
+/// `grid.paint` with coordinates scaled to the unit box (cell centres at `(i + 0.5) / n`).
+fn paint(g: &mut MacGrid, f: CellFlag, inside: impl Fn([f64; 3]) -> bool) {
+    let d = g.dims().map(|n| n as f64);
+    g.paint(f, |p| inside([p[0] / d[0], p[1] / d[1], p[2] / d[2]]));
+}
+
 /// A closed box cut by a solid wall into two floating regions, with a pillar of air cells in
 /// one of them (so only the other floats) and a solid block.
 fn two_rooms(dim: usize, n: usize) -> MacGrid {
     let mut g = MacGrid::new(&vec![n; dim], Walls::closed()).unwrap();
-    g.paint(CellFlag::Solid, |p| (p[0] - 0.5).abs() < 0.04);
-    g.paint(CellFlag::Air, |p| p[0] < 0.2 && (p[1] - 0.5).abs() < 0.1);
-    g.paint(CellFlag::Solid, |p| p[0] > 0.7 && p[1] > 0.3 && p[1] < 0.6);
+    paint(&mut g, CellFlag::Solid, |p| (p[0] - 0.5).abs() < 0.04);
+    paint(&mut g, CellFlag::Air, |p| {
+        p[0] < 0.2 && (p[1] - 0.5).abs() < 0.1
+    });
+    paint(&mut g, CellFlag::Solid, |p| {
+        p[0] > 0.7 && p[1] > 0.3 && p[1] < 0.6
+    });
     g
 }
 
@@ -253,6 +263,85 @@ fn distributed_mgpcg_takes_the_serial_iterations_and_reaches_its_solution() {
                     err.sqrt() <= 1e-8 * norm.sqrt(),
                     "{name}, {ranks} ranks: error {:e}",
                     err.sqrt()
+                );
+            }
+        }
+    }
+}
+
+/// A closed box of solid with a U of fluid (two columns joined at the top: within the lower
+/// slabs they are two pieces that only the upper slab joins), a fluid column under air (not
+/// floating), and a porous medium's many pockets.
+fn region_grids() -> Vec<(&'static str, MacGrid)> {
+    let mut u = MacGrid::new(&[32, 32], Walls::closed()).unwrap();
+    paint(&mut u, CellFlag::Solid, |_| true);
+    let column = |x: f64, lo: f64, hi: f64| {
+        move |p: [f64; 3]| (p[0] - x).abs() < 0.05 && p[1] > lo && p[1] < hi
+    };
+    paint(&mut u, CellFlag::Fluid, column(0.25, 0.05, 0.85));
+    paint(&mut u, CellFlag::Fluid, column(0.6, 0.05, 0.85));
+    paint(&mut u, CellFlag::Fluid, |p| {
+        p[0] > 0.2 && p[0] < 0.65 && p[1] > 0.75 && p[1] < 0.85
+    });
+    paint(&mut u, CellFlag::Fluid, column(0.9, 0.05, 0.95));
+    paint(&mut u, CellFlag::Air, column(0.9, 0.9, 0.95));
+    let mut u3 = MacGrid::new(&[12, 12, 24], Walls::closed()).unwrap();
+    paint(&mut u3, CellFlag::Solid, |_| true);
+    paint(&mut u3, CellFlag::Fluid, |p| {
+        (p[0] - 0.25).abs() < 0.1 && p[2] < 0.8
+    });
+    paint(&mut u3, CellFlag::Fluid, |p| {
+        (p[0] - 0.75).abs() < 0.1 && p[2] < 0.8
+    });
+    paint(&mut u3, CellFlag::Fluid, |p| p[2] > 0.7 && p[2] < 0.8);
+    vec![
+        ("u-2d", u),
+        ("u-3d", u3),
+        (
+            "porous-3d",
+            ritz_pde::heldout::HeldOut::Porous
+                .generate(3, 24, 0)
+                .unwrap(),
+        ),
+        ("two-rooms-3d", two_rooms(3, 16)),
+    ]
+}
+
+#[test]
+fn floating_regions_merged_across_slabs_match_the_whole_grids() {
+    use ritz_linalg::NullSpace;
+    for (name, grid) in region_grids() {
+        let p = PoissonProblem::new(grid.clone()).unwrap();
+        let v: Vec<f64> = (0..grid.len())
+            .map(|i| ((i * 37 % 101) as f64).sin())
+            .collect();
+        let serial = p.null_space_grid().map(|ns| {
+            let mut w = v.clone();
+            ns.project(&mut w);
+            (ns.dim(), w)
+        });
+        assert!(serial.is_some(), "{name} has a floating region");
+        for ranks in [2, 3, 4] {
+            let runs = ThreadComm::run(ranks, |c| {
+                let a = SlabPoisson::new(&grid, c).unwrap();
+                let mut w = a.scatter(&v).unwrap();
+                let dim = ritz_linalg::LinearOperator::null_space(&a).map(|ns| {
+                    ns.project(&mut w);
+                    ns.dim()
+                });
+                (dim, a.gather(&w))
+            });
+            let (sd, sw) = serial.as_ref().unwrap();
+            for (dim, w) in runs {
+                assert_eq!(dim, Some(*sd), "{name}, {ranks} ranks: floating regions");
+                let err = w
+                    .iter()
+                    .zip(sw)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f64::max);
+                assert!(
+                    err < 1e-12,
+                    "{name}, {ranks} ranks: projection differs by {err:e}"
                 );
             }
         }

@@ -177,6 +177,11 @@ impl PoissonProblem {
     pub fn regions(&self) -> &[u32] {
         &self.region
     }
+    /// Whether each connected fluid region has an air face (a face to an air cell or an air
+    /// wall); the others float.
+    pub fn region_has_air(&self) -> &[bool] {
+        &self.region_has_air
+    }
     /// Number of connected fluid regions, and how many of them are floating (no air face,
     /// hence singular with a constant null space).
     pub fn region_counts(&self) -> (usize, usize) {
