@@ -12,8 +12,9 @@
 //! (the split V-cycle's threshold), `--out FILE` (rank 0 writes the JSON there).
 //!
 //! Per rank and solver: setup seconds, the median solve's seconds and its split into halo
-//! exchanges, all-reduces and computation (the rest), with messages and bytes. With two or
-//! more ranks, rank 0 and 1 also measure the link: a ping-pong of 8 B to 4 MB messages (the
+//! exchanges, all-reduces and computation (the rest), with messages and bytes, and the rank's
+//! peak memory (the whole grid and right-hand side every rank generates included). With two
+//! or more ranks, rank 0 and 1 also measure the link: a ping-pong of 8 B to 4 MB messages (the
 //! α and β of `t = α + β · bytes`) and the latency of an all-reduce of one value.
 
 use ritz_dist::comm::{CommStats, Communicator, Timed};
@@ -99,6 +100,8 @@ struct RankRun {
     solve_s: f64,
     compute_s: f64,
     comm: CommStats,
+    /// Peak resident memory of the rank's process so far (VmHWM), MB (0 where unknown).
+    peak_mb: f64,
 }
 
 #[derive(serde::Serialize)]
@@ -137,6 +140,18 @@ struct Report {
     rtol: f64,
     runs: Vec<SolverRun>,
     link: Option<Link>,
+}
+
+/// The process's peak resident memory in MB (Linux `VmHWM`; 0 elsewhere).
+fn peak_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -246,6 +261,7 @@ fn fused(
             solve_s: med,
             compute_s: med,
             comm: CommStats::default(),
+            peak_mb: peak_mb(),
         }],
     })
 }
@@ -314,6 +330,7 @@ fn run(comm: &MpiComm, args: &Args) -> Result<Report, String> {
             stats.allreduce_s,
             stats.allreduce_calls as f64,
             stats.allreduce_values as f64,
+            peak_mb(),
         ];
         let ranks = gather_all(comm, &mine)
             .into_iter()
@@ -331,6 +348,7 @@ fn run(comm: &MpiComm, args: &Args) -> Result<Report, String> {
                     allreduce_calls: v[9] as usize,
                     allreduce_values: v[10] as usize,
                 },
+                peak_mb: v[11],
             })
             .collect();
         runs.push(SolverRun {

@@ -9,17 +9,15 @@
 //! V-cycle computes the serial V-cycle's values on every rank's planes, so distributed MGPCG
 //! takes the serial MGPCG's iterations; on one rank it *is* the serial solver, bit for bit.
 //!
-//! Memory: every rank builds the whole problem and hierarchy (the V-cycle's vectors and codes
-//! at every level), computing only its planes: a rank's memory is the serial solver's.
+//! Memory: a rank holds its window of the split levels (its slab plus `2^split` planes on
+//! each side at the finest level, fewer below) and the gathered levels whole.
 
 use crate::comm::Communicator;
 use crate::error::DistError;
 use crate::slab::SlabPoisson;
 use ritz_krylov::{Monitor, SolveInfo, SolveParams};
 use ritz_linalg::{Preconditioner, SpdPreconditioner};
-use ritz_pde::{
-    GridMultigrid, MacGrid, MultigridParams, PoissonProblem, SlabExchange, SlabMultigrid,
-};
+use ritz_pde::{MacGrid, MultigridParams, SlabExchange, SlabMultigrid};
 
 /// Parameters of [`SlabVcycle`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -52,8 +50,10 @@ impl<'c> SlabVcycle<'c> {
     /// The V-cycle of the problem on `grid` (the whole grid, as given to `a`), split along
     /// `a`'s slabs.
     ///
-    /// Cost: the serial hierarchy's setup on the whole grid (every rank). Collective (no
-    /// messages). Errors: the hierarchy's ([`GridMultigrid::new`]).
+    /// Cost: the rank's window of the split levels (its share of the serial setup plus
+    /// `2^(split+1)` finest planes), two all-reduces of the gathered level's flags and
+    /// conductances, and the gathered levels' setup on every rank. Collective. Errors: the
+    /// hierarchy's ([`ritz_pde::GridMultigrid::new`]) and [`SlabMultigrid::new`]'s.
     ///
     /// ```
     /// use ritz_dist::{comm::ThreadComm, mg::{SlabVcycle, SlabVcycleParams}, mgpcg, slab::SlabPoisson};
@@ -77,32 +77,32 @@ impl<'c> SlabVcycle<'c> {
         a: &SlabPoisson<'c>,
         params: SlabVcycleParams,
     ) -> Result<Self, DistError> {
-        let problem = PoissonProblem::new(grid.clone())?;
-        let mg = GridMultigrid::new(&problem, params.multigrid)?;
-        drop(problem);
-        let dims = mg.level_dims();
-        let cells = |l: usize| dims[l].iter().product::<usize>();
-        // Split while the decomposition's unit allows (every rank keeps ≥ 2 planes) and the
-        // level is large enough to be worth its exchanges; one level at least is gathered.
+        // The levels the serial hierarchy would have (coarsening by 2, ceil, while a level
+        // has more than `coarsest_cells` cells and every side at least 4).
+        let (dim, mut dims) = (grid.dim(), grid.dims());
+        let mp = params.multigrid;
+        let mut split = 0;
         let by_unit = a.unit().trailing_zeros() as usize;
-        let split = if a.comm().size() == 1 {
-            0
-        } else {
-            (0..by_unit.min(dims.len() - 1))
-                .take_while(|&l| cells(l) >= params.gather_cells)
-                .count()
-        };
+        while a.comm().size() > 1 && split < by_unit {
+            let cells: usize = dims.iter().product();
+            let side = dims[..dim].iter().copied().min().unwrap_or(0);
+            if cells < params.gather_cells || cells <= mp.coarsest_cells || side < 4 {
+                break;
+            }
+            split += 1;
+            for d in dims.iter_mut().take(dim) {
+                *d = d.div_ceil(2);
+            }
+        }
         let [below, above] = a.neighbours();
-        let part = SlabMultigrid::new(mg, a.planes(), split, below, above)?;
         let rank = a.comm().rank();
-        Ok(Self {
-            part,
-            link: Link {
-                comm: a.comm(),
-                below: below.then(|| rank - 1),
-                above: above.then(|| rank + 1),
-            },
-        })
+        let link = Link {
+            comm: a.comm(),
+            below: below.then(|| rank - 1),
+            above: above.then(|| rank + 1),
+        };
+        let part = SlabMultigrid::new(grid, a.planes(), split, mp, &link)?;
+        Ok(Self { part, link })
     }
 
     /// Levels split across the ranks (the coarser ones are gathered).
@@ -111,7 +111,7 @@ impl<'c> SlabVcycle<'c> {
     }
     /// Number of levels of the V-cycle.
     pub fn num_levels(&self) -> usize {
-        self.part.multigrid().num_levels()
+        self.part.num_levels()
     }
 }
 
@@ -124,12 +124,7 @@ impl Preconditioner for SlabVcycle<'_> {
         self.part.apply(&self.link, r, z);
     }
     fn name(&self) -> String {
-        format!(
-            "{} ({} of {} levels split)",
-            self.part.multigrid().name(),
-            self.split_levels(),
-            self.num_levels()
-        )
+        self.part.name()
     }
 }
 

@@ -19,7 +19,7 @@
 use crate::comm::Communicator;
 use crate::error::DistError;
 use ritz_linalg::{LinearOperator, NullSpace};
-use ritz_pde::{MacGrid, PoissonProblem, WallKind};
+use ritz_pde::{MacGrid, PoissonProblem};
 use std::ops::Range;
 use std::sync::Mutex;
 
@@ -148,19 +148,7 @@ impl<'c> SlabPoisson<'c> {
             });
         }
         // The extended slab: owned planes and ghosts, the domain's walls except at ghost ends.
-        let ext = planes.start - ghosts[0]..planes.end + ghosts[1];
-        let mut shape = grid.shape();
-        shape[axis] = ext.len();
-        let mut walls = grid.walls();
-        if ghosts[0] == 1 {
-            walls.0[axis][0] = WallKind::Solid;
-        }
-        if ghosts[1] == 1 {
-            walls.0[axis][1] = WallKind::Solid;
-        }
-        let codes = grid.codes();
-        let local_codes = &codes[ext.start * plane..ext.end * plane];
-        let local_grid = MacGrid::from_codes(&shape, local_codes, walls)?;
+        let local_grid = grid.slab(planes.start - ghosts[0]..planes.end + ghosts[1])?;
         let local = match PoissonProblem::new(local_grid) {
             Ok(p) => Some(p),
             Err(ritz_pde::PdeError::NoFluid) => None,

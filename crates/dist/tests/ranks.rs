@@ -347,3 +347,36 @@ fn floating_regions_merged_across_slabs_match_the_whole_grids() {
         }
     }
 }
+
+/// The split V-cycle's messages over a thread communicator (what `SlabVcycle` does inside).
+struct Exchange<'a>(&'a ThreadComm);
+
+impl ritz_pde::SlabExchange for Exchange<'_> {
+    fn exchange(&self, down: &[u8], up: &[u8], from_below: &mut [u8], from_above: &mut [u8]) {
+        let r = self.0.rank();
+        let below = (!from_below.is_empty() || !down.is_empty()).then(|| r - 1);
+        let above = (!from_above.is_empty() || !up.is_empty()).then(|| r + 1);
+        self.0.sendrecv_bytes(down, below, from_above, above);
+        self.0.sendrecv_bytes(up, above, from_below, below);
+    }
+    fn sum(&self, v: &mut [f64]) {
+        ritz_krylov::reduce::Reduction::sum(self.0, v);
+    }
+}
+
+#[test]
+fn one_part_failing_its_setup_fails_every_part_without_waiting() {
+    let grid = Scene::Spheres.generate(3, 16, 0).unwrap();
+    let results = ThreadComm::run(2, |c| {
+        // Rank 1's planes do not align with two split levels; rank 0's do.
+        let planes = if c.rank() == 0 { 0..8 } else { 6..16 };
+        ritz_pde::SlabMultigrid::new(&grid, planes, 2, MultigridParams::default(), &Exchange(c))
+            .err()
+    });
+    for r in results {
+        assert!(
+            matches!(r, Some(ritz_pde::PdeError::Unsupported(_))),
+            "{r:?}"
+        );
+    }
+}

@@ -266,6 +266,46 @@ impl MacGrid {
         Self::from_codes(&shape, &codes, walls.walls(dim)).map_err(ctx)
     }
 
+    /// The planes `planes` of the slowest axis (z in 3D, y in 2D) as a grid of their own: the
+    /// domain's walls where the range reaches the domain's ends, solid walls where it cuts
+    /// the grid (the slab of a distributed solve, whose cut ends neighbouring slabs fill).
+    /// Cost: a copy of the planes' flags.
+    ///
+    /// Errors: an empty range or one beyond the grid ([`PdeError::InvalidGrid`]).
+    ///
+    /// ```
+    /// use ritz_pde::{MacGrid, Walls, WallKind};
+    /// let g = MacGrid::new(&[4, 6], Walls::open_top(2))?;
+    /// let s = g.slab(2..6)?;
+    /// assert_eq!(s.dims(), [4, 4, 1]);
+    /// assert_eq!(s.walls().0[1], [WallKind::Solid, WallKind::Air]);
+    /// # Ok::<(), ritz_pde::PdeError>(())
+    /// ```
+    pub fn slab(&self, planes: std::ops::Range<usize>) -> Result<MacGrid, PdeError> {
+        let axis = self.dim - 1;
+        let n = self.dims[axis];
+        if planes.is_empty() || planes.end > n {
+            return Err(PdeError::InvalidGrid {
+                shape: self.shape(),
+                reason: format!("slab {planes:?} of {n} planes"),
+            });
+        }
+        let plane: usize = self.dims[..axis].iter().product();
+        let mut shape = self.shape();
+        shape[axis] = planes.len();
+        let mut walls = self.walls;
+        if planes.start > 0 {
+            walls.0[axis][0] = WallKind::Solid;
+        }
+        if planes.end < n {
+            walls.0[axis][1] = WallKind::Solid;
+        }
+        let mut g = Self::new(&shape, walls)?;
+        g.flags
+            .copy_from_slice(&self.flags[planes.start * plane..planes.end * plane]);
+        Ok(g)
+    }
+
     /// Flag codes (0 fluid, 1 solid, 2 air) in grid layout, for npy export.
     pub fn codes(&self) -> Vec<i8> {
         self.flags.iter().map(|&f| f as i8).collect()

@@ -43,7 +43,7 @@ fn quantize(g: f32) -> f32 {
 }
 
 /// Face-grid shape of axis `a`.
-fn face_dims(dims: [usize; 3], a: usize) -> [usize; 3] {
+pub(super) fn face_dims(dims: [usize; 3], a: usize) -> [usize; 3] {
     let mut f = dims;
     f[a] += 1;
     f

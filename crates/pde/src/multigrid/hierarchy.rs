@@ -128,12 +128,22 @@ impl Level {
     /// connected regions, which only the coarsest solve needs), with the area-weighted
     /// operator of `cond` if given. `None` without fluid.
     pub(super) fn from_grid(grid: &MacGrid, cond: Option<&Conductance>) -> Option<Self> {
+        Self::from_grid_in(grid, cond, false)
+    }
+
+    /// [`Level::from_grid`], or with `empty_ok` a level even without fluid (a split V-cycle's
+    /// window of a level whose fluid lies in other parts' planes).
+    pub(super) fn from_grid_in(
+        grid: &MacGrid,
+        cond: Option<&Conductance>,
+        empty_ok: bool,
+    ) -> Option<Self> {
         let fluid: Vec<u8> = grid
             .flags()
             .par_iter()
             .map(|&f| (f == CellFlag::Fluid) as u8)
             .collect();
-        if !fluid.contains(&1) {
+        if !empty_ok && !fluid.contains(&1) {
             return None;
         }
         let (diag, _) = crate::poisson::stencil_counts(grid);

@@ -281,6 +281,16 @@ enum CoarseSolve {
     /// Sparse Cholesky over the coarsest fluid cells (compact numbering, floating regions
     /// pinned and projected), for coarsest levels too large for a dense pseudo-inverse.
     Sparse(Box<crate::poisson::GridCholesky>),
+    /// None: the window of a split V-cycle, whose coarse levels are gathered instead.
+    None,
+}
+
+/// What ends a hierarchy: the coarsest solve (of the finest problem's grid when nothing is
+/// coarsened), or a window of a split V-cycle with this many levels.
+#[derive(Clone, Copy)]
+enum Tail<'a> {
+    Solve(Option<&'a PoissonProblem>),
+    Window(usize),
 }
 
 /// The MGPCG V-cycle preconditioner for a [`PoissonProblem`], on grid-layout vectors.
@@ -294,6 +304,9 @@ pub struct GridMultigrid {
     floating: Vec<Vec<u32>>,
     params: MultigridParams,
     scratch: Mutex<AnyScratch>,
+    /// A split V-cycle's window: its last level's grid and conductances (gathered into the
+    /// whole level by the parts).
+    window_last: Option<Box<(crate::grid::MacGrid, Option<Conductance>)>>,
 }
 
 impl std::fmt::Debug for GridMultigrid {
@@ -331,6 +344,26 @@ impl GridMultigrid {
     /// # Ok::<(), ritz_pde::PdeError>(())
     /// ```
     pub fn new(problem: &PoissonProblem, params: MultigridParams) -> Result<Self, PdeError> {
+        Self::build(
+            Level::from_problem(problem),
+            problem.grid().clone(),
+            None,
+            params,
+            Tail::Solve(Some(problem)),
+        )
+    }
+
+    /// The hierarchy from its finest `level` (of `grid`, with the conductances `cond` when it
+    /// is itself an area-weighted coarse level): coarsening while the level is large, then
+    /// the coarsest solve — or, for the window of a split V-cycle ([`Tail::Window`]), only the
+    /// given number of levels and no coarsest solve (the split cycle gathers instead).
+    fn build(
+        first: Level,
+        mut grid: crate::grid::MacGrid,
+        mut cond: Option<Conductance>,
+        params: MultigridParams,
+        tail: Tail<'_>,
+    ) -> Result<Self, PdeError> {
         if params.pre_smooth + params.post_smooth == 0 || params.pre_smooth != params.post_smooth {
             return Err(PdeError::Unsupported(format!(
                 "the V-cycle needs equal, non-zero pre- and post-smoothing to be symmetric \
@@ -338,28 +371,36 @@ impl GridMultigrid {
                 params.pre_smooth, params.post_smooth
             )));
         }
-        let mut levels = vec![Level::from_problem(problem)];
-        let mut grid = problem.grid().clone();
+        let finest_problem = match tail {
+            Tail::Solve(p) => p,
+            Tail::Window(_) => None,
+        };
+        let mut levels = vec![first];
         let mut coarsest_grid = None;
         let weighted = params.coarse_operator == CoarseOperator::AreaWeighted;
-        // The conductances of the current (last) level, when area-weighted.
-        let mut cond: Option<Conductance> = None;
         loop {
-            let [nx, ny, nz] = grid.dims();
-            let active = if grid.dim() == 3 {
-                nx.min(ny).min(nz)
+            if let Tail::Window(n) = tail {
+                if levels.len() == n {
+                    break;
+                }
             } else {
-                nx.min(ny)
-            };
-            if grid.len() <= params.coarsest_cells || active < 4 {
-                break;
+                let [nx, ny, nz] = grid.dims();
+                let active = if grid.dim() == 3 {
+                    nx.min(ny).min(nz)
+                } else {
+                    nx.min(ny)
+                };
+                if grid.len() <= params.coarsest_cells || active < 4 {
+                    break;
+                }
             }
             let cg = coarsen(&grid)?;
             let cc = weighted.then(|| match &cond {
                 None => Conductance::first(&grid, &cg),
                 Some(c) => c.coarsen(&cg),
             });
-            match Level::from_grid(&cg, cc.as_ref()) {
+            let window = matches!(tail, Tail::Window(_));
+            match Level::from_grid_in(&cg, cc.as_ref(), window) {
                 Some(level) => {
                     levels.push(level);
                     coarsest_grid = Some(cg.clone());
@@ -369,11 +410,37 @@ impl GridMultigrid {
                 None => break,
             }
         }
+        if let Tail::Window(n) = tail {
+            if levels.len() < n {
+                return Err(PdeError::Unsupported(format!(
+                    "the split V-cycle's window has {} levels with fluid, {n} needed",
+                    levels.len()
+                )));
+            }
+            let scratch = match params.precision {
+                Precision::F64 => AnyScratch::F64(Scratch::new(&levels)),
+                Precision::F32 => AnyScratch::F32(Scratch::new(&levels)),
+            };
+            return Ok(Self {
+                levels,
+                coarse: CoarseSolve::None,
+                coarse_slots: Vec::new(),
+                floating: Vec::new(),
+                params,
+                scratch: Mutex::new(scratch),
+                window_last: Some(Box::new((grid, cond))),
+            });
+        }
         // Only the coarsest level needs a problem (its matrix, regions and numbering).
-        let coarsest = coarsest_grid.map(PoissonProblem::new).transpose()?;
-        let last = match &coarsest {
-            Some(cp) => cp,
-            None => problem,
+        let coarsest = match (coarsest_grid, finest_problem) {
+            (Some(g), _) => Some(PoissonProblem::new(g)?),
+            (None, Some(_)) => None,
+            (None, None) => Some(PoissonProblem::new(grid.clone())?),
+        };
+        let last = match (&coarsest, finest_problem) {
+            (Some(cp), _) => cp,
+            (None, Some(p)) => p,
+            (None, None) => unreachable!("a coarsest problem is built when there is no finest"),
         };
         // A dense pseudo-inverse up to 512 unknowns (a mat-vec of m² flops, no fill); above
         // that — grids whose short side stopped the coarsening early, e.g. 8 × 8 × 2048 — a
@@ -402,8 +469,8 @@ impl GridMultigrid {
             .iter()
             .map(|&c| lay.global(c as usize).1)
             .collect();
-        let floating = problem
-            .null_space_grid()
+        let floating = finest_problem
+            .and_then(|p| p.null_space_grid())
             .map(|ns| {
                 ns.regions()
                     .map(|cells| {
@@ -422,6 +489,7 @@ impl GridMultigrid {
             floating,
             params,
             scratch: Mutex::new(scratch),
+            window_last: None,
         })
     }
 
@@ -575,6 +643,7 @@ impl GridMultigrid {
             CoarseSolve::Sparse(chol) => {
                 chol.solve(&bc).unwrap_or_else(|_| vec![f64::NAN; bc.len()])
             }
+            CoarseSolve::None => vec![0.0; bc.len()],
         };
         let x = &mut s.x[l];
         fill(x, T::default());
