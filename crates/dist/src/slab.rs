@@ -10,8 +10,9 @@
 //! send/receives of one plane each) and applies the local stencil.
 //!
 //! Vectors are a rank's owned cells in grid layout (x fastest), zero outside the fluid.
-//! Floating (all-Neumann) regions are found on the whole grid and projected out globally: one
-//! all-reduce of the per-region sums.
+//! Floating (all-Neumann) regions are found from the slabs — each rank's regions, merged across
+//! the slab interfaces by a union–find over the gathered region ids — and projected out
+//! globally: one all-reduce of the per-region sums.
 //!
 //! With one rank the operator *is* the serial problem (no ghosts, no copies): CG on it is the
 //! serial CG bit for bit.
