@@ -6,16 +6,22 @@
 //! - P > 1: the serial iterations ± 1 at rtol 1e-6, the serial solution to 1e-8 relative at
 //!   rtol 1e-12.
 //!
+//! Without arguments it checks three small grids (what `.ci/run` runs); with sizes `N …` it
+//! checks, for each, the dam break (pillars: obstacles and air) in 2D (N²) and 3D (N³) and a
+//! porous medium in 3D (obstacles, floating pockets).
+//!
 //! ```sh
 //! cargo build --release -p ritz-dist --features mpi --example mpi_check
 //! mpirun -np 4 target/release/examples/mpi_check
+//! mpirun -np 4 target/release/examples/mpi_check 64 128
 //! ```
 
 use ritz_dist::mg::{SlabVcycle, SlabVcycleParams};
 use ritz_dist::{cg, comm::Communicator, mgpcg, mpi_comm::MpiComm, slab::SlabPoisson};
 use ritz_krylov::{SolveInfo, SolveParams, reduce::Reduction};
 use ritz_pde::{
-    CellFlag, GridMultigrid, MacGrid, MultigridParams, PoissonProblem, Scene, Walls, rhs::RhsKind,
+    CellFlag, GridMultigrid, MacGrid, MultigridParams, PoissonProblem, Scene, Walls,
+    heldout::HeldOut, rhs::RhsKind,
 };
 
 fn main() {
@@ -27,17 +33,35 @@ fn main() {
     // coordinates are cell units: the box is 24 cells wide.
     two_rooms.paint(CellFlag::Solid, |p| (p[0] - 12.0).abs() < 1.0);
     two_rooms.paint(CellFlag::Air, |p| p[0] < 5.0 && (p[1] - 12.0).abs() < 2.5);
-    let grids = [
-        (
-            "spheres-2d-64",
-            Scene::Spheres.generate(2, 64, 0).expect("scene"),
-        ),
-        (
-            "pillars-3d-32",
-            Scene::Pillars.generate(3, 32, 1).expect("scene"),
-        ),
-        ("two-rooms-3d-24", two_rooms),
-    ];
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().expect("sizes are integers"))
+        .collect();
+    let grids: Vec<(String, MacGrid)> = if sizes.is_empty() {
+        vec![
+            (
+                "spheres-2d-64".into(),
+                Scene::Spheres.generate(2, 64, 0).expect("scene"),
+            ),
+            (
+                "pillars-3d-32".into(),
+                Scene::Pillars.generate(3, 32, 1).expect("scene"),
+            ),
+            ("two-rooms-3d-24".into(), two_rooms),
+        ]
+    } else {
+        sizes
+            .iter()
+            .flat_map(|&n| {
+                [
+                    (format!("pillars-2d-{n}"), Scene::Pillars.generate(2, n, 1)),
+                    (format!("pillars-3d-{n}"), Scene::Pillars.generate(3, n, 1)),
+                    (format!("porous-3d-{n}"), HeldOut::Porous.generate(3, n, 0)),
+                ]
+            })
+            .map(|(name, g)| (name, g.expect("scene")))
+            .collect()
+    };
     for (name, grid) in grids {
         let problem = PoissonProblem::new(grid.clone()).expect("problem");
         let b = RhsKind::SmoothDivergence.generate(&problem, 0);
