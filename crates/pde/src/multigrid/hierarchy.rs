@@ -166,9 +166,10 @@ impl Level {
             code: Vec::new(),
             boundary: Default::default(),
             faces: None,
-            active: 0..if grid.dim() == 3 { dims[2] } else { dims[1] },
+            active: 0..0,
             boundary_active: [0..0, 0..0],
         };
+        level.active = 0..level.planes();
         let mut code = super::touched(2 * lay.size);
         let cs = SharedSlice::new(&mut code);
         par_lines(&level, |lines| {
@@ -190,7 +191,9 @@ impl Level {
         level.boundary_active = [0, 1].map(|c| 0..level.boundary[c].len());
         level
     }
-    /// Grid lines per plane of the slab axis (`ny` in 3D, 1 in 2D).
+    /// Grid lines per plane of the slab axis (`ny` in 3D, 1 in 2D): a plane is an xy-plane in
+    /// 3D, an x-line in 2D — the unit along the outermost axis, which the transfers visit in
+    /// order and a split V-cycle splits.
     pub(super) fn plane_lines(&self) -> usize {
         if self.dim == 3 { self.dims[1] } else { 1 }
     }

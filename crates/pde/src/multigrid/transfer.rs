@@ -105,8 +105,8 @@ pub(super) fn prolong_add<T: Real>(
 ) {
     let lay = fine.lay;
     let cx = coarse.dims[0];
-    let (per_f, per_c) = (slab_lines(fine), slab_lines(coarse));
-    let ns_c = slabs(coarse);
+    let (per_f, per_c) = (fine.plane_lines(), coarse.plane_lines());
+    let ns_c = coarse.planes();
     let slab_len = per_c * cx;
     let item = fine_slabs_per_item(fine);
     let outer_wall = fine.solid_wall[if fine.dim == 3 { 2 } else { 1 }];
@@ -166,29 +166,14 @@ pub(super) fn prolong_add<T: Real>(
 
 /// Fine slabs per parallel work item of [`prolong_add`].
 fn fine_slabs_per_item(fine: &Level) -> usize {
-    slabs(fine).div_ceil(8).max(4)
+    fine.planes().div_ceil(8).max(4)
 }
 
 /// Scratch entries [`prolong_add`] needs from `coarse` to `fine`: per work item, a ring of
 /// three coarse slabs in natural order.
 pub(super) fn prolong_ring_len(coarse: &Level, fine: &Level) -> usize {
-    let items = slabs(fine).div_ceil(fine_slabs_per_item(fine));
-    items * 3 * slab_lines(coarse) * coarse.dims[0]
-}
-
-/// The fine lines of the level's slabs: a slab is an xy-plane in 3D, an x-line in 2D — the
-/// unit along the outermost axis, which the restriction visits in order.
-fn slab_lines(lev: &Level) -> usize {
-    if lev.dim == 3 { lev.dims[1] } else { 1 }
-}
-
-/// Slabs of a level (`nz` in 3D, `ny` in 2D).
-fn slabs(lev: &Level) -> usize {
-    if lev.dim == 3 {
-        lev.dims[2]
-    } else {
-        lev.dims[1]
-    }
+    let items = fine.planes().div_ceil(fine_slabs_per_item(fine));
+    items * 3 * coarse.plane_lines() * coarse.dims[0]
 }
 
 /// `b_c = (4 / 2^d) (Pᵀ r_f)` on coarse line `l` (0 off the fluid) into the split layout: the
@@ -270,7 +255,7 @@ fn restrict_line<'r, T: Real + 'r>(
 #[cfg(test)]
 pub(super) fn restrict<T: Real>(fine: &Level, coarse: &Level, rf: &[T], bc: &mut [T]) {
     let (nx, cx) = (fine.dims[0], coarse.dims[0]);
-    let per = slab_lines(fine);
+    let per = fine.plane_lines();
     let bs = SharedSlice::new(bc);
     par_lines(coarse, |lines| {
         let (mut tmp, mut cn) = (vec![T::default(); nx + 3], vec![T::default(); cx]);
@@ -284,14 +269,14 @@ pub(super) fn restrict<T: Real>(fine: &Level, coarse: &Level, rf: &[T], bc: &mut
 /// Coarse slabs per parallel work item of [`residual_restrict`] (each item recomputes the
 /// residual of up to two fine slabs its neighbour also needs).
 fn coarse_slabs_per_item(coarse: &Level) -> usize {
-    slabs(coarse).div_ceil(8).max(2)
+    coarse.planes().div_ceil(8).max(2)
 }
 
 /// Scratch entries [`residual_restrict`] needs for `fine`: per work item, a ring of four
 /// fine slabs of residual.
 pub(super) fn ring_len(fine: &Level, coarse: &Level) -> usize {
-    let items = slabs(coarse).div_ceil(coarse_slabs_per_item(coarse));
-    items * 4 * slab_lines(fine) * fine.dims[0]
+    let items = coarse.planes().div_ceil(coarse_slabs_per_item(coarse));
+    items * 4 * fine.plane_lines() * fine.dims[0]
 }
 
 /// The residual `r = b − A x` of the fine level restricted to the coarse right-hand side, in
@@ -309,10 +294,10 @@ pub(super) fn residual_restrict<T: Real>(
     bc: &mut [T],
 ) {
     let nx = fine.dims[0];
-    let (per_f, per_c) = (slab_lines(fine), slab_lines(coarse));
+    let (per_f, per_c) = (fine.plane_lines(), coarse.plane_lines());
     let slab_len = per_f * nx;
     let three = fine.dim == 3;
-    let (ns_f, ns_c) = (slabs(fine), slabs(coarse));
+    let (ns_f, ns_c) = (fine.planes(), coarse.planes());
     let item = coarse_slabs_per_item(coarse);
     let bs = SharedSlice::new(bc);
     let body = |(it, ring): (usize, &mut [T])| {
