@@ -245,6 +245,13 @@ impl<'a> Timed<'a> {
     pub fn reset(&self) {
         *lock(&self.stats) = CommStats::default();
     }
+    /// Counts one neighbour exchange begun at `t` that sent `bytes`.
+    fn halo(&self, t: std::time::Instant, bytes: usize) {
+        let mut s = lock(&self.stats);
+        s.halo_s += t.elapsed().as_secs_f64();
+        s.halo_calls += 1;
+        s.halo_bytes += bytes;
+    }
     fn reduce(&self, values: &mut [f64], op: impl FnOnce(&mut [f64])) {
         let t = std::time::Instant::now();
         op(values);
@@ -277,17 +284,11 @@ impl Communicator for Timed<'_> {
     fn sendrecv_bytes(&self, send: &[u8], to: Option<usize>, recv: &mut [u8], from: Option<usize>) {
         let t = std::time::Instant::now();
         self.inner.sendrecv_bytes(send, to, recv, from);
-        let mut s = lock(&self.stats);
-        s.halo_s += t.elapsed().as_secs_f64();
-        s.halo_calls += 1;
-        s.halo_bytes += if to.is_some() { send.len() } else { 0 };
+        self.halo(t, to.map_or(0, |_| send.len()));
     }
     fn sendrecv(&self, send: &[f64], to: Option<usize>, recv: &mut [f64], from: Option<usize>) {
         let t = std::time::Instant::now();
         self.inner.sendrecv(send, to, recv, from);
-        let mut s = lock(&self.stats);
-        s.halo_s += t.elapsed().as_secs_f64();
-        s.halo_calls += 1;
-        s.halo_bytes += if to.is_some() { 8 * send.len() } else { 0 };
+        self.halo(t, to.map_or(0, |_| 8 * send.len()));
     }
 }
