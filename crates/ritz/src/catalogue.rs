@@ -13,7 +13,9 @@
 //!   the DCDM paper's deflated-PCG baseline).
 //! - `coarse` — the coarse-level operator of `mgpcg` and `mgpcg-f64`: `area` (area-weighted,
 //!   the default) or `unit` (rediscretized); `boundary` — their boundary Gauss–Seidel sweeps
-//!   (default 2; `0` turns them off). See `ritz_pde::CoarseOperator`.
+//!   (default 2; `0` turns them off); `blocking` — `wave` (temporal blocking: each smoothing
+//!   phase one wavefront over the grid, the default) or `off` (the half-sweeps one by one; the
+//!   same result). See `ritz_pde::CoarseOperator`, `ritz_pde::MultigridParams`.
 
 use crate::error::RitzError;
 use std::fmt;
@@ -112,7 +114,7 @@ pub const CATALOGUE: &[Entry] = &[
         grid: true,
         matrix: false,
         learned: false,
-        options: &["coarse", "boundary"],
+        options: &["coarse", "boundary", "blocking"],
     },
     Entry {
         name: "mgpcg-f64",
@@ -121,7 +123,7 @@ pub const CATALOGUE: &[Entry] = &[
         grid: true,
         matrix: false,
         learned: false,
-        options: &["coarse", "boundary"],
+        options: &["coarse", "boundary", "blocking"],
     },
     Entry {
         name: "fcd-ic0",
@@ -228,6 +230,9 @@ pub struct SolverSpec {
     pub coarse: Option<ritz_pde::CoarseOperator>,
     /// Boundary sweeps of MGPCG (`None`: the default of `ritz_pde::MultigridParams`).
     pub boundary_sweeps: Option<usize>,
+    /// Temporal blocking of MGPCG's smoothing (`None`: on, the default of
+    /// `ritz_pde::MultigridParams`).
+    pub temporal_blocking: Option<bool>,
 }
 
 /// Largest accepted `k`, `vectors` and `steps` (beyond it the directions alone would need
@@ -245,6 +250,7 @@ impl SolverSpec {
             lanczos_steps: None,
             coarse: None,
             boundary_sweeps: None,
+            temporal_blocking: None,
         }
     }
 
@@ -374,6 +380,17 @@ impl FromStr for SolverSpec {
                 }
                 continue;
             }
+            if key == "blocking" {
+                let on = match value {
+                    "wave" => true,
+                    "off" => false,
+                    _ => return Err(bad(format!("blocking = '{value}' is not 'wave' or 'off'"))),
+                };
+                if spec.temporal_blocking.replace(on).is_some() {
+                    return Err(bad(format!("option '{key}' given twice")));
+                }
+                continue;
+            }
             // Boundary sweeps may be 0 (none); every other count is positive.
             let least = usize::from(key != "boundary");
             let v: usize = value
@@ -430,6 +447,13 @@ impl fmt::Display for SolverSpec {
         if let Some(v) = self.boundary_sweeps {
             write!(f, ":boundary={v}")?;
         }
+        if let Some(on) = self.temporal_blocking {
+            f.write_str(if on {
+                ":blocking=wave"
+            } else {
+                ":blocking=off"
+            })?;
+        }
         Ok(())
     }
 }
@@ -448,6 +472,11 @@ mod tests {
         assert_eq!(s.to_string(), "mgpcg:coarse=unit:boundary=4");
         assert_eq!(s.boundary_sweeps, Some(4));
         assert!("mgpcg:boundary=0".parse::<SolverSpec>().is_ok());
+        let s: SolverSpec = "mgpcg:blocking=off".parse().unwrap();
+        assert_eq!(s.temporal_blocking, Some(false));
+        assert_eq!(s.to_string(), "mgpcg:blocking=off");
+        assert!("mgpcg:blocking=on".parse::<SolverSpec>().is_err());
+        assert!("cg:blocking=off".parse::<SolverSpec>().is_err());
         assert!("mgpcg:coarse=fine".parse::<SolverSpec>().is_err());
         assert!(
             "mgpcg:coarse=unit:coarse=area"

@@ -7,7 +7,7 @@ use super::Real;
 use super::conductance::{Faces, SCALE};
 #[cfg(test)]
 use super::hierarchy::par_line_chunks;
-use super::hierarchy::{FLUID_BIT, Layout, Level, par_lines};
+use super::hierarchy::{FLUID_BIT, Layout, Level, SERIAL_BELOW, par_lines};
 use rayon::prelude::*;
 use ritz_linalg::schedule::SharedSlice;
 
@@ -82,86 +82,144 @@ impl LineFaces<'_> {
     }
 }
 
-/// The two colours of a split vector: (colour `c`, the other one).
-#[inline(always)]
-fn colours<T>(x: &mut [T], size: usize, c: usize) -> (&mut [T], &[T]) {
-    let (lo, hi) = x.split_at_mut(size);
-    if c == 0 { (lo, hi) } else { (hi, lo) }
-}
-
 /// One red (`c = 0`) or black (`1`) Gauss–Seidel half-sweep: every cell of colour `c` ←
 /// `(b + Σ neighbours) / diag` (0 outside the fluid). With `from_zero` the other colour is
 /// taken as 0 without being read: the first half-sweep from `x = 0`, which needs no zeroing
 /// of `x` beforehand (the next half-sweep overwrites the other colour).
 pub(super) fn half_sweep<T: Real>(lev: &Level, x: &mut [T], b: &[T], c: usize, from_zero: bool) {
-    let lay = lev.lay;
-    let (size, h, dy, dz) = (lay.size, lay.h(), lay.w, lay.dz());
-    let (own, other) = colours(x, size, c);
-    let (bc, cc) = (&b[c * size..][..size], &lev.code[c * size..][..size]);
-    let xs = SharedSlice::new(own);
+    let xs = SharedSlice::new(x);
     par_lines(lev, |lines| {
         for l in lines {
-            let (o, s) = (lay.line(l), lay.shift(l, c));
             // SAFETY: each stored line of colour `c` is written by one thread only, and this
             // half-sweep reads nothing of colour `c` but `b`.
-            let out = unsafe { xs.slice_mut(o..o + h) };
-            let (bl, cl) = (&bc[o..o + h], &cc[o..o + h]);
-            if let Some(faces) = lev.faces.as_deref().filter(|f| f.on(c, l)) {
-                let f = LineFaces::new(faces, lay, c, o, s);
-                if from_zero {
-                    for m in 0..h {
-                        out[m] = relax_weighted(bl[m], f.diag[m]);
-                    }
-                    continue;
-                }
-                let (xl, xr) = (&other[o + s - 1..][..h], &other[o + s..][..h]);
-                let (yl, yh) = (&other[o - dy..][..h], &other[o + dy..][..h]);
-                let unit = T::from_f32(1.0 / SCALE);
-                if lay.three {
-                    let (zl, zh) = (&other[o - dz..][..h], &other[o + dz..][..h]);
-                    for m in 0..h {
-                        let flux = f.flux3(m, [xl, xr, yl, yh, zl, zh]);
-                        out[m] = relax_weighted(bl[m] + flux * unit, f.diag[m]);
-                    }
-                } else {
-                    for m in 0..h {
-                        let flux = f.flux2(m, [xl, xr, yl, yh]);
-                        out[m] = relax_weighted(bl[m] + flux * unit, f.diag[m]);
-                    }
-                }
-                continue;
-            }
-            if from_zero {
-                for m in 0..h {
-                    out[m] = relax(bl[m], cl[m]);
-                }
-                continue;
-            }
-            let (xl, xr) = (&other[o + s - 1..][..h], &other[o + s..][..h]);
-            let (yl, yh) = (&other[o - dy..][..h], &other[o + dy..][..h]);
-            if lay.three {
-                let (zl, zh) = (&other[o - dz..][..h], &other[o + dz..][..h]);
-                for m in 0..h {
-                    let sum = bl[m] + xl[m] + xr[m] + yl[m] + yh[m] + zl[m] + zh[m];
-                    out[m] = relax(sum, cl[m]);
-                }
-            } else {
-                for m in 0..h {
-                    out[m] = relax(bl[m] + xl[m] + xr[m] + yl[m] + yh[m], cl[m]);
-                }
-            }
+            unsafe { sweep_line(lev, &xs, b, l, c, from_zero) };
         }
     });
+}
+
+/// The half-sweep of colour `c` on grid line `l` (see [`half_sweep`]), `x` both colours.
+///
+/// # Safety
+/// No other thread may access colour `c` of line `l`, nor write the other colour's lines this
+/// one reads (the same line, its y neighbours and, in 3D, its z neighbours) meanwhile.
+#[inline(always)]
+unsafe fn sweep_line<T: Real>(
+    lev: &Level,
+    xs: &SharedSlice<T>,
+    b: &[T],
+    l: usize,
+    c: usize,
+    from_zero: bool,
+) {
+    let lay = lev.lay;
+    let (size, h, dy, dz) = (lay.size, lay.h(), lay.w, lay.dz());
+    let (o, s) = (lay.line(l), lay.shift(l, c));
+    let (own, other) = (c * size + o, (1 - c) * size + o);
+    // SAFETY: the caller's contract; the ranges lie inside the colours (ghost lines, planes
+    // and line-end slots surround every stored line).
+    let out = unsafe { xs.slice_mut(own..own + h) };
+    let nb = |from: usize| unsafe { xs.slice(from..from + h) };
+    let (bl, cl) = (&b[own..own + h], &lev.code[own..own + h]);
+    if let Some(faces) = lev.faces.as_deref().filter(|f| f.on(c, l)) {
+        let f = LineFaces::new(faces, lay, c, o, s);
+        if from_zero {
+            for m in 0..h {
+                out[m] = relax_weighted(bl[m], f.diag[m]);
+            }
+            return;
+        }
+        let (xl, xr) = (nb(other + s - 1), nb(other + s));
+        let (yl, yh) = (nb(other - dy), nb(other + dy));
+        let unit = T::from_f32(1.0 / SCALE);
+        if lay.three {
+            let (zl, zh) = (nb(other - dz), nb(other + dz));
+            for m in 0..h {
+                let flux = f.flux3(m, [xl, xr, yl, yh, zl, zh]);
+                out[m] = relax_weighted(bl[m] + flux * unit, f.diag[m]);
+            }
+        } else {
+            for m in 0..h {
+                let flux = f.flux2(m, [xl, xr, yl, yh]);
+                out[m] = relax_weighted(bl[m] + flux * unit, f.diag[m]);
+            }
+        }
+        return;
+    }
+    if from_zero {
+        for m in 0..h {
+            out[m] = relax(bl[m], cl[m]);
+        }
+        return;
+    }
+    let (xl, xr) = (nb(other + s - 1), nb(other + s));
+    let (yl, yh) = (nb(other - dy), nb(other + dy));
+    if lay.three {
+        let (zl, zh) = (nb(other - dz), nb(other + dz));
+        for m in 0..h {
+            let sum = bl[m] + xl[m] + xr[m] + yl[m] + yh[m] + zl[m] + zh[m];
+            out[m] = relax(sum, cl[m]);
+        }
+    } else {
+        for m in 0..h {
+            out[m] = relax(bl[m] + xl[m] + xr[m] + yl[m] + yh[m], cl[m]);
+        }
+    }
 }
 
 /// Gauss–Seidel updates of the boundary cells of colour `c` (independent of each other) in
 /// the level's active planes.
 pub(super) fn gs_cells<T: Real>(lev: &Level, x: &mut [T], b: &[T], c: usize) {
+    let active = lev.boundary_active[c].clone();
+    let xs = SharedSlice::new(x);
+    // SAFETY: the cells of one colour are distinct and each updated by one thread; nothing
+    // else of colour `c` is accessed, and the other colour is not written.
+    let update = |r: std::ops::Range<usize>| unsafe { gs_range(lev, &xs, b, c, r) };
+    if active.len() < 8192 {
+        update(active);
+    } else {
+        (0..active.len().div_ceil(4096))
+            .into_par_iter()
+            .for_each(|i| {
+                update(active.start + 4096 * i..(active.start + 4096 * (i + 1)).min(active.end))
+            });
+    }
+}
+
+/// Gauss–Seidel updates of the boundary cells `range` of the list of colour `c`.
+///
+/// # Safety
+/// No other thread may access those cells, nor write their neighbours (other colour),
+/// meanwhile.
+unsafe fn gs_range<T: Real>(
+    lev: &Level,
+    xs: &SharedSlice<T>,
+    b: &[T],
+    c: usize,
+    range: std::ops::Range<usize>,
+) {
     let lay = lev.lay;
     let (size, dy, dz) = (lay.size, lay.w, lay.dz());
-    let (own, other) = colours(x, size, c);
-    let (bc, cc) = (&b[c * size..][..size], &lev.code[c * size..][..size]);
-    let xs = SharedSlice::new(own);
+    let (own, other) = (c * size, (1 - c) * size);
+    let (bc, cc) = (&b[own..own + size], &lev.code[own..own + size]);
+    let cells = &lev.boundary[c][range.clone()];
+    // SAFETY (all reads and writes below): the assertion keeps every index inside the colours
+    // (ghost slots surround each cell); exclusivity is the caller's contract.
+    let o = |i: usize| unsafe { xs.get(other + i) };
+    if let Some(faces) = &lev.faces {
+        let records = &faces.boundary[c][range];
+        for (&e, r) in cells.iter().zip(records) {
+            let (q, s) = ((e & 0x7fff_ffff) as usize, (e >> 31) as usize);
+            assert!(q + dz < size && q >= dz && q + dy < size && q > dy);
+            let w = |i: usize| T::from_f32(r[i]);
+            let mut sum =
+                bc[q] + w(0) * o(q + s - 1) + w(1) * o(q + s) + w(2) * o(q - dy) + w(3) * o(q + dy);
+            if lay.three {
+                sum = sum + w(4) * o(q - dz) + w(5) * o(q + dz);
+            }
+            unsafe { xs.set(own + q, relax_weighted(sum, r[6])) };
+        }
+        return;
+    }
     // Scalar updates: multiplying by a tabled reciprocal beats a division here.
     let inv: [T; 8] = std::array::from_fn(|d| {
         if d == 0 || d > 6 {
@@ -170,63 +228,109 @@ pub(super) fn gs_cells<T: Real>(lev: &Level, x: &mut [T], b: &[T], c: usize) {
             T::from_f64(1.0 / d as f64)
         }
     });
-    let active = lev.boundary_active[c].clone();
-    let cells = &lev.boundary[c][active.clone()];
-    if let Some(faces) = &lev.faces {
-        let records = &faces.boundary[c][active];
-        let update = |(chunk, recs): (&[u32], &[[f32; 8]])| {
-            for (&e, r) in chunk.iter().zip(recs) {
-                let (q, s) = ((e & 0x7fff_ffff) as usize, (e >> 31) as usize);
-                assert!(q + dz < size && q >= dz && q + dy < size && q > dy);
-                let w = |i: usize| T::from_f32(r[i]);
-                // SAFETY: as in the unit-coefficient sweep below.
-                unsafe {
-                    let o = |i: usize| *other.get_unchecked(i);
-                    let mut sum = *bc.get_unchecked(q)
-                        + w(0) * o(q + s - 1)
-                        + w(1) * o(q + s)
-                        + w(2) * o(q - dy)
-                        + w(3) * o(q + dy);
-                    if lay.three {
-                        sum = sum + w(4) * o(q - dz) + w(5) * o(q + dz);
-                    }
-                    xs.set(q, relax_weighted(sum, r[6]));
-                }
-            }
-        };
-        if cells.len() < 8192 {
-            update((cells, records));
-        } else {
-            cells
-                .par_chunks(4096)
-                .zip(records.par_chunks(4096))
-                .for_each(update);
+    for &e in cells {
+        let (q, s) = ((e & 0x7fff_ffff) as usize, (e >> 31) as usize);
+        assert!(q + dz < size && q >= dz && q + dy < size && q > dy);
+        let mut sum = bc[q] + o(q + s - 1) + o(q + s) + o(q - dy) + o(q + dy);
+        if lay.three {
+            sum = sum + o(q - dz) + o(q + dz);
         }
+        unsafe { xs.set(own + q, sum * inv[(cc[q] & 7) as usize]) };
+    }
+}
+
+/// One stage of a [`wave`]: a half-sweep of `colour` over the whole level (`from_zero`: the
+/// first one from `x = 0`) or over its boundary cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stage {
+    /// A whole-level half-sweep ([`half_sweep`]).
+    Sweep { colour: usize, from_zero: bool },
+    /// A half-sweep over the boundary cells ([`gs_cells`]).
+    Boundary { colour: usize },
+}
+
+/// Runs `stages` (half-sweeps in order) in one pass over the level: a wavefront over the
+/// planes of the slab axis, stage `j` on plane `t − j` at step `t`, so that each plane's `x`,
+/// `b` and codes are loaded from memory once for all stages and reused from cache (temporal
+/// blocking). Every stage reads only the other colour on the plane and its two neighbours, so
+/// the result is that of the half-sweeps one after another, bit for bit.
+///
+/// In parallel, the planes are cut into chunks of at least `2 · stages + 1` planes: each
+/// chunk first runs its wave on a trapezoid (stage `j` stops `j` planes short of each cut),
+/// then the missing triangles around each cut are filled in, stage by stage. Cost: the
+/// half-sweeps' arithmetic; memory traffic of about one read of `x`, `b` and the codes and one
+/// write of `x`. Only on a level whose active planes are all of its planes.
+pub(super) fn wave<T: Real>(lev: &Level, x: &mut [T], b: &[T], stages: &[Stage]) {
+    let planes = lev.planes();
+    debug_assert_eq!(lev.active, 0..planes);
+    let (d, per) = (stages.len(), lev.plane_lines());
+    if d == 0 {
         return;
     }
-    let update = |chunk: &[u32]| {
-        for &e in chunk {
-            let (q, s) = ((e & 0x7fff_ffff) as usize, (e >> 31) as usize);
-            assert!(q + dz < size && q >= dz && q + dy < size && q > dy);
-            // SAFETY: the assertion keeps every index in bounds (ghost slots surround each
-            // cell); the cells of one colour are distinct and each updated by one thread, and
-            // nothing else of colour `c` is accessed.
-            unsafe {
-                let o = |i: usize| *other.get_unchecked(i);
-                let mut sum =
-                    *bc.get_unchecked(q) + o(q + s - 1) + o(q + s) + o(q - dy) + o(q + dy);
-                if lay.three {
-                    sum = sum + o(q - dz) + o(q + dz);
+    // Boundary cells of each colour per plane: entries `start[c][k]..start[c][k + 1]`.
+    let plane_len = lev.plane_slots(0).len();
+    let start: [Vec<usize>; 2] = [0, 1].map(|c| {
+        let cells = &lev.boundary[c];
+        if !stages.contains(&Stage::Boundary { colour: c }) {
+            return Vec::new();
+        }
+        (0..=planes)
+            .map(|k| {
+                let first = (k + 1) * plane_len;
+                cells.partition_point(|&e| ((e & 0x7fff_ffff) as usize) < first)
+            })
+            .collect()
+    });
+    let xs = SharedSlice::new(x);
+    // SAFETY (for every call): the wave's order runs a stage on a plane only after the stage
+    // before it on the neighbouring planes, and before the stage after it there; concurrent
+    // chunks and triangles stay more than one plane apart at every stage.
+    let run = |j: usize, k: usize| match stages[j] {
+        Stage::Sweep { colour, from_zero } => {
+            for l in k * per..(k + 1) * per {
+                unsafe { sweep_line(lev, &xs, b, l, colour, from_zero) };
+            }
+        }
+        Stage::Boundary { colour } => {
+            let s = &start[colour];
+            unsafe { gs_range(lev, &xs, b, colour, s[k]..s[k + 1]) };
+        }
+    };
+    let chunks = if lev.len() < SERIAL_BELOW {
+        1
+    } else {
+        (planes / (2 * d + 1))
+            .min(rayon::current_num_threads())
+            .max(1)
+    };
+    let cut = |i: usize| i * planes / chunks;
+    // Phase 1: each chunk's trapezoid, stage j on [a + j, e − j) (whole ends at the domain).
+    let trapezoid = |i: usize| {
+        let (a, e) = (cut(i), cut(i + 1));
+        let lo = |j: usize| if a > 0 { a + j } else { a };
+        let hi = |j: usize| if e < planes { e - j } else { e };
+        for t in lo(0)..hi(0) + d - 1 {
+            for j in 0..d.min(t + 1) {
+                let k = t - j;
+                if k >= lo(j) && k < hi(j) {
+                    run(j, k);
                 }
-                xs.set(q, sum * inv[(*cc.get_unchecked(q) & 7) as usize]);
             }
         }
     };
-    if cells.len() < 8192 {
-        update(cells);
-    } else {
-        cells.par_chunks(4096).for_each(update);
+    if chunks == 1 {
+        return trapezoid(0);
     }
+    (0..chunks).into_par_iter().for_each(trapezoid);
+    // Phase 2: around each cut, stage j on [cut − j, cut + j), stages in order.
+    (1..chunks).into_par_iter().for_each(|i| {
+        let c = cut(i);
+        for j in 1..d {
+            for k in c - j..c + j {
+                run(j, k);
+            }
+        }
+    });
 }
 
 /// `r ← b − A x` on the fluid cells (0 elsewhere), written in natural grid order (the
