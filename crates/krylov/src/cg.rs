@@ -242,11 +242,12 @@ fn pcg_fused_loop(
     }
     let mut rz = preconditioned("rᵀz", red.sum1(k.precondition()), 0)?;
     k.restart_direction();
+    let mut pap = k.curvature();
     let mut it = 0;
     let mut stop = StopReason::MaxIterations;
     while it < params.max_iters {
         it += 1;
-        let alpha = rz / curvature("pᵀAp", red.sum1(k.curvature()), it)?;
+        let alpha = rz / curvature("pᵀAp", red.sum1(pap), it)?;
         let rr = finite("residual", red.sum1(k.update_residual(alpha)), it)?;
         if let Some(s) = sys.record(it, rr.sqrt(), monitor) {
             k.update_solution(alpha, x);
@@ -254,7 +255,7 @@ fn pcg_fused_loop(
             break;
         }
         let rz_new = preconditioned("rᵀz", red.sum1(k.precondition()), it)?;
-        k.update_direction(alpha, rz_new / rz, x);
+        pap = k.update_direction_curvature(alpha, rz_new / rz, x);
         rz = rz_new;
     }
     Ok((it, stop))

@@ -17,7 +17,9 @@
 //! [`FusedPcg::restart_direction`] sets `p = z`; [`FusedPcg::curvature`] returns `pᵀA p`;
 //! [`FusedPcg::update_residual`] sets `r ← r − α A p` and returns `rᵀr` (recomputing `A p` where
 //! that is cheaper than storing it, as for a stencil); [`FusedPcg::update_direction`] sets
-//! `x ← x + α p` then `p ← z + β p`; [`FusedPcg::update_solution`] sets `x ← x + α p`.
+//! `x ← x + α p` then `p ← z + β p`; [`FusedPcg::update_solution`] sets `x ← x + α p`;
+//! [`FusedPcg::update_direction_curvature`] is the direction update followed by `pᵀA p`, which
+//! an implementor may fuse into one pass.
 //! Non-finite values propagate into the returned scalars (the solver reports them); none of the
 //! methods fails.
 
@@ -40,4 +42,10 @@ pub trait FusedPcg {
     fn update_direction(&mut self, alpha: f64, beta: f64, x: &mut [f64]);
     /// `x ← x + α p`.
     fn update_solution(&mut self, alpha: f64, x: &mut [f64]);
+    /// [`FusedPcg::update_direction`], then returns the new `pᵀA p` ([`FusedPcg::curvature`]).
+    /// An implementor may do both in one pass over `p` (the default calls the two).
+    fn update_direction_curvature(&mut self, alpha: f64, beta: f64, x: &mut [f64]) -> f64 {
+        self.update_direction(alpha, beta, x);
+        self.curvature()
+    }
 }

@@ -176,11 +176,13 @@ fn profiled_solves_account_for_their_time() {
         match (name, &prof.kernels) {
             ("mgpcg", Some(v)) => {
                 // Fused MGPCG: the initial V-cycle, then one per iteration but the converged
-                // last one, and one mat-vec per iteration, all in its own kernels (the initial
-                // residual included).
+                // last one; pᵀAp on its own once (the first direction), then inside each
+                // direction update (the last one, x ← x + αp, included); all in its own
+                // kernels (the initial residual included).
                 assert_eq!(v.applications as usize, r.info.iterations);
                 let calls = |k: Kernel| v.kernels.iter().find(|(q, _)| *q == k).unwrap().1.calls;
-                assert_eq!(calls(Kernel::Operator) as usize, r.info.iterations);
+                assert_eq!(calls(Kernel::Operator), 1);
+                assert_eq!(calls(Kernel::DirectionUpdate) as usize, r.info.iterations);
                 assert_eq!(calls(Kernel::ConvertIn), 1);
                 assert_eq!((prof.operator_calls, prof.preconditioner_calls), (0, 0));
                 assert!(

@@ -77,6 +77,14 @@ impl Layout {
     pub(super) fn count(&self, l: usize, c: usize) -> usize {
         (self.nx - self.shift(l, c)).div_ceil(2)
     }
+    /// Global slots (`colour · size + slot`) of the stored lines holding grid line `l`'s even
+    /// cells (`i = 0, 2, …`) and its odd cells (`i = 1, 3, …`).
+    #[inline(always)]
+    pub(super) fn parity_lines(&self, l: usize) -> (usize, usize) {
+        let even = self.shift(l, 0);
+        let o = self.line(l);
+        (even * self.size + o, (1 - even) * self.size + o)
+    }
     /// Offset between z-neighbours (0 in 2D, where there are none).
     #[inline(always)]
     pub(super) fn dz(&self) -> usize {
@@ -90,9 +98,27 @@ impl Layout {
     }
 }
 
-/// Per-cell code in the split layout: the diagonal count (0..=6) in bits 0–2, bit 3 set on
-/// fluid cells; 0 on every padding slot.
+/// Grid line `row` (natural order) from its even cells `even` and odd cells `odd` (as stored
+/// in the split layout): an interleaving the compiler vectorizes, where a stride-2 loop per
+/// colour runs scalar.
+#[inline(always)]
+pub(super) fn interleave<T: Copy>(even: &[T], odd: &[T], row: &mut [T]) {
+    let (pairs, tail) = row.as_chunks_mut::<2>();
+    for ((pr, &e), &o) in pairs.iter_mut().zip(even).zip(odd) {
+        *pr = [e, o];
+    }
+    if let [t] = tail {
+        *t = even[pairs.len()];
+    }
+}
+
+/// Per-cell code in the split layout: the diagonal count (0..=6) in bits 0–2, bit 3
+/// ([`FLUID_BIT`]) set on fluid cells, bit 4 ([`BOUNDARY_BIT`]) on the boundary cells of
+/// [`Level::boundary`]; 0 on every padding slot.
 pub(super) const FLUID_BIT: u8 = 8;
+
+/// Code bit of a boundary cell (a fluid cell in [`Level::boundary`]).
+pub(super) const BOUNDARY_BIT: u8 = 16;
 
 /// One grid level: shape and stencil data, in the split layout.
 #[derive(Debug, Clone)]
@@ -186,8 +212,18 @@ impl Level {
                 }
             }
         });
-        level.code = code;
         level.boundary = boundary_cells(&level, fluid);
+        let cs = SharedSlice::new(&mut code);
+        for c in 0..2 {
+            level.boundary[c].par_chunks(4096).for_each(|chunk| {
+                for &e in chunk {
+                    let slot = c * lay.size + (e & 0x7fff_ffff) as usize;
+                    // SAFETY: the boundary cells are distinct slots, each set by one thread.
+                    unsafe { cs.set(slot, cs.get(slot) | BOUNDARY_BIT) };
+                }
+            });
+        }
+        level.code = code;
         level.boundary_active = [0, 1].map(|c| 0..level.boundary[c].len());
         level
     }

@@ -598,7 +598,11 @@ impl GridMultigrid {
             self.params.post_smooth
         };
         let lev = &self.levels[l];
-        if !self.params.temporal_blocking {
+        // A level run in parallel needs two chunks of 2 · stages + 1 planes for a wave; below
+        // that the half-sweeps (parallel over lines) are faster than a serial wave.
+        let stages = 2 * (sweeps + bs);
+        let parallel = lev.len() >= hierarchy::SERIAL_BELOW && rayon::current_num_threads() > 1;
+        if !self.params.temporal_blocking || (parallel && lev.planes() < 2 * (2 * stages + 1)) {
             if pre {
                 self.smooth(s, l, sweeps, Kernel::Smooth, order, None);
                 self.smooth(s, l, bs, Kernel::BoundarySmooth, order, None);

@@ -13,20 +13,24 @@ use std::time::Instant;
 /// (serialized by [`Kernel::name`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kernel {
-    /// Fused PCG: `q = A p` with `pᵀq`.
+    /// Fused PCG: `pᵀA p` on its own (after a restart of the direction; every other
+    /// iteration computes it inside [`Kernel::DirectionUpdate`]).
     Operator,
     /// Fused PCG: `r ← r − α q` with `rᵀr`, writing the V-cycle's right-hand side.
     ResidualUpdate,
     /// Fused PCG: `rᵀz` (with the projection of `z` onto the range, if singular).
     RzDot,
-    /// Fused PCG: `x ← x + α p; p ← z + β p`.
+    /// Fused PCG: `x ← x + α p; p ← z + β p` with the new `pᵀA p` (one pass), or the last
+    /// `x ← x + α p`.
     DirectionUpdate,
     /// `b = f32(r)` on the finest level (f64 residual in, V-cycle precision out): per
     /// application of the V-cycle as a preconditioner, once per solve in fused MGPCG.
     ConvertIn,
-    /// Red–black Gauss–Seidel half-sweeps over whole levels.
+    /// Red–black Gauss–Seidel half-sweeps over whole levels; with temporal blocking, a whole
+    /// smoothing phase (the boundary sweeps included) in one wavefront.
     Smooth,
-    /// The extra Gauss–Seidel sweeps over the cells next to a non-fluid cell.
+    /// The extra Gauss–Seidel sweeps over the cells next to a non-fluid cell (on their own:
+    /// without temporal blocking, or on levels too thin for a parallel wavefront).
     BoundarySmooth,
     /// `r = b − A x` restricted to the next level's right-hand side, in one pass.
     ResidualRestrict,

@@ -7,9 +7,12 @@ use super::Real;
 use super::conductance::{Faces, SCALE};
 #[cfg(test)]
 use super::hierarchy::par_line_chunks;
-use super::hierarchy::{FLUID_BIT, Layout, Level, SERIAL_BELOW, par_lines};
+use super::hierarchy::{
+    BOUNDARY_BIT, FLUID_BIT, Layout, Level, SERIAL_BELOW, interleave, par_lines,
+};
 use rayon::prelude::*;
 use ritz_linalg::schedule::SharedSlice;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The Gauss–Seidel value of a cell from `sum = b + Σ neighbours`: `sum / diag`, 0 where the
 /// diagonal count is 0 (non-fluid and walled-in cells, padding slots).
@@ -220,12 +223,13 @@ unsafe fn gs_range<T: Real>(
         }
         return;
     }
-    // Scalar updates: multiplying by a tabled reciprocal beats a division here.
+    // Scalar updates: multiplying by a tabled reciprocal beats a division here. The
+    // reciprocals are [`recip`]'s, as in [`boundary_line`].
     let inv: [T; 8] = std::array::from_fn(|d| {
         if d == 0 || d > 6 {
             T::default()
         } else {
-            T::from_f64(1.0 / d as f64)
+            recip(d as u8)
         }
     });
     for &e in cells {
@@ -239,6 +243,57 @@ unsafe fn gs_range<T: Real>(
     }
 }
 
+/// `1 / d` in `T`, for a diagonal count `d ≥ 1` (vectorizes).
+#[inline(always)]
+fn recip<T: Real>(d: u8) -> T {
+    T::from_count(1) / T::from_count(d)
+}
+
+/// The boundary sweep of colour `c` on grid line `l` of a unit-coefficient level, as a whole-line
+/// update that keeps the cells without [`BOUNDARY_BIT`]: where a line holds many boundary
+/// cells (a porous medium), cheaper than visiting them one by one, and the same arithmetic
+/// as [`gs_range`].
+///
+/// # Safety
+/// As [`sweep_line`].
+#[inline(always)]
+unsafe fn boundary_line<T: Real>(lev: &Level, xs: &SharedSlice<T>, b: &[T], l: usize, c: usize) {
+    let lay = lev.lay;
+    let (size, h, dy, dz) = (lay.size, lay.h(), lay.w, lay.dz());
+    let (o, s) = (lay.line(l), lay.shift(l, c));
+    let (own, other) = (c * size + o, (1 - c) * size + o);
+    // SAFETY: the caller's contract, as in `sweep_line`.
+    let out = unsafe { xs.slice_mut(own..own + h) };
+    let nb = |from: usize| unsafe { xs.slice(from..from + h) };
+    let (bl, cl) = (&b[own..own + h], &lev.code[own..own + h]);
+    let (xl, xr) = (nb(other + s - 1), nb(other + s));
+    let (yl, yh) = (nb(other - dy), nb(other + dy));
+    let (zl, zh) = if lay.three {
+        (nb(other - dz), nb(other + dz))
+    } else {
+        (bl, bl)
+    };
+    let update = |m: usize, sum: T, old: T| {
+        let d = cl[m] & 7;
+        let v = if d != 0 {
+            sum * recip::<T>(d.max(1))
+        } else {
+            T::default()
+        };
+        if cl[m] & BOUNDARY_BIT != 0 { v } else { old }
+    };
+    if lay.three {
+        for m in 0..h {
+            let sum = bl[m] + xl[m] + xr[m] + yl[m] + yh[m] + zl[m] + zh[m];
+            out[m] = update(m, sum, out[m]);
+        }
+    } else {
+        for m in 0..h {
+            out[m] = update(m, bl[m] + xl[m] + xr[m] + yl[m] + yh[m], out[m]);
+        }
+    }
+}
+
 /// One stage of a [`wave`]: a half-sweep of `colour` over the whole level (`from_zero`: the
 /// first one from `x = 0`) or over its boundary cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,15 +304,70 @@ pub(super) enum Stage {
     Boundary { colour: usize },
 }
 
+/// `chunks + 1` plane cuts (first 0, last the plane count) that give each chunk of a [`wave`]
+/// about the same work — whole-level stages cost per slot, boundary stages per boundary cell
+/// (a porous medium's grains make some planes several times dearer than others) — with at
+/// least `2 · stages + 1` planes per chunk; equal widths if the balanced cuts are too close
+/// (the caller makes sure `chunks` equal widths are wide enough).
+fn balanced_cuts(
+    lev: &Level,
+    stages: &[Stage],
+    start: &[Vec<usize>; 2],
+    chunks: usize,
+) -> Vec<usize> {
+    let planes = lev.planes();
+    let even: Vec<usize> = (0..=chunks).map(|i| i * planes / chunks).collect();
+    let slots = lev.plane_slots(0).len() as f64;
+    let full = stages
+        .iter()
+        .filter(|s| matches!(s, Stage::Sweep { .. }))
+        .count() as f64;
+    let cost = |k: usize| {
+        let cells: usize = (0..2)
+            .filter(|&c| !start[c].is_empty())
+            .map(|c| start[c][k + 1] - start[c][k])
+            .sum();
+        // Both colours' slots per whole-level stage pair; a boundary cell about eight slots.
+        full * slots + 8.0 * cells as f64 * (stages.len() as f64 - full) / 2.0
+    };
+    let total: f64 = (0..planes).map(cost).sum();
+    let mut cuts = vec![0];
+    let mut acc = 0.0;
+    for k in 0..planes {
+        if acc >= cuts.len() as f64 * total / chunks as f64 && cuts.len() < chunks {
+            cuts.push(k);
+        }
+        acc += cost(k);
+    }
+    cuts.push(planes);
+    // Each chunk but the last also fills in the triangle at its upper cut (about d − 1
+    // planes' worth of stages more than it saves at that cut): cuts lowered by (d − 1) / 2.
+    let shift = (stages.len() - 1) / 2;
+    let wide = |cuts: &[usize]| {
+        cuts.len() == chunks + 1 && cuts.windows(2).all(|w| w[1] > w[0] + 2 * stages.len())
+    };
+    for mut c in [cuts, even] {
+        for v in &mut c[1..chunks] {
+            *v = v.saturating_sub(shift);
+        }
+        if wide(&c) {
+            return c;
+        }
+    }
+    (0..=chunks).map(|i| i * planes / chunks).collect()
+}
+
 /// Runs `stages` (half-sweeps in order) in one pass over the level: a wavefront over the
 /// planes of the slab axis, stage `j` on plane `t − j` at step `t`, so that each plane's `x`,
 /// `b` and codes are loaded from memory once for all stages and reused from cache (temporal
 /// blocking). Every stage reads only the other colour on the plane and its two neighbours, so
 /// the result is that of the half-sweeps one after another, bit for bit.
 ///
-/// In parallel, the planes are cut into chunks of at least `2 · stages + 1` planes: each
-/// chunk first runs its wave on a trapezoid (stage `j` stops `j` planes short of each cut),
-/// then the missing triangles around each cut are filled in, stage by stage. Cost: the
+/// In parallel, the planes are cut into chunks of at least `2 · stages + 1` planes (balanced
+/// by work, [`balanced_cuts`]): each chunk runs its wave on a trapezoid (stage `j` stops `j`
+/// planes short of each cut), then fills in the triangle missing around its upper cut, stage
+/// by stage, as soon as the chunk above has run its first `2 · stages` steps (a progress
+/// counter; the chunks are started highest first, so the wait always ends). Cost: the
 /// half-sweeps' arithmetic; memory traffic of about one read of `x`, `b` and the codes and one
 /// write of `x`. Only on a level whose active planes are all of its planes.
 pub(super) fn wave<T: Real>(lev: &Level, x: &mut [T], b: &[T], stages: &[Stage]) {
@@ -292,8 +402,24 @@ pub(super) fn wave<T: Real>(lev: &Level, x: &mut [T], b: &[T], stages: &[Stage])
             }
         }
         Stage::Boundary { colour } => {
-            let s = &start[colour];
-            unsafe { gs_range(lev, &xs, b, colour, s[k]..s[k + 1]) };
+            // Line by line: on a level of unit coefficients, a whole-line update where
+            // boundary cells are dense (an eighth of the line or more), else cell by cell.
+            let cells = &lev.boundary[colour];
+            let (mut i, end) = (start[colour][k], start[colour][k + 1]);
+            let h = lev.lay.h();
+            for l in k * per..(k + 1) * per {
+                let last = lev.lay.line(l) + h;
+                let mut j = i;
+                while j < end && ((cells[j] & 0x7fff_ffff) as usize) < last {
+                    j += 1;
+                }
+                if 8 * (j - i) >= h && lev.faces.is_none() {
+                    unsafe { boundary_line(lev, &xs, b, l, colour) };
+                } else if j > i {
+                    unsafe { gs_range(lev, &xs, b, colour, i..j) };
+                }
+                i = j;
+            }
         }
     };
     let chunks = if lev.len() < SERIAL_BELOW {
@@ -303,10 +429,14 @@ pub(super) fn wave<T: Real>(lev: &Level, x: &mut [T], b: &[T], stages: &[Stage])
             .min(rayon::current_num_threads())
             .max(1)
     };
-    let cut = |i: usize| i * planes / chunks;
-    // Phase 1: each chunk's trapezoid, stage j on [a + j, e − j) (whole ends at the domain).
-    let trapezoid = |i: usize| {
-        let (a, e) = (cut(i), cut(i + 1));
+    let cuts = balanced_cuts(lev, stages, &start, chunks);
+    // Steps of its wave each chunk has completed (its trapezoid's step t, counted from 1).
+    let done: Vec<AtomicUsize> = (0..chunks).map(|_| AtomicUsize::new(0)).collect();
+    // Chunk i: its trapezoid — stage j on [a + j, e − j), whole at the domain's ends — in
+    // wave order; then the triangle left at its upper cut e (stage j on [e − j, e + j),
+    // stages in order), once chunk i + 1 has run every step that reads or writes it.
+    let chunk = |i: usize| {
+        let (a, e) = (cuts[i], cuts[i + 1]);
         let lo = |j: usize| if a > 0 { a + j } else { a };
         let hi = |j: usize| if e < planes { e - j } else { e };
         for t in lo(0)..hi(0) + d - 1 {
@@ -316,21 +446,37 @@ pub(super) fn wave<T: Real>(lev: &Level, x: &mut [T], b: &[T], stages: &[Stage])
                     run(j, k);
                 }
             }
+            done[i].store(t + 1 - lo(0), Ordering::Release);
         }
-    };
-    if chunks == 1 {
-        return trapezoid(0);
-    }
-    (0..chunks).into_par_iter().for_each(trapezoid);
-    // Phase 2: around each cut, stage j on [cut − j, cut + j), stages in order.
-    (1..chunks).into_par_iter().for_each(|i| {
-        let c = cut(i);
-        for j in 1..d {
-            for k in c - j..c + j {
-                run(j, k);
+        if e < planes {
+            // Chunk i + 1 writes or reads the triangle's planes up to its step 2d.
+            let need = (2 * d).min(cuts[i + 2] - e + d - 1);
+            let mut spins = 0u32;
+            while done[i + 1].load(Ordering::Acquire) < need {
+                spins += 1;
+                if spins < 1 << 10 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+            for j in 1..d {
+                for k in e - j..e + j {
+                    run(j, k);
+                }
             }
         }
-    });
+    };
+    // Nested joins with the highest chunk first: chunk i + 1 has always started (here or on
+    // another thread) before chunk i can wait for it.
+    fn chain(from: usize, to: usize, chunk: &(impl Fn(usize) + Sync)) {
+        if from + 1 == to {
+            chunk(from);
+        } else {
+            rayon::join(|| chunk(to - 1), || chain(from, to - 1, chunk));
+        }
+    }
+    chain(0, chunks, &chunk);
 }
 
 /// `r ← b − A x` on the fluid cells (0 elsewhere), written in natural grid order (the
@@ -339,7 +485,7 @@ pub(super) fn wave<T: Real>(lev: &Level, x: &mut [T], b: &[T], stages: &[Stage])
 pub(super) fn residual<T: Real>(lev: &Level, x: &[T], b: &[T], r: &mut [T]) {
     let lay = lev.lay;
     par_line_chunks(lev, r, |l0, rb| {
-        let mut tmp = vec![T::default(); lay.h()];
+        let mut tmp = vec![T::default(); 2 * lay.h()];
         for (q, rl) in rb.chunks_mut(lay.nx).enumerate() {
             residual_line(lev, x, b, l0 + q, rl, &mut tmp);
         }
@@ -347,7 +493,7 @@ pub(super) fn residual<T: Real>(lev: &Level, x: &[T], b: &[T], r: &mut [T]) {
 }
 
 /// `r ← b − A x` on grid line `l` into `rl` (natural order, `nx` entries; 0 off the fluid),
-/// with `tmp` (`h` entries) as scratch.
+/// with `tmp` (`2 h` entries) as scratch.
 #[inline]
 pub(super) fn residual_line<T: Real>(
     lev: &Level,
@@ -360,9 +506,10 @@ pub(super) fn residual_line<T: Real>(
     let lay = lev.lay;
     let (size, h, dy, dz) = (lay.size, lay.h(), lay.w, lay.dz());
     let o = lay.line(l);
-    let tmp = &mut tmp[..h];
+    let tmp = &mut tmp[..2 * h];
     for c in 0..2 {
         let s = lay.shift(l, c);
+        let tmp = &mut tmp[c * h..][..h];
         let (own, other) = (&x[c * size..][o..o + h], &x[(1 - c) * size..][..size]);
         let (bl, cl) = (&b[c * size..][o..o + h], &lev.code[c * size..][o..o + h]);
         let (xl, xr) = (&other[o + s - 1..][..h], &other[o + s..][..h]);
@@ -404,8 +551,12 @@ pub(super) fn residual_line<T: Real>(
                 }
             }
         }
-        for m in 0..lay.count(l, c) {
-            rl[2 * m + s] = tmp[m];
-        }
     }
+    let (t0, t1) = tmp.split_at(h);
+    let (even, odd) = if lay.shift(l, 0) == 0 {
+        (t0, t1)
+    } else {
+        (t1, t0)
+    };
+    interleave(even, odd, rl);
 }

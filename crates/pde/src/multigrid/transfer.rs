@@ -6,7 +6,7 @@
 use super::Real;
 #[cfg(test)]
 use super::hierarchy::par_lines;
-use super::hierarchy::{FLUID_BIT, Level, SERIAL_BELOW};
+use super::hierarchy::{FLUID_BIT, Level, SERIAL_BELOW, interleave};
 use super::smooth::residual_line;
 use rayon::prelude::*;
 use ritz_linalg::schedule::SharedSlice;
@@ -76,17 +76,16 @@ pub(super) fn parent_lines(fine: &Level, coarse: &Level, l: usize) -> ([(usize, 
     (out, count)
 }
 
-/// `tmp[i] += w · v(i, line l)` for every cell of grid line `l` of a split-layout vector: the
-/// line in natural order.
+/// Grid line `l` of a split-layout vector in natural order, into `row` (`nx` entries).
 #[inline(always)]
-fn add_line<T: Real>(lev: &Level, v: &[T], l: usize, w: T, tmp: &mut [T]) {
+fn natural_line<T: Real>(lev: &Level, v: &[T], l: usize, row: &mut [T]) {
     let lay = lev.lay;
-    for c in 0..2 {
-        let (s, o) = (lay.shift(l, c), c * lay.size + lay.line(l));
-        for (m, &x) in v[o..o + lay.count(l, c)].iter().enumerate() {
-            tmp[2 * m + s] = tmp[2 * m + s] + w * x;
-        }
-    }
+    let (oe, oo) = lay.parity_lines(l);
+    interleave(
+        &v[oe..oe + lay.nx.div_ceil(2)],
+        &v[oo..oo + lay.nx / 2],
+        row,
+    );
 }
 
 /// `x_f += P x_c` on fine fluid cells (both in the split layout), fine slabs in order: the
@@ -122,9 +121,8 @@ pub(super) fn prolong_add<T: Real>(
             for (cs, w) in parents(fs, ns_c, outer_wall) {
                 if w > 0.0 && held[cs % 3] != cs {
                     let slab = &mut ring[(cs % 3) * slab_len..][..slab_len];
-                    slab.fill(T::default());
                     for (q, row) in slab.chunks_mut(cx).enumerate() {
-                        add_line(coarse, xc, cs * per_c + q, T::from_f64(1.0), row);
+                        natural_line(coarse, xc, cs * per_c + q, row);
                     }
                     held[cs % 3] = cs;
                 }
@@ -306,7 +304,7 @@ pub(super) fn residual_restrict<T: Real>(
             vec![T::default(); nx + 3],
             vec![T::default(); coarse.dims[0]],
         );
-        let mut scratch = vec![T::default(); fine.lay.h()];
+        let mut scratch = vec![T::default(); 2 * fine.lay.h()];
         for kc in planes.start + it * item..(planes.start + (it + 1) * item).min(planes.end) {
             let axis = if three { 2 } else { 1 };
             for (fs, w) in children(kc, ns_f, ns_c, fine.solid_wall[axis]) {
