@@ -50,7 +50,8 @@ pub use error::PdeError;
 pub use grid::{CellFlag, MacGrid, WallKind, WallPreset, Walls, check_cell_memory};
 pub use ic::{GridIc0, IcVariant};
 pub use multigrid::{
-    CoarseOperator, GridMultigrid, MultigridParams, Precision, SlabExchange, SlabMultigrid,
+    Blocking, CoarseOperator, GridMultigrid, MultigridParams, Precision, SlabExchange,
+    SlabMultigrid,
 };
 pub use poisson::{ExportedPaths, PoissonProblem};
 pub use scenes::Scene;

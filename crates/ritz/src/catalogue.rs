@@ -13,9 +13,9 @@
 //!   the DCDM paper's deflated-PCG baseline).
 //! - `coarse` — the coarse-level operator of `mgpcg` and `mgpcg-f64`: `area` (area-weighted,
 //!   the default) or `unit` (rediscretized); `boundary` — their boundary Gauss–Seidel sweeps
-//!   (default 2; `0` turns them off); `blocking` — `wave` (temporal blocking: each smoothing
-//!   phase one wavefront over the grid, the default) or `off` (the half-sweeps one by one; the
-//!   same result). See `ritz_pde::CoarseOperator`, `ritz_pde::MultigridParams`.
+//!   (default 2; `0` turns them off); `blocking` — temporal blocking of the smoothing: `auto`
+//!   (the default: a wavefront on levels larger than the last-level cache), `wave` (on every
+//!   level) or `off` (the half-sweeps one by one); the same result each way. See `ritz_pde::CoarseOperator`, `ritz_pde::MultigridParams`.
 
 use crate::error::RitzError;
 use std::fmt;
@@ -232,7 +232,7 @@ pub struct SolverSpec {
     pub boundary_sweeps: Option<usize>,
     /// Temporal blocking of MGPCG's smoothing (`None`: on, the default of
     /// `ritz_pde::MultigridParams`).
-    pub temporal_blocking: Option<bool>,
+    pub temporal_blocking: Option<ritz_pde::Blocking>,
 }
 
 /// Largest accepted `k`, `vectors` and `steps` (beyond it the directions alone would need
@@ -381,10 +381,16 @@ impl FromStr for SolverSpec {
                 continue;
             }
             if key == "blocking" {
+                use ritz_pde::Blocking;
                 let on = match value {
-                    "wave" => true,
-                    "off" => false,
-                    _ => return Err(bad(format!("blocking = '{value}' is not 'wave' or 'off'"))),
+                    "auto" => Blocking::Auto,
+                    "wave" => Blocking::Always,
+                    "off" => Blocking::Off,
+                    _ => {
+                        return Err(bad(format!(
+                            "blocking = '{value}' is not 'auto', 'wave' or 'off'"
+                        )));
+                    }
                 };
                 if spec.temporal_blocking.replace(on).is_some() {
                     return Err(bad(format!("option '{key}' given twice")));
@@ -447,12 +453,11 @@ impl fmt::Display for SolverSpec {
         if let Some(v) = self.boundary_sweeps {
             write!(f, ":boundary={v}")?;
         }
-        if let Some(on) = self.temporal_blocking {
-            f.write_str(if on {
-                ":blocking=wave"
-            } else {
-                ":blocking=off"
-            })?;
+        match self.temporal_blocking {
+            Some(ritz_pde::Blocking::Auto) => f.write_str(":blocking=auto")?,
+            Some(ritz_pde::Blocking::Always) => f.write_str(":blocking=wave")?,
+            Some(ritz_pde::Blocking::Off) => f.write_str(":blocking=off")?,
+            None => {}
         }
         Ok(())
     }
@@ -472,9 +477,16 @@ mod tests {
         assert_eq!(s.to_string(), "mgpcg:coarse=unit:boundary=4");
         assert_eq!(s.boundary_sweeps, Some(4));
         assert!("mgpcg:boundary=0".parse::<SolverSpec>().is_ok());
-        let s: SolverSpec = "mgpcg:blocking=off".parse().unwrap();
-        assert_eq!(s.temporal_blocking, Some(false));
-        assert_eq!(s.to_string(), "mgpcg:blocking=off");
+        use ritz_pde::Blocking;
+        for (text, b) in [
+            ("off", Blocking::Off),
+            ("auto", Blocking::Auto),
+            ("wave", Blocking::Always),
+        ] {
+            let s: SolverSpec = format!("mgpcg:blocking={text}").parse().unwrap();
+            assert_eq!(s.temporal_blocking, Some(b));
+            assert_eq!(s.to_string(), format!("mgpcg:blocking={text}"));
+        }
         assert!("mgpcg:blocking=on".parse::<SolverSpec>().is_err());
         assert!("cg:blocking=off".parse::<SolverSpec>().is_err());
         assert!("mgpcg:coarse=fine".parse::<SolverSpec>().is_err());
