@@ -85,6 +85,32 @@ impl LineFaces<'_> {
     }
 }
 
+/// The other colour's lines around stored line `o` (colour-relative slot) of a line with x
+/// offset `s`, `other` the other colour's first slot: x-neighbours low and high, y low and
+/// high, z low and high (in 2D the z entries repeat the x ones and are not meant to be read).
+///
+/// # Safety
+/// No thread may write those lines while the views live.
+#[inline(always)]
+unsafe fn neighbour_lines<'s, T>(
+    lay: Layout,
+    xs: &'s SharedSlice<'_, T>,
+    other: usize,
+    s: usize,
+) -> [&'s [T]; 6] {
+    let (h, dy, dz) = (lay.h(), lay.w, lay.dz());
+    // SAFETY: the caller's contract; the ranges lie inside the colour (ghost lines, planes
+    // and line-end slots surround every stored line).
+    let nb = |from: usize| unsafe { xs.slice(from..from + h) };
+    let (xl, xr) = (nb(other + s - 1), nb(other + s));
+    let z = if lay.three {
+        (nb(other - dz), nb(other + dz))
+    } else {
+        (xl, xr)
+    };
+    [xl, xr, nb(other - dy), nb(other + dy), z.0, z.1]
+}
+
 /// One red (`c = 0`) or black (`1`) Gauss–Seidel half-sweep: every cell of colour `c` ←
 /// `(b + Σ neighbours) / diag` (0 outside the fluid). With `from_zero` the other colour is
 /// taken as 0 without being read: the first half-sweep from `x = 0`, which needs no zeroing
@@ -115,13 +141,11 @@ unsafe fn sweep_line<T: Real>(
     from_zero: bool,
 ) {
     let lay = lev.lay;
-    let (size, h, dy, dz) = (lay.size, lay.h(), lay.w, lay.dz());
+    let (size, h) = (lay.size, lay.h());
     let (o, s) = (lay.line(l), lay.shift(l, c));
     let (own, other) = (c * size + o, (1 - c) * size + o);
-    // SAFETY: the caller's contract; the ranges lie inside the colours (ghost lines, planes
-    // and line-end slots surround every stored line).
+    // SAFETY: the caller's contract (the range lies inside the colour).
     let out = unsafe { xs.slice_mut(own..own + h) };
-    let nb = |from: usize| unsafe { xs.slice(from..from + h) };
     let (bl, cl) = (&b[own..own + h], &lev.code[own..own + h]);
     if let Some(faces) = lev.faces.as_deref().filter(|f| f.on(c, l)) {
         let f = LineFaces::new(faces, lay, c, o, s);
@@ -131,11 +155,10 @@ unsafe fn sweep_line<T: Real>(
             }
             return;
         }
-        let (xl, xr) = (nb(other + s - 1), nb(other + s));
-        let (yl, yh) = (nb(other - dy), nb(other + dy));
+        // SAFETY: the caller's contract.
+        let [xl, xr, yl, yh, zl, zh] = unsafe { neighbour_lines(lay, xs, other, s) };
         let unit = T::from_f32(1.0 / SCALE);
         if lay.three {
-            let (zl, zh) = (nb(other - dz), nb(other + dz));
             for m in 0..h {
                 let flux = f.flux3(m, [xl, xr, yl, yh, zl, zh]);
                 out[m] = relax_weighted(bl[m] + flux * unit, f.diag[m]);
@@ -154,10 +177,9 @@ unsafe fn sweep_line<T: Real>(
         }
         return;
     }
-    let (xl, xr) = (nb(other + s - 1), nb(other + s));
-    let (yl, yh) = (nb(other - dy), nb(other + dy));
+    // SAFETY: the caller's contract.
+    let [xl, xr, yl, yh, zl, zh] = unsafe { neighbour_lines(lay, xs, other, s) };
     if lay.three {
-        let (zl, zh) = (nb(other - dz), nb(other + dz));
         for m in 0..h {
             let sum = bl[m] + xl[m] + xr[m] + yl[m] + yh[m] + zl[m] + zh[m];
             out[m] = relax(sum, cl[m]);
@@ -292,20 +314,13 @@ fn recip<T: Real>(d: u8) -> T {
 #[inline(always)]
 unsafe fn boundary_line<T: Real>(lev: &Level, xs: &SharedSlice<T>, b: &[T], l: usize, c: usize) {
     let lay = lev.lay;
-    let (size, h, dy, dz) = (lay.size, lay.h(), lay.w, lay.dz());
+    let (size, h) = (lay.size, lay.h());
     let (o, s) = (lay.line(l), lay.shift(l, c));
     let (own, other) = (c * size + o, (1 - c) * size + o);
     // SAFETY: the caller's contract, as in `sweep_line`.
     let out = unsafe { xs.slice_mut(own..own + h) };
-    let nb = |from: usize| unsafe { xs.slice(from..from + h) };
+    let [xl, xr, yl, yh, zl, zh] = unsafe { neighbour_lines(lay, xs, other, s) };
     let (bl, cl) = (&b[own..own + h], &lev.code[own..own + h]);
-    let (xl, xr) = (nb(other + s - 1), nb(other + s));
-    let (yl, yh) = (nb(other - dy), nb(other + dy));
-    let (zl, zh) = if lay.three {
-        (nb(other - dz), nb(other + dz))
-    } else {
-        (bl, bl)
-    };
     let update = |m: usize, sum: T, old: T| {
         let d = cl[m] & 7;
         let v = if d != 0 {
