@@ -11,7 +11,7 @@
 //! porous medium far more conductive than the fine one (grains shrink under coarsening), and
 //! the coarse correction then overshoots in the narrow channels.
 
-use super::hierarchy::FLUID_BIT;
+use super::hierarchy::{FLUID_BIT, boundary_entry};
 use crate::grid::{CellFlag, MacGrid, WallKind};
 use rayon::prelude::*;
 
@@ -301,7 +301,7 @@ impl Faces {
             lev.boundary[c]
                 .par_iter()
                 .map(|&e| {
-                    let (q, s) = ((e & 0x7fff_ffff) as usize, (e >> 31) as usize);
+                    let (q, s) = boundary_entry(e);
                     let w = |a: usize, i: usize| axis(a)[i] as f32 / SCALE;
                     let mut rec = [0f32; 8];
                     rec[0] = w(0, other + q + s - 1);

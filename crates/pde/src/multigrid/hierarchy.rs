@@ -120,6 +120,13 @@ pub(super) const FLUID_BIT: u8 = 8;
 /// Code bit of a boundary cell (a fluid cell in [`Level::boundary`]).
 pub(super) const BOUNDARY_BIT: u8 = 16;
 
+/// An entry of [`Level::boundary`]: the cell's slot within its colour, and its line's x offset
+/// `s` (bit 31).
+#[inline(always)]
+pub(super) fn boundary_entry(e: u32) -> (usize, usize) {
+    ((e & 0x7fff_ffff) as usize, (e >> 31) as usize)
+}
+
 /// One grid level: shape and stencil data, in the split layout.
 #[derive(Debug, Clone)]
 pub(super) struct Level {
@@ -217,7 +224,7 @@ impl Level {
         for c in 0..2 {
             level.boundary[c].par_chunks(4096).for_each(|chunk| {
                 for &e in chunk {
-                    let slot = c * lay.size + (e & 0x7fff_ffff) as usize;
+                    let slot = c * lay.size + boundary_entry(e).0;
                     // SAFETY: the boundary cells are distinct slots, each set by one thread.
                     unsafe { cs.set(slot, cs.get(slot) | BOUNDARY_BIT) };
                 }
@@ -261,7 +268,7 @@ impl Level {
         let lines = planes.start * self.plane_lines()..planes.end * self.plane_lines();
         let (lo, hi) = (self.lay.line(lines.start), self.lay.line(lines.end));
         self.boundary_active = [0, 1].map(|c| {
-            let slot = |e: &u32| (e & 0x7fff_ffff) as usize;
+            let slot = |&e: &u32| boundary_entry(e).0;
             let b = &self.boundary[c];
             b.partition_point(|e| slot(e) < lo)..b.partition_point(|e| slot(e) < hi)
         });

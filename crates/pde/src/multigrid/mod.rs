@@ -1136,7 +1136,7 @@ mod tests {
                 let mut v = vec![false; lev.slots()];
                 for c in 0..2 {
                     for &e in &lev.boundary[c] {
-                        v[c * lev.lay.size + (e & 0x7fff_ffff) as usize] = true;
+                        v[c * lev.lay.size + hierarchy::boundary_entry(e).0] = true;
                     }
                 }
                 v

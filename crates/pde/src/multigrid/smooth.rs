@@ -8,7 +8,7 @@ use super::conductance::{Faces, SCALE};
 #[cfg(test)]
 use super::hierarchy::par_line_chunks;
 use super::hierarchy::{
-    BOUNDARY_BIT, FLUID_BIT, Layout, Level, SERIAL_BELOW, interleave, par_lines,
+    BOUNDARY_BIT, FLUID_BIT, Layout, Level, SERIAL_BELOW, boundary_entry, interleave, par_lines,
 };
 use rayon::prelude::*;
 use ritz_linalg::schedule::SharedSlice;
@@ -230,7 +230,7 @@ unsafe fn boundary_lines<T: Real>(
     for l in lines {
         let last = lev.lay.line(l) + h;
         let mut j = i;
-        while j < end && ((cells[j] & 0x7fff_ffff) as usize) < last {
+        while j < end && boundary_entry(cells[j]).0 < last {
             j += 1;
         }
         // SAFETY: the caller's contract.
@@ -266,7 +266,7 @@ unsafe fn gs_range<T: Real>(
     if let Some(faces) = &lev.faces {
         let records = &faces.boundary[c][range];
         for (&e, r) in cells.iter().zip(records) {
-            let (q, s) = ((e & 0x7fff_ffff) as usize, (e >> 31) as usize);
+            let (q, s) = boundary_entry(e);
             assert!(q + dz < size && q >= dz && q + dy < size && q > dy);
             let w = |i: usize| T::from_f32(r[i]);
             let mut sum =
@@ -288,7 +288,7 @@ unsafe fn gs_range<T: Real>(
         }
     });
     for &e in cells {
-        let (q, s) = ((e & 0x7fff_ffff) as usize, (e >> 31) as usize);
+        let (q, s) = boundary_entry(e);
         assert!(q + dz < size && q >= dz && q + dy < size && q > dy);
         let mut sum = bc[q] + o(q + s - 1) + o(q + s) + o(q - dy) + o(q + dy);
         if lay.three {
@@ -435,7 +435,7 @@ pub(super) fn wave<T: Real>(lev: &Level, x: &mut [T], b: &[T], stages: &[Stage])
         (0..=planes)
             .map(|k| {
                 let first = (k + 1) * plane_len;
-                cells.partition_point(|&e| ((e & 0x7fff_ffff) as usize) < first)
+                cells.partition_point(|&e| boundary_entry(e).0 < first)
             })
             .collect()
     });
