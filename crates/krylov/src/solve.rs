@@ -172,7 +172,7 @@ pub(crate) fn rescaled(
 /// A validated system ready to iterate: the right-hand side projected onto the operator's
 /// range, its norm, the absolute stop threshold, and the residual history being recorded.
 pub(crate) struct Prepared<'a> {
-    /// Right-hand side (projected for singular operators).
+    /// Right-hand side (projected for singular operators, unless already consistent).
     pub b: std::borrow::Cow<'a, [f64]>,
     /// Null space of the operator, if any.
     pub null_space: Option<&'a dyn ritz_linalg::NullSpace>,
@@ -188,7 +188,7 @@ pub(crate) struct Prepared<'a> {
 }
 
 /// Validates the system (shapes, NaN/Inf in `b` and `x`, parameters, preconditioner size) and
-/// projects `b`. Returns `Err(Ok(info))` — an early, successful exit with `x = 0` — when
+/// projects `b` where its null-space component matters. Returns `Err(Ok(info))` — an early, successful exit with `x = 0` — when
 /// `b` is zero.
 ///
 /// Collective with a [`Reduction`] over several parts: each part checks its own piece, the
@@ -220,11 +220,21 @@ pub(crate) fn prepare<'a>(
     local.map_err(Err)?;
     let null_space = a.null_space();
     let (b, bnorm) = match null_space {
+        // A consistent right-hand side (the usual case: a divergence sums to zero over a
+        // closed region up to round-off) is used as it is — no copy of a vector as long as
+        // the problem: its null-space component, below a thousandth of the stop threshold,
+        // changes no stop decision.
         Some(ns) => {
-            let mut bp = b.to_vec();
-            ns.project(&mut bp);
-            let n = norm2(red, &bp);
-            (std::borrow::Cow::Owned(bp), n)
+            let n = norm2(red, b);
+            let c = red.sum1(ns.component_sq(b)).sqrt();
+            if c <= 1e-3 * params.threshold(n) {
+                (std::borrow::Cow::Borrowed(b), n)
+            } else {
+                let mut bp = b.to_vec();
+                ns.project(&mut bp);
+                let n = norm2(red, &bp);
+                (std::borrow::Cow::Owned(bp), n)
+            }
         }
         None => (std::borrow::Cow::Borrowed(b), norm2(red, b)),
     };

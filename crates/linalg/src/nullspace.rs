@@ -13,6 +13,18 @@ pub trait NullSpace: Sync {
     fn dim(&self) -> usize;
     /// `v ← (I − Z Zᵀ) v` for an orthonormal basis `Z` of the null space.
     fn project(&self, v: &mut [f64]);
+    /// `‖Z Zᵀ v‖²` over the entries held here: the squared norm of `v`'s component in the
+    /// null space (a process holding part of the vector returns its part's share, for the
+    /// caller to sum). Lets a solver skip copying and projecting a right-hand side that is
+    /// already consistent.
+    ///
+    /// Cost of the default: a copy of `v` and a [`NullSpace::project`] (collective where that
+    /// is); [`RegionNullSpace`] reads the floating entries only.
+    fn component_sq(&self, v: &[f64]) -> f64 {
+        let mut p = v.to_vec();
+        self.project(&mut p);
+        v.iter().zip(&p).map(|(a, b)| (a - b) * (a - b)).sum()
+    }
 }
 
 /// Null space spanned by the indicator vectors of disjoint index sets ("floating regions").
@@ -82,6 +94,26 @@ impl RegionNullSpace {
     }
 }
 
+/// Members per parallel work item of a region's sum (fixed: sums are reproducible).
+const MEAN_CHUNK: usize = 1 << 15;
+
+impl RegionNullSpace {
+    /// The mean of `v` over region `r`'s members (chunk sums added in chunk order).
+    fn mean(&self, r: usize, v: &[f64]) -> f64 {
+        let m = &self.members[self.starts[r]..self.starts[r + 1]];
+        let sum: f64 = if m.len() > MEAN_CHUNK {
+            let partial: Vec<f64> = m
+                .par_chunks(MEAN_CHUNK)
+                .map(|ch| ch.iter().map(|&i| v[i as usize]).sum::<f64>())
+                .collect();
+            partial.iter().sum()
+        } else {
+            m.iter().map(|&i| v[i as usize]).sum()
+        };
+        sum / self.counts[r].max(1) as f64
+    }
+}
+
 impl NullSpace for RegionNullSpace {
     fn dim(&self) -> usize {
         self.counts.iter().filter(|&&c| c > 0).count()
@@ -98,25 +130,15 @@ impl NullSpace for RegionNullSpace {
         );
         // Per region: the mean over its members, then subtracted from them — traffic in
         // proportion to the floating entries only (often a few pockets of a large grid).
-        const CH: usize = 1 << 15;
         for (r, &c) in self.counts.iter().enumerate() {
             if c == 0 {
                 continue;
             }
             let m = &self.members[self.starts[r]..self.starts[r + 1]];
-            let sum: f64 = if m.len() > CH {
-                let partial: Vec<f64> = m
-                    .par_chunks(CH)
-                    .map(|ch| ch.iter().map(|&i| v[i as usize]).sum::<f64>())
-                    .collect();
-                partial.iter().sum()
-            } else {
-                m.iter().map(|&i| v[i as usize]).sum()
-            };
-            let mean = sum / c as f64;
-            if m.len() > CH {
+            let mean = self.mean(r, v);
+            if m.len() > MEAN_CHUNK {
                 let vs = crate::schedule::SharedSlice::new(v);
-                m.par_chunks(CH).for_each(|ch| {
+                m.par_chunks(MEAN_CHUNK).for_each(|ch| {
                     for &i in ch {
                         // SAFETY: members are distinct indices, each chunk owned by one
                         // thread.
@@ -129,6 +151,23 @@ impl NullSpace for RegionNullSpace {
                 }
             }
         }
+    }
+
+    /// Cost: a gather over the floating entries (each region's mean `μ`; the component is
+    /// `μ` on each of its `c` members, `c μ²` of the squared norm).
+    fn component_sq(&self, v: &[f64]) -> f64 {
+        assert_eq!(
+            v.len(),
+            self.labels.len(),
+            "null-space component: length mismatch"
+        );
+        (0..self.counts.len())
+            .filter(|&r| self.counts[r] > 0)
+            .map(|r| {
+                let mu = self.mean(r, v);
+                self.counts[r] as f64 * mu * mu
+            })
+            .sum()
     }
 }
 
@@ -143,5 +182,27 @@ mod tests {
         ns.project(&mut v);
         assert_eq!(v, vec![-1.0, 1.0, 5.0, -2.0, -1.0, 3.0]);
         assert_eq!(ns.dim(), 2);
+    }
+
+    #[test]
+    fn component_is_what_the_projection_removes() {
+        let ns = RegionNullSpace::new(vec![0, 0, u32::MAX, 1, 1, 1], 2);
+        let v = vec![1.0, 3.0, 5.0, 1.0, 2.0, 6.0];
+        // Means 2 (two members) and 3 (three): 2·4 + 3·9.
+        assert_eq!(ns.component_sq(&v), 35.0);
+        // The default (copy and project) agrees.
+        struct Plain<'a>(&'a RegionNullSpace);
+        impl NullSpace for Plain<'_> {
+            fn dim(&self) -> usize {
+                self.0.dim()
+            }
+            fn project(&self, v: &mut [f64]) {
+                self.0.project(v)
+            }
+        }
+        assert_eq!(Plain(&ns).component_sq(&v), 35.0);
+        let mut p = v.clone();
+        ns.project(&mut p);
+        assert_eq!(ns.component_sq(&p), 0.0);
     }
 }

@@ -35,6 +35,9 @@ pub struct PoissonProblem {
     /// An x-line of zeros: the stand-in for neighbour lines beyond the domain.
     zero_line_f64: Vec<f64>,
     zero_line_u8: Vec<u8>,
+    /// A number no other problem built in this process has (clones share it, as they share
+    /// the cells): lets a solver built on a problem recognize it without comparing its cells.
+    id: u64,
 }
 
 impl PoissonProblem {
@@ -142,7 +145,16 @@ impl PoissonProblem {
             null_compact,
             zero_line_f64: vec![0.0; nx],
             zero_line_u8: vec![0; nx],
+            id: {
+                static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            },
         })
+    }
+
+    /// This problem's identity (see the field): equal ids mean equal cells.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     /// The grid.

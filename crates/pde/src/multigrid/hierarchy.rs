@@ -112,6 +112,18 @@ pub(super) fn interleave<T: Copy>(even: &[T], odd: &[T], row: &mut [T]) {
     }
 }
 
+/// Grid line `row` split into its even and odd cells (the inverse of [`interleave`]).
+#[inline(always)]
+pub(super) fn deinterleave<T: Copy>(row: &[T], even: &mut [T], odd: &mut [T]) {
+    let (pairs, tail) = row.as_chunks::<2>();
+    for ((x, e), o) in pairs.iter().zip(even.iter_mut()).zip(odd.iter_mut()) {
+        (*e, *o) = (x[0], x[1]);
+    }
+    if let [t] = tail {
+        even[pairs.len()] = *t;
+    }
+}
+
 /// Per-cell code in the split layout: the diagonal count (0..=6) in bits 0–2, bit 3
 /// ([`FLUID_BIT`]) set on fluid cells, bit 4 ([`BOUNDARY_BIT`]) on the boundary cells of
 /// [`Level::boundary`]; 0 on every padding slot.
@@ -386,15 +398,19 @@ pub(super) fn split_from<T: Real>(lev: &Level, natural: &[f64], v: &mut [T]) {
     let vs = SharedSlice::new(v);
     let l0 = lev.active_lines().start;
     par_lines(lev, |lines| {
+        // The line by colour first (a stride-2 read per colour would not vectorize).
+        let mut split = vec![0.0; 2 * lay.h()];
         for l in lines {
-            let row = &natural[(l - l0) * lay.nx..][..lay.nx];
+            let (even, odd) = split.split_at_mut(lay.h());
+            deinterleave(&natural[(l - l0) * lay.nx..][..lay.nx], even, odd);
             for c in 0..2 {
                 let (s, o, n) = (lay.shift(l, c), c * lay.size + lay.line(l), lay.count(l, c));
+                let row = if s == 0 { &*even } else { &*odd };
                 // SAFETY: each line's slots are written by one thread only.
                 let out = unsafe { vs.slice_mut(o..o + n) };
-                for (m, (x, &code)) in out.iter_mut().zip(&lev.code[o..o + n]).enumerate() {
+                for ((x, &code), &v) in out.iter_mut().zip(&lev.code[o..o + n]).zip(row) {
                     *x = if code & FLUID_BIT != 0 {
-                        T::from_f64(row[2 * m + s])
+                        T::from_f64(v)
                     } else {
                         T::default()
                     };

@@ -374,6 +374,9 @@ pub struct GridMultigrid {
     /// A split V-cycle's window: its last level's grid and conductances (gathered into the
     /// whole level by the parts).
     window_last: Option<Box<(crate::grid::MacGrid, Option<Conductance>)>>,
+    /// [`PoissonProblem::id`] of the problem the hierarchy was built on (the fused kernels
+    /// accept it without comparing cells).
+    problem_id: Option<u64>,
 }
 
 impl std::fmt::Debug for GridMultigrid {
@@ -411,13 +414,15 @@ impl GridMultigrid {
     /// # Ok::<(), ritz_pde::PdeError>(())
     /// ```
     pub fn new(problem: &PoissonProblem, params: MultigridParams) -> Result<Self, PdeError> {
-        Self::build(
+        let mut mg = Self::build(
             Level::from_problem(problem),
             problem.grid().clone(),
             None,
             params,
             Tail::Solve(Some(problem)),
-        )
+        )?;
+        mg.problem_id = Some(problem.id());
+        Ok(mg)
     }
 
     /// The hierarchy from its finest `level` (of `grid`, with the conductances `cond` when it
@@ -496,6 +501,7 @@ impl GridMultigrid {
                 params,
                 scratch: Mutex::new(scratch),
                 window_last: Some(Box::new((grid, cond))),
+                problem_id: None,
             });
         }
         // Only the coarsest level needs a problem (its matrix, regions and numbering).
@@ -557,6 +563,7 @@ impl GridMultigrid {
             params,
             scratch: Mutex::new(scratch),
             window_last: None,
+            problem_id: None,
         })
     }
 

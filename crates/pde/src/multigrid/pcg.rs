@@ -16,7 +16,7 @@
 //! and the conversions; two `f64` vectors of scratch instead of four.
 
 use super::hierarchy::{
-    BOUNDARY_BIT, FLUID_BIT, Layout, Level, SERIAL_BELOW, par_line_chunks, par_sum,
+    BOUNDARY_BIT, FLUID_BIT, Layout, Level, SERIAL_BELOW, deinterleave, par_line_chunks, par_sum,
 };
 use super::profile::{Kernel, start, stop};
 use super::{AnyScratch, GridMultigrid, Real, Scratch};
@@ -60,8 +60,9 @@ impl std::fmt::Debug for MgpcgKernels<'_> {
 
 impl GridMultigrid {
     /// The fused PCG kernels of MGPCG on `problem`, the problem this hierarchy was built on.
-    /// Cost: one pass over the cell flags to check that (the PCG vectors were allocated with
-    /// the hierarchy). Concurrent solves with one hierarchy are serialized (the kernels hold
+    /// Cost: nothing for that problem or a clone of it; for another one with the same cells,
+    /// a pass over its flags to check that (the PCG vectors were allocated with the
+    /// hierarchy). Concurrent solves with one hierarchy are serialized (the kernels hold
     /// the V-cycle's scratch).
     ///
     /// Errors: a problem whose shape, fluid cells or diagonal differ from the hierarchy's
@@ -78,9 +79,10 @@ impl GridMultigrid {
     /// ```
     pub fn fused<'a>(&'a self, problem: &PoissonProblem) -> Result<MgpcgKernels<'a>, PdeError> {
         let fine = &self.levels[0];
-        let same = problem.grid().dims() == fine.dims
-            && problem.grid().dim() == fine.dim
-            && same_cells(fine, problem);
+        let same = self.problem_id == Some(problem.id())
+            || (problem.grid().dims() == fine.dims
+                && problem.grid().dim() == fine.dim
+                && same_cells(fine, problem));
         if !same {
             return Err(PdeError::Unsupported(
                 "the fused MGPCG kernels need the problem the multigrid hierarchy was built on"
@@ -185,19 +187,6 @@ fn size_of<T>() -> f64 {
     std::mem::size_of::<T>() as f64
 }
 
-/// Grid line `row` split into its even and odd cells (the inverse of
-/// [`super::hierarchy::interleave`]).
-#[inline(always)]
-fn deinterleave(row: &[f64], even: &mut [f64], odd: &mut [f64]) {
-    let (pairs, tail) = row.as_chunks::<2>();
-    for ((x, e), o) in pairs.iter().zip(even.iter_mut()).zip(odd.iter_mut()) {
-        (*e, *o) = (x[0], x[1]);
-    }
-    if let [t] = tail {
-        even[pairs.len()] = *t;
-    }
-}
-
 /// `(A p)` on the stored line of grid line `l` and colour `c`, into `out` (`h` entries; 0 off
 /// the fluid and on padding slots).
 #[inline(always)]
@@ -250,7 +239,13 @@ fn start_residual<T: Real>(lev: &Level, s: &mut Scratch<T>, b: &[f64], x: &[f64]
     let lay = lev.lay;
     let t0 = start(&s.prof);
     let v = &mut s.pcg;
-    super::hierarchy::split_from(lev, x, &mut v.p);
+    // From x = 0 (the usual start) r = b: no stencil, and x need not be split.
+    let zero = x
+        .par_chunks(CHUNK)
+        .all(|c| c.iter().fold(true, |z, &v| z & (v == 0.0)));
+    if !zero {
+        super::hierarchy::split_from(lev, x, &mut v.p);
+    }
     let (p, rs, bs) = (
         &v.p,
         SharedSlice::new(&mut v.r),
@@ -266,7 +261,11 @@ fn start_residual<T: Real>(lev: &Level, s: &mut Scratch<T>, b: &[f64], x: &[f64]
             for c in 0..2 {
                 let (o, n) = (c * lay.size + lay.line(l), lay.count(l, c));
                 let row = if lay.shift(l, c) == 0 { &*even } else { &*odd };
-                stencil(lev, p, l, c, &mut ap);
+                if zero {
+                    ap.fill(0.0);
+                } else {
+                    stencil(lev, p, l, c, &mut ap);
+                }
                 // SAFETY: each line's slots are written by one thread only.
                 let (r, bv) = unsafe { (rs.slice_mut(o..o + n), bs.slice_mut(o..o + n)) };
                 for m in 0..n {
@@ -281,12 +280,13 @@ fn start_residual<T: Real>(lev: &Level, s: &mut Scratch<T>, b: &[f64], x: &[f64]
         acc
     });
     let n = lev.len() as f64;
-    // x in, p out; p, codes, b in; r and the V-cycle's b out.
+    // x in; unless it is 0, p out, p in; codes, b in; r and the V-cycle's b out.
+    let split = if zero { 0.0 } else { 16.0 };
     stop(
         &mut s.prof,
         Kernel::ConvertIn,
         t0,
-        (8.0 + 8.0 + 8.0 + 1.0 + 8.0 + 8.0 + size_of::<T>()) * n,
+        (8.0 + split + 1.0 + 8.0 + 8.0 + size_of::<T>()) * n,
     );
     rr
 }
