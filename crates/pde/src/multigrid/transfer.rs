@@ -6,7 +6,7 @@
 use super::Real;
 #[cfg(test)]
 use super::hierarchy::par_lines;
-use super::hierarchy::{FLUID_BIT, Level, SERIAL_BELOW, interleave};
+use super::hierarchy::{FLUID_BIT, Level, SERIAL_BELOW, deinterleave, interleave};
 use super::smooth::residual_line;
 use rayon::prelude::*;
 use ritz_linalg::schedule::SharedSlice;
@@ -178,7 +178,8 @@ pub(super) fn prolong_ring_len(coarse: &Level, fine: &Level) -> usize {
 /// weighted sum of its (up to 16) child fine lines, `row(slab, line in slab)` in natural order,
 /// into `tmp` (`nx + 3` entries: the line at `1..=nx` between ghost entries), then the
 /// transposed interpolation along x, `c_i = ¼ t_{2i−1} + ¾ t_{2i} + ¾ t_{2i+1} + ¼ t_{2i+2}`,
-/// into `cn` (`cx` entries) — both vectorized; the ghosts carry the walls as in
+/// with `cn` ([`restrict_scratch_len`] entries) as scratch — both vectorized; the ghosts carry
+/// the walls as in
 /// [`children`]: beyond a solid wall the ¼ folds back onto the last cell, beyond an air wall
 /// (or past an odd line's end) it is dropped.
 #[inline]
@@ -209,7 +210,7 @@ fn restrict_line<'r, T: Real + 'r>(
             [(0, 1.0), (0, 0.0), (0, 0.0), (0, 0.0)],
         )
     };
-    let (tmp, cn) = (&mut tmp[..nx + 3], &mut cn[..cx]);
+    let tmp = &mut tmp[..nx + 3];
     tmp.fill(T::default());
     for &(fs, ws) in &outer {
         for &(fj, wj) in &inner {
@@ -229,23 +230,38 @@ fn restrict_line<'r, T: Real + 'r>(
     } else {
         T::default()
     };
+    // Unit-stride loops only (a stride-2 loop runs scalar): `tmp` split into its even and
+    // odd entries `e`, `o`, then `c_i = ¼ e_i + ¾ o_i + ¾ e_{i+1} + ¼ o_{i+1}`, then `c` split
+    // by colour.
+    let (eo, rest) = cn[..restrict_scratch_len(cx)].split_at_mut(2 * (cx + 1));
+    let (e, o) = eo.split_at_mut(cx + 1);
+    deinterleave(&tmp[..2 * (cx + 1)], e, o);
+    let (c_all, rest) = rest.split_at_mut(cx);
     let (q, h) = (T::from_f64(0.25), T::from_f64(0.75));
-    for (i, c) in cn.iter_mut().enumerate() {
-        let t = &tmp[2 * i..2 * i + 4];
-        *c = q * t[0] + h * t[1] + h * t[2] + q * t[3];
+    for (i, c) in c_all.iter_mut().enumerate() {
+        *c = q * e[i] + h * o[i] + h * e[i + 1] + q * o[i + 1];
     }
+    let (even, odd) = rest.split_at_mut(cx.div_ceil(2));
+    deinterleave(c_all, even, odd);
     for c in 0..2 {
         let (s, o, n) = (lay.shift(l, c), c * lay.size + lay.line(l), lay.count(l, c));
+        let row = if s == 0 { &*even } else { &*odd };
         // SAFETY: each coarse line's slots are written by one thread only.
         let out = unsafe { bs.slice_mut(o..o + n) };
-        for (m, (b, &code)) in out.iter_mut().zip(&coarse.code[o..o + n]).enumerate() {
+        for ((b, &code), &v) in out.iter_mut().zip(&coarse.code[o..o + n]).zip(row) {
             *b = if code & FLUID_BIT != 0 {
-                cn[2 * m + s]
+                v
             } else {
                 T::default()
             };
         }
     }
+}
+
+/// Scratch entries [`restrict_line`] needs besides its `tmp` line, for a coarse line of `cx`
+/// cells.
+fn restrict_scratch_len(cx: usize) -> usize {
+    4 * cx + 2
 }
 
 /// `b_c = (4 / 2^d) (Pᵀ r_f)` on coarse fluid cells (0 elsewhere), from `r_f` in natural grid
@@ -256,7 +272,10 @@ pub(super) fn restrict<T: Real>(fine: &Level, coarse: &Level, rf: &[T], bc: &mut
     let per = fine.plane_lines();
     let bs = SharedSlice::new(bc);
     par_lines(coarse, |lines| {
-        let (mut tmp, mut cn) = (vec![T::default(); nx + 3], vec![T::default(); cx]);
+        let (mut tmp, mut cn) = (
+            vec![T::default(); nx + 3],
+            vec![T::default(); restrict_scratch_len(cx)],
+        );
         for l in lines {
             let row = |fs: usize, fj: usize| &rf[(fj + per * fs) * nx..][..nx];
             restrict_line(fine, coarse, l, row, &mut tmp, &mut cn, &bs);
@@ -302,7 +321,7 @@ pub(super) fn residual_restrict<T: Real>(
         let mut held = [usize::MAX; 4];
         let (mut tmp, mut cn) = (
             vec![T::default(); nx + 3],
-            vec![T::default(); coarse.dims[0]],
+            vec![T::default(); restrict_scratch_len(coarse.dims[0])],
         );
         let mut scratch = vec![T::default(); 2 * fine.lay.h()];
         for kc in planes.start + it * item..(planes.start + (it + 1) * item).min(planes.end) {
