@@ -58,6 +58,10 @@ pub struct KernelRow {
     pub bytes_per_cell: Option<f64>,
     /// Seconds per iteration over the time of one f64 pass over the vectors.
     pub passes_per_iteration: f64,
+    /// MGPCG: seconds per iteration by multigrid level, finest first (the fused PCG kernels
+    /// run on the finest; `null` for the other rows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds_per_iteration_by_level: Option<Vec<f64>>,
 }
 
 /// Modelled bytes per cell of the grid operator's fused mat-vec `q = A p, pᵀq`: p read and q
@@ -76,15 +80,28 @@ fn kernel_rows(p: &ritz::SolveProfile, iterations: usize, n: usize, pass_s: f64)
         seconds_per_iteration: seconds / it,
         bytes_per_cell: bytes,
         passes_per_iteration: seconds / it / pass_s,
+        seconds_per_iteration_by_level: None,
     };
     match &p.kernels {
         Some(v) => {
+            // Levels with any time: the rows' by-level lists have this length.
+            let levels = v
+                .kernels
+                .iter()
+                .filter_map(|(_, st)| st.level_seconds.iter().rposition(|&t| t > 0.0))
+                .max()
+                .map_or(0, |l| l + 1);
             // Kernels this solve never called (the V-cycle's conversions out of fused MGPCG).
             let mut rows: Vec<KernelRow> = v
                 .kernels
                 .iter()
                 .filter(|(_, st)| st.calls > 0)
-                .map(|(k, st)| row(k.name(), st.seconds, Some(st.bytes / n as f64 / it)))
+                .map(|(k, st)| KernelRow {
+                    seconds_per_iteration_by_level: Some(
+                        st.level_seconds[..levels].iter().map(|t| t / it).collect(),
+                    ),
+                    ..row(k.name(), st.seconds, Some(st.bytes / n as f64 / it))
+                })
                 .collect();
             let rest = p.operator_s + p.preconditioner_s + p.vector_s;
             rows.push(row("other", rest, None));
@@ -114,6 +131,23 @@ pub fn median_rows(runs: &[Vec<KernelRow>]) -> Vec<KernelRow> {
             seconds_per_iteration: median(&|r| r.seconds_per_iteration, i),
             bytes_per_cell: first[i].bytes_per_cell,
             passes_per_iteration: median(&|r| r.passes_per_iteration, i),
+            seconds_per_iteration_by_level: first[i].seconds_per_iteration_by_level.as_ref().map(
+                |v| {
+                    (0..v.len())
+                        .map(|l| {
+                            median(
+                                &|r| {
+                                    r.seconds_per_iteration_by_level
+                                        .as_ref()
+                                        .and_then(|w| w.get(l).copied())
+                                        .unwrap_or(0.0)
+                                },
+                                i,
+                            )
+                        })
+                        .collect()
+                },
+            ),
         })
         .collect()
 }

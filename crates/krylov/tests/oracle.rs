@@ -482,13 +482,21 @@ fn singular_systems_solve_the_projected_right_hand_side() {
     };
     let mg = multigrid(&p, Precision::F64);
     let mut want = vec![0.0; consistent.len()];
-    assert!(cg(&p, &consistent, &mut want, &params, &mut ()).unwrap().converged());
+    assert!(
+        cg(&p, &consistent, &mut want, &params, &mut ())
+            .unwrap()
+            .converged()
+    );
     for b in [&consistent, &shifted] {
         let mut x = vec![0.0; b.len()];
         assert!(cg(&p, b, &mut x, &params, &mut ()).unwrap().converged());
         assert!(rel_err(&x, &want) < 1e-7);
         let mut x = vec![0.0; b.len()];
-        assert!(pcg(&p, &mg, b, &mut x, &params, &mut ()).unwrap().converged());
+        assert!(
+            pcg(&p, &mg, b, &mut x, &params, &mut ())
+                .unwrap()
+                .converged()
+        );
         assert!(rel_err(&x, &want) < 1e-7);
         let mut x = vec![0.0; b.len()];
         let info = pcg_fused(&p, &mut mg.fused(&p).unwrap(), b, &mut x, &params, &mut ());

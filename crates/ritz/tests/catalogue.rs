@@ -191,6 +191,21 @@ fn profiled_solves_account_for_their_time() {
                         .all(|(_, k)| k.calls > 0 || k.seconds == 0.0)
                 );
                 assert!(v.seconds_per_application() > 0.0);
+                // By level: the PCG kernels on the finest only, the smoothing on every level
+                // but the coarsest, and the levels add up to the total.
+                let stats = |k: Kernel| v.kernels.iter().find(|(q, _)| *q == k).unwrap().1;
+                let coarsest = stats(Kernel::Coarsest).level_seconds;
+                let levels = 1 + coarsest.iter().rposition(|&t| t > 0.0).unwrap();
+                assert!(levels >= 3, "{levels} levels");
+                let upd = stats(Kernel::ResidualUpdate).level_seconds;
+                assert!(upd[0] > 0.0 && upd[1..].iter().all(|&t| t == 0.0));
+                let smooth = stats(Kernel::Smooth).level_seconds;
+                assert!(smooth[..levels - 1].iter().all(|&t| t > 0.0));
+                assert!(smooth[levels - 1..].iter().all(|&t| t == 0.0));
+                for (_, k) in &v.kernels {
+                    let sum: f64 = k.level_seconds.iter().sum();
+                    assert!((sum - k.seconds).abs() <= 1e-9 * k.seconds.max(1.0));
+                }
             }
             ("ic0", None) => {
                 assert_eq!(

@@ -62,7 +62,7 @@ use crate::error::PdeError;
 use crate::poisson::PoissonProblem;
 use conductance::Conductance;
 use hierarchy::{Level, fill, natural_from, split_from};
-use profile::{Recorder, start, stop};
+use profile::{Recorder, at_level, start, stop};
 use rayon::prelude::*;
 use ritz_linalg::{DenseMatrix, LinearOperator, Preconditioner, SpdPreconditioner};
 use smooth::{Stage, gs_cells, half_sweep, wave};
@@ -603,6 +603,7 @@ impl GridMultigrid {
     }
 
     fn vcycle<T: Real>(&self, s: &mut Scratch<T>, l: usize) {
+        at_level(&mut s.prof, l);
         let lev = &self.levels[l];
         if l + 1 == self.levels.len() {
             let t0 = start(&s.prof);
@@ -638,6 +639,7 @@ impl GridMultigrid {
             (2.0 * t + 1.0 + weighted_bytes(lev)) * n + (t + 1.0) * nc,
         );
         self.vcycle(s, l + 1);
+        at_level(&mut s.prof, l);
         let t0 = start(&s.prof);
         let (xf, xc) = s.x.split_at_mut(l + 1);
         prolong_add(&self.levels[l + 1], lev, &xc[0], &mut s.r[l], &mut xf[l]);

@@ -82,6 +82,9 @@ pub const KERNELS: [Kernel; 11] = [
     Kernel::ConvertOut,
 ];
 
+/// Levels a profile tells apart (a deeper level's time is added to the last of them).
+pub const PROFILED_LEVELS: usize = 16;
+
 /// Accumulated calls, seconds and modelled bytes of one kernel.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct KernelStats {
@@ -91,6 +94,8 @@ pub struct KernelStats {
     pub seconds: f64,
     /// Modelled bytes moved in all.
     pub bytes: f64,
+    /// Seconds by level, finest first (the fused PCG kernels run on the finest).
+    pub level_seconds: [f64; PROFILED_LEVELS],
 }
 
 /// An MGPCG profile: V-cycle applications and the statistics of each kernel.
@@ -115,6 +120,8 @@ impl MgpcgProfile {
 #[derive(Debug, Clone, Default)]
 pub(super) struct Recorder {
     pub applications: u64,
+    /// The level the kernels now recorded run on.
+    pub level: usize,
     stats: [KernelStats; KERNELS.len()],
 }
 
@@ -122,9 +129,11 @@ impl Recorder {
     /// Adds one call of `kernel` that started at `start` and moved `bytes`.
     pub fn add(&mut self, kernel: Kernel, start: Instant, bytes: f64) {
         let s = &mut self.stats[kernel as usize];
+        let seconds = start.elapsed().as_secs_f64();
         s.calls += 1;
-        s.seconds += start.elapsed().as_secs_f64();
+        s.seconds += seconds;
         s.bytes += bytes;
+        s.level_seconds[self.level.min(PROFILED_LEVELS - 1)] += seconds;
     }
     pub fn report(&self, fine_cells: usize) -> MgpcgProfile {
         MgpcgProfile {
@@ -135,6 +144,14 @@ impl Recorder {
                 .map(|&k| (k, self.stats[k as usize]))
                 .collect(),
         }
+    }
+}
+
+/// Tells the recorder (when profiling is on) that the kernels from now on run on `level`.
+#[inline]
+pub(super) fn at_level(rec: &mut Option<Box<Recorder>>, level: usize) {
+    if let Some(r) = rec.as_mut() {
+        r.level = level;
     }
 }
 

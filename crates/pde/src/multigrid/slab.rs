@@ -32,6 +32,7 @@
 
 use super::conductance::{Conductance, face_dims};
 use super::hierarchy::{Level, natural_from, split_from};
+use super::profile::at_level;
 use super::transfer::{prolong_add, residual_restrict};
 use super::{AnyScratch, GridMultigrid, Kernel, MultigridParams, Real, Scratch};
 use crate::error::PdeError;
@@ -453,6 +454,7 @@ impl GridMultigrid {
             self.params.boundary_sweeps,
         );
         let halo = Some((part, link));
+        at_level(&mut s.prof, l);
         self.exchange(part, link, l, &mut s.b[l], &[0, 1], 1);
         self.smooth(s, l, pre, Kernel::Smooth, [0, 1], halo);
         self.smooth(s, l, bs, Kernel::BoundarySmooth, [0, 1], halo);
@@ -473,6 +475,7 @@ impl GridMultigrid {
             self.vcycle_split(tail, s, ts, l + 1, part, link);
             self.exchange(part, link, l + 1, &mut s.x[l + 1], &[0, 1], 1);
         }
+        at_level(&mut s.prof, l);
         let (xf, xc) = s.x.split_at_mut(l + 1);
         prolong_add(
             &self.levels[l + 1],
