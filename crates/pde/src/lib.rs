@@ -50,7 +50,7 @@ pub use error::PdeError;
 pub use grid::{CellFlag, MacGrid, WallKind, WallPreset, Walls, check_cell_memory};
 pub use ic::{GridIc0, IcVariant};
 pub use multigrid::{
-    Blocking, CoarseOperator, GridMultigrid, MultigridParams, Precision, SlabExchange,
+    Blocking, CoarseOperator, GridMultigrid, MultigridParams, Precision, RELAXATION, SlabExchange,
     SlabMultigrid,
 };
 pub use poisson::{ExportedPaths, PoissonProblem};

@@ -15,7 +15,9 @@
 //!   the default) or `unit` (rediscretized); `boundary` — their boundary Gauss–Seidel sweeps
 //!   (default 2; `0` turns them off); `blocking` — temporal blocking of the smoothing: `auto`
 //!   (the default: a wavefront on levels larger than the last-level cache), `wave` (on every
-//!   level) or `off` (the half-sweeps one by one); the same result each way. See `ritz_pde::CoarseOperator`, `ritz_pde::MultigridParams`.
+//!   level) or `off` (the half-sweeps one by one); the same result each way; `omega` — the
+//!   smoother's relaxation weight in (0, 2) (red–black SOR; 1 is Gauss–Seidel; default
+//!   `ritz_pde::RELAXATION`). See `ritz_pde::CoarseOperator`, `ritz_pde::MultigridParams`.
 
 use crate::error::RitzError;
 use std::fmt;
@@ -114,7 +116,7 @@ pub const CATALOGUE: &[Entry] = &[
         grid: true,
         matrix: false,
         learned: false,
-        options: &["coarse", "boundary", "blocking"],
+        options: &["coarse", "boundary", "blocking", "omega"],
     },
     Entry {
         name: "mgpcg-f64",
@@ -123,7 +125,7 @@ pub const CATALOGUE: &[Entry] = &[
         grid: true,
         matrix: false,
         learned: false,
-        options: &["coarse", "boundary", "blocking"],
+        options: &["coarse", "boundary", "blocking", "omega"],
     },
     Entry {
         name: "fcd-ic0",
@@ -233,6 +235,29 @@ pub struct SolverSpec {
     /// Temporal blocking of MGPCG's smoothing (`None`: on, the default of
     /// `ritz_pde::MultigridParams`).
     pub temporal_blocking: Option<ritz_pde::Blocking>,
+    /// Relaxation weight of MGPCG's smoother (`None`: `ritz_pde::RELAXATION`).
+    pub relaxation: Option<Relaxation>,
+}
+
+/// A relaxation weight `ω` in (0, 2), held as its `f32` bits so that specs compare exactly.
+///
+/// ```
+/// use ritz::Relaxation;
+/// assert_eq!(Relaxation::new(1.25).unwrap().get(), 1.25);
+/// assert!(Relaxation::new(2.0).is_none() && Relaxation::new(f32::NAN).is_none());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Relaxation(u32);
+
+impl Relaxation {
+    /// `Some` for `0 < w < 2` (the weights that keep the V-cycle positive definite).
+    pub fn new(w: f32) -> Option<Self> {
+        (w > 0.0 && w < 2.0).then(|| Self(w.to_bits()))
+    }
+    /// The weight.
+    pub fn get(self) -> f32 {
+        f32::from_bits(self.0)
+    }
 }
 
 /// Largest accepted `k`, `vectors` and `steps` (beyond it the directions alone would need
@@ -251,6 +276,7 @@ impl SolverSpec {
             coarse: None,
             boundary_sweeps: None,
             temporal_blocking: None,
+            relaxation: None,
         }
     }
 
@@ -397,6 +423,17 @@ impl FromStr for SolverSpec {
                 }
                 continue;
             }
+            if key == "omega" {
+                let w = value
+                    .parse::<f32>()
+                    .ok()
+                    .and_then(Relaxation::new)
+                    .ok_or_else(|| bad(format!("omega = '{value}' is not a number in (0, 2)")))?;
+                if spec.relaxation.replace(w).is_some() {
+                    return Err(bad(format!("option '{key}' given twice")));
+                }
+                continue;
+            }
             // Boundary sweeps may be 0 (none); every other count is positive.
             let least = usize::from(key != "boundary");
             let v: usize = value
@@ -459,6 +496,9 @@ impl fmt::Display for SolverSpec {
             Some(ritz_pde::Blocking::Off) => f.write_str(":blocking=off")?,
             None => {}
         }
+        if let Some(w) = self.relaxation {
+            write!(f, ":omega={}", w.get())?;
+        }
         Ok(())
     }
 }
@@ -488,6 +528,16 @@ mod tests {
             assert_eq!(s.to_string(), format!("mgpcg:blocking={text}"));
         }
         assert!("mgpcg:blocking=on".parse::<SolverSpec>().is_err());
+        let s: SolverSpec = "mgpcg:omega=1.3".parse().unwrap();
+        assert_eq!(s.relaxation.map(Relaxation::get), Some(1.3));
+        assert_eq!(s.to_string(), "mgpcg:omega=1.3");
+        for bad in ["0", "2", "-1", "nan", "x", "1e9"] {
+            assert!(
+                format!("mgpcg:omega={bad}").parse::<SolverSpec>().is_err(),
+                "{bad}"
+            );
+        }
+        assert!("cg:omega=1.2".parse::<SolverSpec>().is_err());
         assert!("cg:blocking=off".parse::<SolverSpec>().is_err());
         assert!("mgpcg:coarse=fine".parse::<SolverSpec>().is_err());
         assert!(

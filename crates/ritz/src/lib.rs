@@ -55,7 +55,7 @@ pub mod error;
 pub mod learned;
 pub mod solver;
 
-pub use catalogue::{CATALOGUE, Entry, Method, SolverSpec};
+pub use catalogue::{CATALOGUE, Entry, Method, Relaxation, SolverSpec};
 pub use error::{Failure, RitzError};
 #[cfg(feature = "learned")]
 pub use learned::load_model;

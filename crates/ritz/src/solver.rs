@@ -537,6 +537,7 @@ fn build_engine(
                 coarse_operator: spec.coarse.unwrap_or(defaults.coarse_operator),
                 boundary_sweeps: spec.boundary_sweeps.unwrap_or(defaults.boundary_sweeps),
                 temporal_blocking: spec.temporal_blocking.unwrap_or(defaults.temporal_blocking),
+                relaxation: spec.relaxation.map_or(defaults.relaxation, |w| w.get()),
                 ..defaults
             };
             Engine::Mgpcg(Box::new(GridMultigrid::new(p, mp).map_err(pde())?))

@@ -161,6 +161,8 @@ pub(super) struct Level {
     pub(super) active: std::ops::Range<usize>,
     /// The entries of `boundary` (per colour) inside `active`.
     pub(super) boundary_active: [std::ops::Range<usize>; 2],
+    /// The smoother's relaxation weight ([`super::MultigridParams::relaxation`]).
+    pub(super) omega: f32,
 }
 
 impl Level {
@@ -213,6 +215,7 @@ impl Level {
             faces: None,
             active: 0..0,
             boundary_active: [0..0, 0..0],
+            omega: 1.0,
         };
         level.active = 0..level.planes();
         let mut code = super::touched(2 * lay.size);

@@ -111,17 +111,64 @@ unsafe fn neighbour_lines<'s, T>(
     [xl, xr, nb(other - dy), nb(other + dy), z.0, z.1]
 }
 
-/// One red (`c = 0`) or black (`1`) Gauss–Seidel half-sweep: every cell of colour `c` ←
-/// `(b + Σ neighbours) / diag` (0 outside the fluid). With `from_zero` the other colour is
-/// taken as 0 without being read: the first half-sweep from `x = 0`, which needs no zeroing
-/// of `x` beforehand (the next half-sweep overwrites the other colour).
-pub(super) fn half_sweep<T: Real>(lev: &Level, x: &mut [T], b: &[T], c: usize, from_zero: bool) {
+/// What a half-sweep may assume about the iterate before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Start {
+    /// Both colours hold the current iterate.
+    Warm,
+    /// The colour written holds no iterate yet (its stale values are not read): the first
+    /// black half-sweep from `x = 0`.
+    Fresh,
+    /// `x = 0`: neither colour is read — the first half-sweep from `x = 0`, which needs no
+    /// zeroing of `x` beforehand (the next half-sweep, [`Start::Fresh`], writes the other
+    /// colour without reading it).
+    Zero,
+}
+
+/// The relaxed update of a cell: `(1 − ω) old + ω gs` from the Gauss–Seidel value `gs`
+/// (red–black SOR; `ω = 1` is Gauss–Seidel), `keep = 1 − ω`.
+#[inline(always)]
+fn over<T: Real>(old: T, gs: T, w: T, keep: T) -> T {
+    keep * old + w * gs
+}
+
+/// Writes line `$out` from the Gauss–Seidel values `$gs` (an expression of the slot `$m`):
+/// relaxed against the old values, or, on a [`Start::Fresh`] or [`Start::Zero`] line, `ω gs`
+/// without reading them (stale values may be anything, a NaN of an earlier failed solve
+/// included). A macro, not a function taking a closure: the loops must stay plain
+/// `for m in 0..h` over slices of length `h` to vectorize.
+macro_rules! store {
+    ($out:ident, $start:expr, $wk:expr, |$m:ident| $gs:expr) => {{
+        let (w, keep) = $wk;
+        let h = $out.len();
+        if $start == Start::Warm {
+            for $m in 0..h {
+                $out[$m] = over($out[$m], $gs, w, keep);
+            }
+        } else {
+            for $m in 0..h {
+                $out[$m] = w * $gs;
+            }
+        }
+    }};
+}
+
+/// `(ω, 1 − ω)` of a level in `T`.
+#[inline(always)]
+fn weights<T: Real>(lev: &Level) -> (T, T) {
+    (T::from_f32(lev.omega), T::from_f32(1.0 - lev.omega))
+}
+
+/// One red (`c = 0`) or black (`1`) half-sweep of red–black SOR (Gauss–Seidel at the level's
+/// `ω = 1`): every cell of colour `c` ← `(1 − ω) x + ω (b + Σ neighbours) / diag` (0 outside
+/// the fluid), from the iterate `start` describes.
+pub(super) fn half_sweep<T: Real>(lev: &Level, x: &mut [T], b: &[T], c: usize, start: Start) {
     let xs = SharedSlice::new(x);
     par_lines(lev, |lines| {
         for l in lines {
             // SAFETY: each stored line of colour `c` is written by one thread only, and this
-            // half-sweep reads nothing of colour `c` but `b`.
-            unsafe { sweep_line(lev, &xs, b, l, c, from_zero) };
+            // half-sweep reads nothing of colour `c` but `b` and the line it writes.
+            unsafe { sweep_line(lev, &xs, b, l, c, start) };
         }
     });
 }
@@ -138,7 +185,7 @@ unsafe fn sweep_line<T: Real>(
     b: &[T],
     l: usize,
     c: usize,
-    from_zero: bool,
+    start: Start,
 ) {
     let lay = lev.lay;
     let (size, h) = (lay.size, lay.h());
@@ -147,47 +194,45 @@ unsafe fn sweep_line<T: Real>(
     // SAFETY: the caller's contract (the range lies inside the colour).
     let out = unsafe { xs.slice_mut(own..own + h) };
     let (bl, cl) = (&b[own..own + h], &lev.code[own..own + h]);
+    let wk = weights::<T>(lev);
     if let Some(faces) = lev.faces.as_deref().filter(|f| f.on(c, l)) {
         let f = LineFaces::new(faces, lay, c, o, s);
-        if from_zero {
-            for m in 0..h {
-                out[m] = relax_weighted(bl[m], f.diag[m]);
-            }
+        if start == Start::Zero {
+            store!(out, start, wk, |m| relax_weighted(bl[m], f.diag[m]));
             return;
         }
         // SAFETY: the caller's contract.
         let [xl, xr, yl, yh, zl, zh] = unsafe { neighbour_lines(lay, xs, other, s) };
         let unit = T::from_f32(1.0 / SCALE);
         if lay.three {
-            for m in 0..h {
-                let flux = f.flux3(m, [xl, xr, yl, yh, zl, zh]);
-                out[m] = relax_weighted(bl[m] + flux * unit, f.diag[m]);
-            }
+            store!(out, start, wk, |m| relax_weighted(
+                bl[m] + f.flux3(m, [xl, xr, yl, yh, zl, zh]) * unit,
+                f.diag[m]
+            ));
         } else {
-            for m in 0..h {
-                let flux = f.flux2(m, [xl, xr, yl, yh]);
-                out[m] = relax_weighted(bl[m] + flux * unit, f.diag[m]);
-            }
+            store!(out, start, wk, |m| relax_weighted(
+                bl[m] + f.flux2(m, [xl, xr, yl, yh]) * unit,
+                f.diag[m]
+            ));
         }
         return;
     }
-    if from_zero {
-        for m in 0..h {
-            out[m] = relax(bl[m], cl[m]);
-        }
+    if start == Start::Zero {
+        store!(out, start, wk, |m| relax(bl[m], cl[m]));
         return;
     }
     // SAFETY: the caller's contract.
     let [xl, xr, yl, yh, zl, zh] = unsafe { neighbour_lines(lay, xs, other, s) };
     if lay.three {
-        for m in 0..h {
-            let sum = bl[m] + xl[m] + xr[m] + yl[m] + yh[m] + zl[m] + zh[m];
-            out[m] = relax(sum, cl[m]);
-        }
+        store!(out, start, wk, |m| relax(
+            bl[m] + xl[m] + xr[m] + yl[m] + yh[m] + zl[m] + zh[m],
+            cl[m]
+        ));
     } else {
-        for m in 0..h {
-            out[m] = relax(bl[m] + xl[m] + xr[m] + yl[m] + yh[m], cl[m]);
-        }
+        store!(out, start, wk, |m| relax(
+            bl[m] + xl[m] + xr[m] + yl[m] + yh[m],
+            cl[m]
+        ));
     }
 }
 
@@ -271,20 +316,26 @@ unsafe fn gs_range<T: Real>(
     // SAFETY (all reads and writes below): in bounds by the assertion; exclusivity is the
     // caller's contract.
     let o = |i: usize| unsafe { xs.get(other + i) };
+    let (w, keep) = weights::<T>(lev);
     if let Some(faces) = &lev.faces {
         let records = &faces.boundary[c][range];
         for (&e, r) in cells.iter().zip(records) {
             let (q, s) = boundary_entry(e);
-            let w = |i: usize| T::from_f32(r[i]);
+            let g = |i: usize| T::from_f32(r[i]);
             let mut sum = unsafe { *bc.get_unchecked(q) }
-                + w(0) * o(q + s - 1)
-                + w(1) * o(q + s)
-                + w(2) * o(q - dy)
-                + w(3) * o(q + dy);
+                + g(0) * o(q + s - 1)
+                + g(1) * o(q + s)
+                + g(2) * o(q - dy)
+                + g(3) * o(q + dy);
             if lay.three {
-                sum = sum + w(4) * o(q - dz) + w(5) * o(q + dz);
+                sum = sum + g(4) * o(q - dz) + g(5) * o(q + dz);
             }
-            unsafe { xs.set(own + q, relax_weighted(sum, r[6])) };
+            unsafe {
+                xs.set(
+                    own + q,
+                    over(xs.get(own + q), relax_weighted(sum, r[6]), w, keep),
+                )
+            };
         }
         return;
     }
@@ -304,7 +355,12 @@ unsafe fn gs_range<T: Real>(
         if lay.three {
             sum = sum + o(q - dz) + o(q + dz);
         }
-        unsafe { xs.set(own + q, sum * inv[(code & 7) as usize]) };
+        unsafe {
+            xs.set(
+                own + q,
+                over(xs.get(own + q), sum * inv[(code & 7) as usize], w, keep),
+            )
+        };
     }
 }
 
@@ -331,6 +387,7 @@ unsafe fn boundary_line<T: Real>(lev: &Level, xs: &SharedSlice<T>, b: &[T], l: u
     let out = unsafe { xs.slice_mut(own..own + h) };
     let [xl, xr, yl, yh, zl, zh] = unsafe { neighbour_lines(lay, xs, other, s) };
     let (bl, cl) = (&b[own..own + h], &lev.code[own..own + h]);
+    let (w, keep) = weights::<T>(lev);
     let update = |m: usize, sum: T, old: T| {
         let d = cl[m] & 7;
         let v = if d != 0 {
@@ -338,6 +395,7 @@ unsafe fn boundary_line<T: Real>(lev: &Level, xs: &SharedSlice<T>, b: &[T], l: u
         } else {
             T::default()
         };
+        let v = over(old, v, w, keep);
         if cl[m] & BOUNDARY_BIT != 0 { v } else { old }
     };
     if lay.three {
@@ -352,12 +410,12 @@ unsafe fn boundary_line<T: Real>(lev: &Level, xs: &SharedSlice<T>, b: &[T], l: u
     }
 }
 
-/// One stage of a [`wave`]: a half-sweep of `colour` over the whole level (`from_zero`: the
-/// first one from `x = 0`) or over its boundary cells.
+/// One stage of a [`wave`]: a half-sweep of `colour` over the whole level (from the iterate
+/// `start` describes) or over its boundary cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Stage {
     /// A whole-level half-sweep ([`half_sweep`]).
-    Sweep { colour: usize, from_zero: bool },
+    Sweep { colour: usize, start: Start },
     /// A half-sweep over the boundary cells ([`gs_cells`]).
     Boundary { colour: usize },
 }
@@ -454,9 +512,12 @@ pub(super) fn wave<T: Real>(lev: &Level, x: &mut [T], b: &[T], stages: &[Stage])
     // before it on the neighbouring planes, and before the stage after it there; concurrent
     // chunks and triangles stay more than one plane apart at every stage.
     let run = |j: usize, k: usize| match stages[j] {
-        Stage::Sweep { colour, from_zero } => {
+        Stage::Sweep {
+            colour,
+            start: from,
+        } => {
             for l in k * per..(k + 1) * per {
-                unsafe { sweep_line(lev, &xs, b, l, colour, from_zero) };
+                unsafe { sweep_line(lev, &xs, b, l, colour, from) };
             }
         }
         Stage::Boundary { colour } => {
@@ -620,7 +681,7 @@ mod tests {
             g.paint(CellFlag::Solid, |p| {
                 (p[0] * 0.9).sin() + (p[1] * 1.3).cos() + (p[2] * 0.7).sin() > 1.0
             });
-            let lev = Level::from_problem(&PoissonProblem::new(g).unwrap());
+            let mut lev = Level::from_problem(&PoissonProblem::new(g).unwrap());
             assert!(lev.boundary[0].len() >= 8192);
             fn check<T: Real + PartialEq + std::fmt::Debug>(lev: &Level) {
                 let v = |q: usize, s: usize| {
@@ -639,8 +700,12 @@ mod tests {
                     assert!(x1 != x, "colour {c}");
                 }
             }
-            check::<f32>(&lev);
-            check::<f64>(&lev);
+            // Gauss–Seidel and over-relaxed.
+            for omega in [1.0, 1.3] {
+                lev.omega = omega;
+                check::<f32>(&lev);
+                check::<f64>(&lev);
+            }
         }
     }
 }
