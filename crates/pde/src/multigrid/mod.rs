@@ -12,7 +12,8 @@
 //! * **Transfers**: cell-centred trilinear prolongation `P` (weights ¾, ¼ per axis) and
 //!   restriction `R = (4 / 2^d) Pᵀ` — the transpose, scaled for the `h² → (2h)²` change of the
 //!   unit-spacing stencil — so that the coarse-grid correction is symmetric.
-//! * **Smoothing**: red–black Gauss–Seidel, `ν₁` sweeps red→black before and `ν₂` sweeps
+//! * **Smoothing**: red–black SOR (Gauss–Seidel over-relaxed by `ω`,
+//!   [`MultigridParams::relaxation`]), `ν₁` sweeps red→black before and `ν₂` sweeps
 //!   black→red after the coarse correction (the adjoint order), plus extra sweeps over the
 //!   cells next to a non-fluid cell (McAdams et al.'s boundary smoothing; its effect is in
 //!   docs/results.md), mirrored the same way. The V-cycle is therefore a
@@ -139,7 +140,7 @@ pub enum Blocking {
 /// Parameters of [`GridMultigrid`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MultigridParams {
-    /// Red–black Gauss–Seidel sweeps before the coarse correction.
+    /// Red–black SOR sweeps before the coarse correction.
     pub pre_smooth: usize,
     /// Sweeps after it (in the reverse colour order).
     pub post_smooth: usize,
