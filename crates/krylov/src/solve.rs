@@ -188,8 +188,8 @@ pub(crate) struct Prepared<'a> {
 }
 
 /// Validates the system (shapes, NaN/Inf in `b` and `x`, parameters, preconditioner size) and
-/// projects `b` where its null-space component matters. Returns `Err(Ok(info))` — an early, successful exit with `x = 0` — when
-/// `b` is zero.
+/// projects `b` where its null-space component matters. Returns `Err(Ok(info))` — an early,
+/// successful exit with `x = 0` — when `b` is zero.
 ///
 /// Collective with a [`Reduction`] over several parts: each part checks its own piece, the
 /// verdicts are summed, and a part whose piece is fine reports the failure found elsewhere

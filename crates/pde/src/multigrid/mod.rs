@@ -162,7 +162,7 @@ pub struct MultigridParams {
     /// (1 − ω) x + ω x_GS`; 1 is Gauss–Seidel. Any `0 < ω < 2` keeps the V-cycle symmetric
     /// and positive definite (the post-smoothing is the pre-smoothing's adjoint); over-
     /// relaxation damps the smooth error the coarse grid leaves near boundaries faster.
-    /// Default: `RELAXATION`, the best of the weights measured in docs/mgpcg.md.
+    /// Default: [`RELAXATION`], the best of the weights measured in docs/mgpcg.md.
     pub relaxation: f32,
 }
 
