@@ -270,7 +270,7 @@ fn validate_plan(args: &BenchArgs, specs: &[ProblemSpec]) -> Result<(), String> 
         for name in solver_names(args, spec) {
             let learned = name
                 .parse::<ritz::SolverSpec>()
-                .is_ok_and(|s| s.method.is_learned());
+                .is_ok_and(|s| s.method.is_learned() && s.method != ritz::Method::Learned);
             if learned
                 && args.backend == crate::backend::BackendKind::Cuda
                 && !cfg!(feature = "cuda")

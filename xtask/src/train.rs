@@ -26,7 +26,9 @@ pub fn shipped_weights() -> PathBuf {
 /// Arguments of `cargo xtask train`.
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
-    /// Model: dcdm, dcdm-large, stencil, stencil-spd.
+    /// Model: dcdm, dcdm-large, stencil, stencil-spd, or learned (MGPCG's relaxation
+    /// schedule, learned by pattern search on the scenes at n/2 and n, --geometries seeds
+    /// each, the first --levels levels' weights; --evaluations bounds the search).
     #[arg(long, default_value = "stencil")]
     pub model: String,
     /// 2 or 3.
@@ -117,6 +119,74 @@ pub struct TrainArgs {
     /// Step-size schedule: constant, or cosine decay to 1 % over the run.
     #[arg(long, value_enum)]
     pub schedule: Option<ScheduleArg>,
+    /// --model learned: evaluations of the loss (each a solve of every training system).
+    #[arg(long, default_value_t = 800)]
+    pub evaluations: usize,
+}
+
+/// `--model learned`: MGPCG's relaxation schedule learned on the training scenes by pattern
+/// search ([`ritz::neural::schedule`]), written to `<out>/learned-<dim>d.json` (and with
+/// `--install` to the shipped weights).
+fn train_schedule(a: &TrainArgs) -> Result<(), String> {
+    use ritz::neural::schedule::{ScheduleFile, ScheduleTraining, learn_schedule};
+    let defaults = ScheduleTraining::default();
+    let scenes = match &a.scenes {
+        Some(list) => list
+            .iter()
+            .map(|s| s.parse::<Scene>().map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => defaults.scenes.clone(),
+    };
+    let train = ScheduleTraining {
+        scenes,
+        dim: a.dim,
+        sizes: match a.n {
+            Some(n) => vec![n / 2, n],
+            None if a.dim == 3 => defaults.sizes.clone(),
+            None => vec![128, 256],
+        },
+        seeds: a.geometries.map_or(defaults.seeds, |g| g as u64),
+        learned_levels: a.levels.unwrap_or(defaults.learned_levels),
+        max_evaluations: a.evaluations,
+        ..defaults
+    };
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("train-out/learned-{}d", a.dim)));
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let t0 = std::time::Instant::now();
+    let quiet = a.quiet;
+    let learned = learn_schedule(&train, &mut |evaluations, loss| {
+        if !quiet {
+            println!(
+                "evaluation {evaluations:5}: {loss:.4} ({:.1} s)",
+                t0.elapsed().as_secs_f64()
+            );
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    println!(
+        "learned in {:.1} s, {} evaluations: {:.4} → {:.4} decades per iteration on the \
+         training systems (about {:.1} → {:.1} iterations to 1e-6)",
+        t0.elapsed().as_secs_f64(),
+        learned.evaluations,
+        learned.start_rate,
+        learned.rate,
+        -6.0 / learned.start_rate,
+        -6.0 / learned.rate
+    );
+    let file = ScheduleFile::new(&train, learned);
+    let name = format!("learned-{}d.json", a.dim);
+    let path = out.join(&name);
+    file.save(&path).map_err(|e| e.to_string())?;
+    println!("wrote {}", path.display());
+    if a.install {
+        let to = shipped_weights().join(&name);
+        file.save(&to).map_err(|e| e.to_string())?;
+        println!("installed {}", to.display());
+    }
+    Ok(())
 }
 
 /// `--schedule` values.
@@ -247,6 +317,9 @@ fn init_record(
 
 /// `cargo xtask train`.
 pub fn run_train(a: TrainArgs) -> Result<(), String> {
+    if a.model == "learned" {
+        return train_schedule(&a);
+    }
     let cfg = config_from_args(&a)?;
     let name = cfg.model.name();
     let dim = cfg.model.dim();

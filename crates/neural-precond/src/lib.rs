@@ -47,6 +47,7 @@ pub mod model;
 pub mod ops;
 pub mod precond;
 pub mod recipe;
+pub mod schedule;
 pub mod shipped;
 pub mod stencil;
 pub mod train;

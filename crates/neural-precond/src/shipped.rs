@@ -40,6 +40,35 @@ const SHIPPED: [Shipped; 6] = [
     shipped!("stencil-spd", 3),
 ];
 
+/// The shipped relaxation schedules of the `learned` solver, `weights/learned-<dim>d.json`.
+const SHIPPED_SCHEDULES: [(usize, &str); 2] = [
+    (2, include_str!("../weights/learned-2d.json")),
+    (3, include_str!("../weights/learned-3d.json")),
+];
+
+/// The shipped relaxation schedule of the `learned` solver (MGPCG with learned weights,
+/// [`crate::schedule`]) for dimension `dim`.
+///
+/// Errors: no shipped schedule for `dim` ([`NeuralError::Config`]); the checks of
+/// [`ScheduleFile::parse`](crate::schedule::ScheduleFile::parse) (they hold for the shipped
+/// files).
+///
+/// ```
+/// let file = ritz_neural_precond::shipped::load_shipped_schedule(3)?;
+/// assert_eq!(file.dim, 3);
+/// file.learned.schedule.validate()?;
+/// assert!(ritz_neural_precond::shipped::load_shipped_schedule(4).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn load_shipped_schedule(dim: usize) -> Result<crate::schedule::ScheduleFile, NeuralError> {
+    let Some((_, text)) = SHIPPED_SCHEDULES.iter().find(|(d, _)| *d == dim) else {
+        return Err(NeuralError::Config(format!(
+            "no shipped relaxation schedule in {dim}D (shipped: 2D, 3D)"
+        )));
+    };
+    crate::schedule::ScheduleFile::parse(text, &format!("<shipped>/learned-{dim}d.json"))
+}
+
 /// The shipped networks as `(model name, dimension)`: dcdm, stencil and stencil-spd in 2D and
 /// 3D.
 pub fn shipped() -> impl Iterator<Item = (&'static str, usize)> {

@@ -7,6 +7,11 @@
 //! - [`HeldOut::Liquid`]: a free-surface liquid — a wavy pool on a sloped solid floor with a
 //!   falling drop above it, air everywhere else, walls closed: Dirichlet conditions on a
 //!   curved free surface instead of a flat top.
+//! - [`HeldOut::Maze`]: a maze — an 8 × 8 lattice of rooms whose thin walls leave one path
+//!   between any two rooms (a random spanning tree; doors half a room wide), extruded through the height in 3D, in a
+//!   closed box whose only air is a column in the last room: the pressure of the first room
+//!   couples to the outlet through the whole maze, the hardest long-range case for a coarse
+//!   grid.
 //!
 //! Generated like the scenes: a pure function of `(kind, dim, n, seed)`, shapes in units of
 //! `n`, so one seed gives the same geometry at every resolution.
@@ -25,17 +30,21 @@ pub enum HeldOut {
     /// A wavy pool (mean depth 0.35n) on a sloped floor, a drop of radius 0.12n above it, air
     /// elsewhere, walls closed.
     Liquid,
+    /// An 8 × 8 maze of rooms (walls n/48 thick, at least one cell), closed, with an air
+    /// column in the last room.
+    Maze,
 }
 
 impl HeldOut {
     /// Every kind.
-    pub const ALL: [HeldOut; 2] = [HeldOut::Porous, HeldOut::Liquid];
+    pub const ALL: [HeldOut; 3] = [HeldOut::Porous, HeldOut::Liquid, HeldOut::Maze];
 
-    /// "porous" or "liquid".
+    /// "porous", "liquid" or "maze".
     pub fn name(self) -> &'static str {
         match self {
             HeldOut::Porous => "porous",
             HeldOut::Liquid => "liquid",
+            HeldOut::Maze => "maze",
         }
     }
 
@@ -43,11 +52,12 @@ impl HeldOut {
     pub fn walls(self) -> WallPreset {
         match self {
             HeldOut::Porous => WallPreset::OpenTop,
-            HeldOut::Liquid => WallPreset::Closed,
+            HeldOut::Liquid | HeldOut::Maze => WallPreset::Closed,
         }
     }
 
     /// Builds the geometry on an `n^dim` grid. Cost: O(n^dim) plus the grains' volume.
+    /// A maze needs `n ≥ 16` (rooms of two cells and walls of one).
     ///
     /// Errors: [`PdeError::InvalidGrid`] for `dim` not 2 or 3 or `n < 8`.
     ///
@@ -64,6 +74,12 @@ impl HeldOut {
             return Err(PdeError::InvalidGrid {
                 shape: vec![n; dim],
                 reason: "held-out geometries are 2D or 3D with at least 8 cells per axis".into(),
+            });
+        }
+        if self == HeldOut::Maze && n < 16 {
+            return Err(PdeError::InvalidGrid {
+                shape: vec![n; dim],
+                reason: "a maze needs at least 16 cells per axis".into(),
             });
         }
         let mut g = MacGrid::new(&vec![n; dim], self.walls().walls(dim))?;
@@ -139,8 +155,86 @@ impl HeldOut {
                     }
                 }
             }
+            HeldOut::Maze => maze(&mut g, n, dim, &mut rng),
         }
         Ok(g)
+    }
+}
+
+/// Rooms per side of a [`HeldOut::Maze`].
+const ROOMS: usize = 8;
+
+/// Carves a maze into `g` (all fluid on entry): walls on the room lattice, a random spanning
+/// tree of the rooms (depth-first, from room 0) opening a door (the middle half of the wall)
+/// per tree edge, an air column in the corner of the last room.
+fn maze(g: &mut MacGrid, n: usize, dim: usize, rng: &mut Xoshiro256PlusPlus) {
+    let pitch = n as f64 / ROOMS as f64;
+    let t = (n / 48).max(1);
+    // The room of coordinate `x` along an axis, and whether `x` lies in the wall before it.
+    let room = |x: usize| ((x as f64 / pitch) as usize).min(ROOMS - 1);
+    let start = |r: usize| (r as f64 * pitch).ceil() as usize;
+    let in_wall = |x: usize| room(x) > 0 && x - start(room(x)) < t;
+    // Doors span the middle half of a room's side.
+    let door = |x: usize| {
+        let f = (x - start(room(x))) as f64 / pitch;
+        (0.25..0.75).contains(&f)
+    };
+    // Open passages: `open[r][0]` the wall between room r and its +x neighbour, `[1]` +y.
+    let mut open = [[false; 2]; ROOMS * ROOMS];
+    let mut seen = [false; ROOMS * ROOMS];
+    let mut stack = vec![0usize];
+    seen[0] = true;
+    while let Some(&r) = stack.last() {
+        let (x, y) = (r % ROOMS, r / ROOMS);
+        let mut next = Vec::with_capacity(4);
+        if x + 1 < ROOMS && !seen[r + 1] {
+            next.push((r + 1, r, 0));
+        }
+        if x > 0 && !seen[r - 1] {
+            next.push((r - 1, r - 1, 0));
+        }
+        if y + 1 < ROOMS && !seen[r + ROOMS] {
+            next.push((r + ROOMS, r, 1));
+        }
+        if y > 0 && !seen[r - ROOMS] {
+            next.push((r - ROOMS, r - ROOMS, 1));
+        }
+        if next.is_empty() {
+            stack.pop();
+            continue;
+        }
+        let (to, wall, axis) = next[rng.random_range(0..next.len())];
+        open[wall][axis] = true;
+        seen[to] = true;
+        stack.push(to);
+    }
+    let nz = if dim == 3 { n } else { 1 };
+    for k in 0..nz {
+        for j in 0..n {
+            for i in 0..n {
+                let (rx, ry) = (room(i), room(j));
+                let (wx, wy) = (in_wall(i), in_wall(j));
+                let solid = match (wx, wy) {
+                    (true, true) => true,
+                    // The wall between rooms rx − 1 and rx, at row ry.
+                    (true, false) => !(open[ry * ROOMS + rx - 1][0] && door(j)),
+                    (false, true) => !(open[(ry - 1) * ROOMS + rx][1] && door(i)),
+                    (false, false) => false,
+                };
+                if solid {
+                    g.set(i, j, k, CellFlag::Solid);
+                }
+            }
+        }
+    }
+    // The outlet: an air column over the last room's far quarter.
+    let from = n - (n / (2 * ROOMS)).max(1);
+    for k in 0..nz {
+        for j in from..n {
+            for i in from..n {
+                g.set(i, j, k, CellFlag::Air);
+            }
+        }
     }
 }
 
@@ -152,13 +246,13 @@ impl std::fmt::Display for HeldOut {
 
 impl std::str::FromStr for HeldOut {
     type Err = PdeError;
-    /// Parses "porous" or "liquid". Errors: another name ([`PdeError::Unsupported`]).
+    /// Parses "porous", "liquid" or "maze". Errors: another name ([`PdeError::Unsupported`]).
     fn from_str(s: &str) -> Result<Self, PdeError> {
         HeldOut::ALL
             .into_iter()
             .find(|h| h.name() == s)
             .ok_or_else(|| {
-                PdeError::Unsupported(format!("unknown geometry '{s}' (porous, liquid)"))
+                PdeError::Unsupported(format!("unknown geometry '{s}' (porous, liquid, maze)"))
             })
     }
 }
@@ -182,5 +276,27 @@ mod tests {
             }
         }
         assert!(HeldOut::Liquid.generate(3, 4, 0).is_err());
+        assert!(HeldOut::Maze.generate(2, 12, 0).is_err());
+    }
+
+    /// The maze is one connected region (a spanning tree leaves every room reachable) that
+    /// reaches the outlet; its walls take between a twentieth and a third of the cells.
+    #[test]
+    fn the_maze_is_connected_to_its_outlet() {
+        for dim in [2, 3] {
+            let g = HeldOut::Maze.generate(dim, 64, 3).unwrap();
+            let p = PoissonProblem::new(g.clone()).unwrap();
+            // No floating region: every fluid cell reaches the air.
+            assert!(p.null_space_grid().is_none(), "{dim}D");
+            let solid = g
+                .codes()
+                .iter()
+                .filter(|&&c| c == CellFlag::Solid as i8)
+                .count();
+            assert!(
+                solid > g.len() / 20 && solid < g.len() / 3,
+                "{dim}D: {solid}"
+            );
+        }
     }
 }

@@ -12,8 +12,9 @@
 //! - `vectors`, `steps` — Ritz vectors deflated and Lanczos steps of `deflated` (16 and 80,
 //!   the DCDM paper's deflated-PCG baseline).
 //! - `coarse` — the coarse-level operator of `mgpcg` and `mgpcg-f64`: `area` (area-weighted,
-//!   the default) or `unit` (rediscretized); `boundary` — their boundary Gauss–Seidel sweeps
-//!   (default 2; `0` turns them off); `blocking` — temporal blocking of the smoothing: `auto`
+//!   the default) or `unit` (rediscretized); `sweeps` — their smoothing sweeps before and
+//!   after the coarse correction (default 2: V(2,2)); `boundary` — their boundary sweeps
+//!   (default 2; `0` turns them off; also of `learned`); `blocking` — temporal blocking of the smoothing: `auto`
 //!   (the default: a wavefront on levels larger than the last-level cache), `wave` (on every
 //!   level) or `off` (the half-sweeps one by one); the same result each way; `omega` — the
 //!   smoother's relaxation weight in (0, 2) (red–black SOR; 1 is Gauss–Seidel; default
@@ -50,6 +51,8 @@ pub enum Method {
     Stencil,
     /// PCG with the SPD stencil V-net (learned).
     StencilSpd,
+    /// MGPCG with a relaxation schedule learned on the training scenes (learned).
+    Learned,
 }
 
 /// One catalogue entry.
@@ -116,7 +119,7 @@ pub const CATALOGUE: &[Entry] = &[
         grid: true,
         matrix: false,
         learned: false,
-        options: &["coarse", "boundary", "blocking", "omega"],
+        options: &["coarse", "sweeps", "boundary", "blocking", "omega"],
     },
     Entry {
         name: "mgpcg-f64",
@@ -125,7 +128,7 @@ pub const CATALOGUE: &[Entry] = &[
         grid: true,
         matrix: false,
         learned: false,
-        options: &["coarse", "boundary", "blocking", "omega"],
+        options: &["coarse", "sweeps", "boundary", "blocking", "omega"],
     },
     Entry {
         name: "fcd-ic0",
@@ -181,6 +184,16 @@ pub const CATALOGUE: &[Entry] = &[
         learned: true,
         options: &[],
     },
+    Entry {
+        name: "learned",
+        method: Method::Learned,
+        description: "MGPCG with a learned relaxation schedule (per-level SOR weights, boundary \
+                      weights, coarse-correction scales; shipped, or learned-<dim>d.json)",
+        grid: true,
+        matrix: false,
+        learned: true,
+        options: &["boundary", "blocking"],
+    },
 ];
 
 impl Method {
@@ -230,6 +243,9 @@ pub struct SolverSpec {
     pub lanczos_steps: Option<usize>,
     /// Coarse-level operator of MGPCG (`None`: area-weighted).
     pub coarse: Option<ritz_pde::CoarseOperator>,
+    /// Smoothing sweeps of MGPCG before and after the coarse correction (`None`: the default
+    /// of `ritz_pde::MultigridParams`).
+    pub sweeps: Option<usize>,
     /// Boundary sweeps of MGPCG (`None`: the default of `ritz_pde::MultigridParams`).
     pub boundary_sweeps: Option<usize>,
     /// Temporal blocking of MGPCG's smoothing (`None`: on, the default of
@@ -274,6 +290,7 @@ impl SolverSpec {
             vectors: None,
             lanczos_steps: None,
             coarse: None,
+            sweeps: None,
             boundary_sweeps: None,
             temporal_blocking: None,
             relaxation: None,
@@ -449,6 +466,7 @@ impl FromStr for SolverSpec {
                 "k" => &mut spec.fcd_k,
                 "vectors" => &mut spec.vectors,
                 "boundary" => &mut spec.boundary_sweeps,
+                "sweeps" => &mut spec.sweeps,
                 _ => &mut spec.lanczos_steps,
             };
             if slot.replace(v).is_some() {
@@ -487,6 +505,9 @@ impl fmt::Display for SolverSpec {
             Some(ritz_pde::CoarseOperator::Rediscretized) => f.write_str(":coarse=unit")?,
             None => {}
         }
+        if let Some(v) = self.sweeps {
+            write!(f, ":sweeps={v}")?;
+        }
         if let Some(v) = self.boundary_sweeps {
             write!(f, ":boundary={v}")?;
         }
@@ -517,6 +538,13 @@ mod tests {
         assert_eq!(s.to_string(), "mgpcg:coarse=unit:boundary=4");
         assert_eq!(s.boundary_sweeps, Some(4));
         assert!("mgpcg:boundary=0".parse::<SolverSpec>().is_ok());
+        let s: SolverSpec = "mgpcg:boundary=1:sweeps=3".parse().unwrap();
+        assert_eq!(
+            (s.sweeps, s.to_string()),
+            (Some(3), "mgpcg:sweeps=3:boundary=1".into())
+        );
+        assert!("mgpcg:sweeps=0".parse::<SolverSpec>().is_err());
+        assert!("learned:omega=1.2".parse::<SolverSpec>().is_err());
         use ritz_pde::Blocking;
         for (text, b) in [
             ("off", Blocking::Off),

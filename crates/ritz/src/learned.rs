@@ -7,6 +7,7 @@
 //! - `stencil` on the CPU: the plain-Rust f32 V-cycle with the geometry's stencils computed
 //!   once ([`StencilPreconditioner`]), for flexible conjugate directions;
 //! - `stencil-spd`: the symmetric variant, for PCG;
+//! - `learned`: MGPCG with a learned relaxation schedule ([`load_schedule`]);
 //! - `dcdm` (and `stencil` on CUDA): the burn network behind [`BurnPreconditioner`], for
 //!   flexible conjugate directions.
 
@@ -47,6 +48,39 @@ pub fn load_model<B: BurnBackend>(
     match folder {
         Some(dir) => load_weights::<B>(&dir.join(format!("{name}-{dim}d")), device),
         None => ritz_neural_precond::shipped::load_shipped::<B>(name, dim, device),
+    }
+}
+
+/// The relaxation schedule of the `learned` solver for dimension `dim`: `learned-<dim>d.json`
+/// from `folder` when it holds one (`cargo xtask train --model learned --out folder`), else
+/// the shipped one embedded in the library.
+///
+/// Errors: a malformed or out-of-range schedule file ([`NeuralError::Load`]); no shipped
+/// schedule for `dim`.
+///
+/// ```
+/// let file = ritz::learned::load_schedule(3, None)?;
+/// assert_eq!(file.dim, 3);
+/// println!("learned on {}", file.trained_on);
+/// # Ok::<(), ritz::neural::NeuralError>(())
+/// ```
+pub fn load_schedule(
+    dim: usize,
+    folder: Option<&Path>,
+) -> Result<ritz_neural_precond::schedule::ScheduleFile, NeuralError> {
+    let file = folder.map(|d| d.join(format!("learned-{dim}d.json")));
+    match file {
+        Some(path) if path.exists() => {
+            let f = ritz_neural_precond::schedule::ScheduleFile::load(&path)?;
+            if f.dim != dim {
+                return Err(NeuralError::Dimension {
+                    model: f.dim,
+                    grid: dim,
+                });
+            }
+            Ok(f)
+        }
+        _ => ritz_neural_precond::shipped::load_shipped_schedule(dim),
     }
 }
 

@@ -524,20 +524,27 @@ fn build_engine(
         Method::Ic0 => Engine::Pcg(ic(false)?),
         Method::Mic0 => Engine::Pcg(ic(true)?),
         Method::FcdIc0 => Engine::Fcd(ic(false)?, k),
-        Method::Mgpcg | Method::MgpcgF64 => {
+        Method::Mgpcg | Method::MgpcgF64 | Method::Learned => {
             let p = grid.expect("MGPCG runs on grid problems only (checked by build_with)");
-            let precision = if spec.method == Method::Mgpcg {
-                Precision::F32
-            } else {
+            let precision = if spec.method == Method::MgpcgF64 {
                 Precision::F64
+            } else {
+                Precision::F32
+            };
+            let schedule = match spec.method {
+                Method::Learned => Some(learned_schedule(spec, p, options)?),
+                _ => None,
             };
             let defaults = MultigridParams::default();
             let mp = MultigridParams {
                 precision,
                 coarse_operator: spec.coarse.unwrap_or(defaults.coarse_operator),
+                pre_smooth: spec.sweeps.unwrap_or(defaults.pre_smooth),
+                post_smooth: spec.sweeps.unwrap_or(defaults.post_smooth),
                 boundary_sweeps: spec.boundary_sweeps.unwrap_or(defaults.boundary_sweeps),
                 temporal_blocking: spec.temporal_blocking.unwrap_or(defaults.temporal_blocking),
                 relaxation: spec.relaxation.map_or(defaults.relaxation, |w| w.get()),
+                schedule,
                 ..defaults
             };
             Engine::Mgpcg(Box::new(GridMultigrid::new(p, mp).map_err(pde())?))
@@ -575,6 +582,32 @@ fn learned_engine(
     Ok(match prepare(spec, problem, options)? {
         Learned::Flexible(m) => Engine::Fcd(m, spec.k()),
         Learned::Spd(m) => Engine::Pcg(m),
+    })
+}
+
+/// The relaxation schedule of `learned` for the problem's dimension.
+#[cfg(feature = "learned")]
+fn learned_schedule(
+    spec: &SolverSpec,
+    problem: &PoissonProblem,
+    options: &BuildOptions,
+) -> Result<ritz_pde::Schedule, RitzError> {
+    let dim = problem.grid().dim();
+    let file =
+        crate::learned::load_schedule(dim, options.weights.as_deref())
+            .map_err(failed::<ritz_neural_precond::NeuralError>(spec))?;
+    Ok(file.learned.schedule)
+}
+
+#[cfg(not(feature = "learned"))]
+fn learned_schedule(
+    spec: &SolverSpec,
+    _: &PoissonProblem,
+    _: &BuildOptions,
+) -> Result<ritz_pde::Schedule, RitzError> {
+    Err(RitzError::FeatureDisabled {
+        solver: spec.to_string(),
+        feature: "learned",
     })
 }
 

@@ -161,8 +161,9 @@ pub(super) struct Level {
     pub(super) active: std::ops::Range<usize>,
     /// The entries of `boundary` (per colour) inside `active`.
     pub(super) boundary_active: [std::ops::Range<usize>; 2],
-    /// The smoother's relaxation weight ([`super::MultigridParams::relaxation`]).
-    pub(super) omega: f32,
+    /// The smoother's relaxation weights and the coarse-correction scale of this level
+    /// ([`super::MultigridParams::weights`]).
+    pub(super) weights: super::LevelWeights,
 }
 
 impl Level {
@@ -215,7 +216,7 @@ impl Level {
             faces: None,
             active: 0..0,
             boundary_active: [0..0, 0..0],
-            omega: 1.0,
+            weights: super::LevelWeights::uniform(1.0),
         };
         level.active = 0..level.planes();
         let mut code = super::touched(2 * lay.size);

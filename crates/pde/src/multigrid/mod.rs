@@ -164,6 +164,180 @@ pub struct MultigridParams {
     /// relaxation damps the smooth error the coarse grid leaves near boundaries faster.
     /// Default: [`RELAXATION`], the best of the weights measured in docs/mgpcg.md.
     pub relaxation: f32,
+    /// Per-level weights ([`Schedule`]: one `ω` per sweep, one for the boundary sweeps, a
+    /// scale of the coarse correction) that replace `relaxation` — hand-set, or learned from
+    /// training geometry (`ritz_neural_precond::schedule`). `None` (the default): every sweep
+    /// relaxes with `relaxation` and the coarse correction is added unscaled.
+    pub schedule: Option<Schedule>,
+}
+
+/// Whole-level sweeps per smoothing phase a [`Schedule`] weighs one by one (more are refused).
+pub const SCHEDULE_SWEEPS: usize = 4;
+
+/// Levels a [`Schedule`] weighs one by one; its last entry serves every coarser level.
+pub const SCHEDULE_LEVELS: usize = 4;
+
+/// The relaxation weights of one level of the V-cycle, the scale of the coarse correction it
+/// receives, and the exponent of its coarse operator.
+///
+/// The V-cycle stays symmetric positive definite when every `ω` lies in `(0, 2)`: each SOR
+/// half-sweep is then an `A`-self-adjoint contraction, and the post-smoothing runs the
+/// pre-smoothing's half-sweeps in reverse order with the same weights (its adjoint). The
+/// correction scale must be positive; past about 2 the cycle may stop being positive
+/// definite, which the Krylov method reports as a breakdown — hence `(0, 2)` is required.
+/// Any positive exponent keeps the coarse operator a symmetric, diagonally dominant
+/// Laplacian; `(0, 4)` is required.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LevelWeights {
+    /// `ω` of the whole-level sweeps, in pre-smoothing order (the post-smoothing uses them
+    /// reversed): sweep `k` of a phase of `ν` sweeps uses entry `k`.
+    pub sweeps: [f32; SCHEDULE_SWEEPS],
+    /// `ω` of the boundary sweeps.
+    pub boundary: f32,
+    /// `α` in `x ← x + α P e_c`: the scale of the coarse-grid correction this level receives.
+    pub correction: f32,
+    /// `p` of an area-weighted coarse level's operator: each face conducts `g^p`, `g` the
+    /// fraction of the finest faces inside it that are open (1: [`CoarseOperator::AreaWeighted`]
+    /// itself). `p > 1` makes a partly blocked face conduct less than its open area — a
+    /// narrow channel's resistance adds up along it. Unused on the finest level (the
+    /// problem's own operator) and with [`CoarseOperator::Rediscretized`]. Changing it
+    /// changes the hierarchy: [`GridMultigrid::set_schedule`] refuses that.
+    #[serde(default = "unit_exponent")]
+    pub conductance_exponent: f32,
+}
+
+fn unit_exponent() -> f32 {
+    1.0
+}
+
+impl LevelWeights {
+    /// Every sweep relaxed with `omega`, the coarse correction unscaled, the area-weighted
+    /// coarse operator as it is.
+    pub const fn uniform(omega: f32) -> Self {
+        Self {
+            sweeps: [omega; SCHEDULE_SWEEPS],
+            boundary: omega,
+            correction: 1.0,
+            conductance_exponent: 1.0,
+        }
+    }
+}
+
+/// Scalars per level of a [`Schedule`] ([`Schedule::to_vec`]).
+pub const SCHEDULE_PER_LEVEL: usize = SCHEDULE_SWEEPS + 3;
+
+/// Per-level [`LevelWeights`] of a V-cycle (level 0 is the finest; the last entry serves
+/// every level from [`SCHEDULE_LEVELS`]` − 1` down). A handful of scalars that cost nothing
+/// per iteration: the V-cycle's kernels and bytes are those of uniform SOR, its setup that of
+/// the area-weighted hierarchy.
+///
+/// ```
+/// use ritz_pde::{GridMultigrid, LevelWeights, MultigridParams, PoissonProblem, Scene, Schedule};
+/// let p = PoissonProblem::new(Scene::Spheres.generate(3, 16, 0)?)?;
+/// let mut schedule = Schedule::uniform(1.3);
+/// schedule.levels[0] = LevelWeights {
+///     sweeps: [1.5, 1.1, 1.0, 1.0],
+///     boundary: 1.2,
+///     correction: 1.1,
+///     conductance_exponent: 1.0,
+/// };
+/// schedule.levels[1].conductance_exponent = 1.5;
+/// let mg = GridMultigrid::new(&p, MultigridParams { schedule: Some(schedule), ..Default::default() })?;
+/// assert!(mg.num_levels() >= 2);
+/// // Weights outside (0, 2) are refused.
+/// schedule.levels[1].boundary = 2.5;
+/// assert!(GridMultigrid::new(&p, MultigridParams { schedule: Some(schedule), ..Default::default() }).is_err());
+/// # Ok::<(), ritz_pde::PdeError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Schedule {
+    /// The weights per level, finest first.
+    pub levels: [LevelWeights; SCHEDULE_LEVELS],
+}
+
+impl Schedule {
+    /// Every level [`LevelWeights::uniform`]`(omega)`: the same cycle as
+    /// [`MultigridParams::relaxation`]` = omega` without a schedule.
+    pub const fn uniform(omega: f32) -> Self {
+        Self {
+            levels: [LevelWeights::uniform(omega); SCHEDULE_LEVELS],
+        }
+    }
+    /// The weights of level `l`.
+    pub fn level(&self, l: usize) -> LevelWeights {
+        self.levels[l.min(SCHEDULE_LEVELS - 1)]
+    }
+    /// The schedule of the hierarchy below level `k` (its level 0 is this one's level `k`).
+    pub fn from_level(&self, k: usize) -> Self {
+        Self {
+            levels: std::array::from_fn(|l| self.level(k + l)),
+        }
+    }
+    /// The schedule's scalars, level by level ([`SCHEDULE_PER_LEVEL`] each): the sweep
+    /// weights, the boundary weight, the correction scale, the conductance exponent (what a
+    /// learner varies).
+    pub fn to_vec(&self) -> Vec<f32> {
+        self.levels
+            .iter()
+            .flat_map(|w| {
+                w.sweeps
+                    .into_iter()
+                    .chain([w.boundary, w.correction, w.conductance_exponent])
+            })
+            .collect()
+    }
+    /// The inverse of [`Schedule::to_vec`]; `None` on a length other than
+    /// `SCHEDULE_LEVELS · SCHEDULE_PER_LEVEL`.
+    pub fn from_slice(v: &[f32]) -> Option<Self> {
+        let per = SCHEDULE_PER_LEVEL;
+        (v.len() == SCHEDULE_LEVELS * per).then(|| Self {
+            levels: std::array::from_fn(|l| {
+                let w = &v[l * per..(l + 1) * per];
+                LevelWeights {
+                    sweeps: std::array::from_fn(|k| w[k]),
+                    boundary: w[SCHEDULE_SWEEPS],
+                    correction: w[SCHEDULE_SWEEPS + 1],
+                    conductance_exponent: w[SCHEDULE_SWEEPS + 2],
+                }
+            }),
+        })
+    }
+    /// The open interval entry `i` of [`Schedule::to_vec`] must lie in: `(0, 4)` for the
+    /// conductance exponents, `(0, 2)` for the rest.
+    pub fn range(i: usize) -> (f32, f32) {
+        if i % SCHEDULE_PER_LEVEL == SCHEDULE_SWEEPS + 2 {
+            (0.0, 4.0)
+        } else {
+            (0.0, 2.0)
+        }
+    }
+    /// `Err` unless every entry lies in its [`Schedule::range`] (NaN included).
+    pub fn validate(&self) -> Result<(), PdeError> {
+        for (i, w) in self.to_vec().into_iter().enumerate() {
+            let (lo, hi) = Self::range(i);
+            if !(w > lo && w < hi) {
+                return Err(PdeError::Unsupported(format!(
+                    "entry {i} of a relaxation schedule must lie in ({lo}, {hi}) for the \
+                     V-cycle to be symmetric positive definite (got {w})"
+                )));
+            }
+        }
+        Ok(())
+    }
+    /// The conductance exponents per level (what the hierarchy depends on).
+    fn exponents(&self) -> [f32; SCHEDULE_LEVELS] {
+        self.levels.map(|w| w.conductance_exponent)
+    }
+}
+
+impl MultigridParams {
+    /// The weights level `l` smooths with: the schedule's, else uniform `relaxation`.
+    pub fn weights(&self, l: usize) -> LevelWeights {
+        match &self.schedule {
+            Some(s) => s.level(l),
+            None => LevelWeights::uniform(self.relaxation),
+        }
+    }
 }
 
 /// The default [`MultigridParams::relaxation`].
@@ -180,6 +354,7 @@ impl Default for MultigridParams {
             coarse_operator: CoarseOperator::AreaWeighted,
             temporal_blocking: Blocking::Auto,
             relaxation: RELAXATION,
+            schedule: None,
         }
     }
 }
@@ -193,6 +368,51 @@ fn sweep_start(first: bool, colour: usize) -> Start {
         (true, _) => Start::Fresh,
         _ => Start::Warm,
     }
+}
+
+/// Level `l`'s area-weighted operator from its raw conductances `cond`: mapped by the
+/// schedule's conductance exponent, or `cond` itself at exponent 1.
+fn mapped<'c>(
+    params: &MultigridParams,
+    l: usize,
+    cond: Option<&'c Conductance>,
+) -> Option<std::borrow::Cow<'c, Conductance>> {
+    let p = params.weights(l).conductance_exponent;
+    cond.map(|c| {
+        if p == 1.0 {
+            std::borrow::Cow::Borrowed(c)
+        } else {
+            std::borrow::Cow::Owned(c.mapped(|g| g.powf(p)))
+        }
+    })
+}
+
+/// `Err` unless the relaxation weight and every entry of the schedule lie in their ranges and
+/// the schedule weighs every sweep.
+fn check_weights(params: &MultigridParams) -> Result<(), PdeError> {
+    if !(params.relaxation > 0.0 && params.relaxation < 2.0) {
+        return Err(PdeError::Unsupported(format!(
+            "the relaxation weight must lie in (0, 2) for the V-cycle to be symmetric \
+             positive definite (got {})",
+            params.relaxation
+        )));
+    }
+    if let Some(schedule) = &params.schedule {
+        schedule.validate()?;
+        if params.pre_smooth > SCHEDULE_SWEEPS {
+            return Err(PdeError::Unsupported(format!(
+                "a relaxation schedule weighs at most {SCHEDULE_SWEEPS} sweeps (got {})",
+                params.pre_smooth
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The [`LevelWeights::sweeps`] entry of whole-level sweep `k` of a smoothing phase of
+/// `sweeps`: in order before the coarse correction (`pre`), reversed after it (the adjoint).
+fn sweep_weight(pre: bool, k: usize, sweeps: usize) -> usize {
+    if pre { k } else { sweeps - 1 - k }
 }
 
 /// Bytes of this machine's last-level cache (Linux: the largest cache level in sysfs; 32 MiB
@@ -465,13 +685,7 @@ impl GridMultigrid {
                 params.pre_smooth, params.post_smooth
             )));
         }
-        if !(params.relaxation > 0.0 && params.relaxation < 2.0) {
-            return Err(PdeError::Unsupported(format!(
-                "the relaxation weight must lie in (0, 2) for the V-cycle to be symmetric \
-                 positive definite (got {})",
-                params.relaxation
-            )));
-        }
+        check_weights(&params)?;
         let finest_problem = match tail {
             Tail::Solve(p) => p,
             Tail::Window(_) => None,
@@ -501,7 +715,10 @@ impl GridMultigrid {
                 Some(c) => c.coarsen(&cg),
             });
             let window = matches!(tail, Tail::Window(_));
-            match Level::from_grid_in(&cg, cc.as_ref(), window) {
+            // The level's operator maps its raw conductances; the next level coarsens the raw
+            // ones (`cond`).
+            let op = mapped(&params, levels.len(), cc.as_ref());
+            match Level::from_grid_in(&cg, op.as_deref(), window) {
                 Some(level) => {
                     levels.push(level);
                     coarsest_grid = Some(cg.clone());
@@ -511,8 +728,8 @@ impl GridMultigrid {
                 None => break,
             }
         }
-        for lev in &mut levels {
-            lev.omega = params.relaxation;
+        for (l, lev) in levels.iter_mut().enumerate() {
+            lev.weights = params.weights(l);
         }
         if let Tail::Window(n) = tail {
             if levels.len() < n {
@@ -555,8 +772,8 @@ impl GridMultigrid {
         // The sparse factorization is of the coarsest grid's unit Laplacian even when the
         // levels above are area-weighted (any SPSD coarsest solve keeps the V-cycle SPD).
         let coarse = if last.num_fluid() <= MAX_DENSE {
-            let a = match &cond {
-                Some(c) => weighted_matrix(last, c)?,
+            let a = match mapped(&params, levels.len() - 1, cond.as_ref()) {
+                Some(c) => weighted_matrix(last, &c)?,
                 None => DenseMatrix::from_operator(&last.assemble()),
             };
             let pinv = a.spsd_pseudo_inverse(1e-12)?;
@@ -610,6 +827,43 @@ impl GridMultigrid {
     /// The parameters.
     pub fn params(&self) -> MultigridParams {
         self.params
+    }
+    /// Gives the V-cycle new relaxation weights ([`MultigridParams::schedule`]; `None`: uniform
+    /// [`MultigridParams::relaxation`]) without rebuilding the hierarchy: a learner's step, or
+    /// one hierarchy serving several schedules. Cost: a write per level.
+    ///
+    /// Errors (the weights unchanged): a weight outside its range, more sweeps than a
+    /// schedule weighs, or other conductance exponents (they change the coarse operators:
+    /// build a new hierarchy).
+    ///
+    /// ```
+    /// use ritz_pde::{GridMultigrid, MultigridParams, PoissonProblem, Scene, Schedule};
+    /// let p = PoissonProblem::new(Scene::Spheres.generate(3, 16, 0)?)?;
+    /// let mut mg = GridMultigrid::new(&p, MultigridParams::default())?;
+    /// mg.set_schedule(Some(Schedule::uniform(1.1)))?;
+    /// assert_eq!(mg.params().schedule, Some(Schedule::uniform(1.1)));
+    /// assert!(mg.set_schedule(Some(Schedule::uniform(0.0))).is_err());
+    /// # Ok::<(), ritz_pde::PdeError>(())
+    /// ```
+    pub fn set_schedule(&mut self, schedule: Option<Schedule>) -> Result<(), PdeError> {
+        let params = MultigridParams {
+            schedule,
+            ..self.params
+        };
+        check_weights(&params)?;
+        let exponents = |p: &MultigridParams| p.schedule.map(|s| s.exponents());
+        let unit = [1.0; SCHEDULE_LEVELS];
+        if exponents(&params).unwrap_or(unit) != exponents(&self.params).unwrap_or(unit) {
+            return Err(PdeError::Unsupported(
+                "new conductance exponents change the coarse operators: build a new hierarchy"
+                    .into(),
+            ));
+        }
+        for (l, lev) in self.levels.iter_mut().enumerate() {
+            lev.weights = params.weights(l);
+        }
+        self.params = params;
+        Ok(())
     }
 
     /// Turns the per-kernel profile on (clearing it) or off. Cost when on: two clock reads
@@ -674,7 +928,15 @@ impl GridMultigrid {
         at_level(&mut s.prof, l);
         let t0 = start(&s.prof);
         let (xf, xc) = s.x.split_at_mut(l + 1);
-        prolong_add(&self.levels[l + 1], lev, &xc[0], &mut s.r[l], &mut xf[l]);
+        let alpha = lev.weights.correction;
+        prolong_add(
+            &self.levels[l + 1],
+            lev,
+            &xc[0],
+            &mut s.r[l],
+            &mut xf[l],
+            alpha,
+        );
         stop(
             &mut s.prof,
             Kernel::Prolong,
@@ -719,13 +981,21 @@ impl GridMultigrid {
             }
             return;
         }
+        let weights = lev.weights;
         let full = (0..sweeps).flat_map(|k| {
-            order.map(|colour| Stage::Sweep {
+            let omega = weights.sweeps[sweep_weight(pre, k, sweeps)];
+            order.map(move |colour| Stage::Sweep {
                 colour,
                 start: sweep_start(pre && k == 0, colour),
+                omega,
             })
         });
-        let boundary = (0..bs).flat_map(|_| order.map(|colour| Stage::Boundary { colour }));
+        let boundary = (0..bs).flat_map(|_| {
+            order.map(|colour| Stage::Boundary {
+                colour,
+                omega: weights.boundary,
+            })
+        });
         let stages: Vec<Stage> = if pre {
             full.chain(boundary).collect()
         } else {
@@ -765,19 +1035,24 @@ impl GridMultigrid {
         for sweep in 0..sweeps {
             for color in order {
                 let from = sweep_start(first && sweep == 0, color);
+                let omega = if kernel == Kernel::Smooth {
+                    lev.weights.sweeps[sweep_weight(order == [0, 1], sweep, sweeps)]
+                } else {
+                    lev.weights.boundary
+                };
                 if let (Some((part, link)), false) = (halo, from == Start::Zero) {
                     self.exchange(part, link, l, &mut s.x[l], &[1 - color], 1);
                 }
                 let t0 = start(&s.prof);
                 let bytes = if kernel == Kernel::Smooth {
-                    half_sweep(lev, &mut s.x[l], &s.b[l], color, from);
+                    half_sweep(lev, &mut s.x[l], &s.b[l], color, from, omega);
                     // Own colour: b, code (or conductances and diagonal), x written (and
                     // read when relaxed against it); other colour: x read unless zero.
-                    let own_read = (from == Start::Warm && lev.omega != 1.0) as u8 as f64;
+                    let own_read = (from == Start::Warm && omega != 1.0) as u8 as f64;
                     let other_read = (from != Start::Zero) as u8 as f64;
                     ((2.0 + own_read + other_read) * t + 1.0 + weighted_bytes(lev)) * half
                 } else {
-                    gs_cells(lev, &mut s.x[l], &s.b[l], color);
+                    gs_cells(lev, &mut s.x[l], &s.b[l], color, omega);
                     // Entry, b, x read and written, the code or an area-weighted level's
                     // record of conductances.
                     let record = if lev.faces.is_some() { 32.0 } else { 1.0 };
@@ -938,7 +1213,7 @@ mod tests {
             split_from(&coarse, &x, &mut x_split);
             let mut px_split = vec![0.0; fine.slots()];
             let mut ring = vec![0.0; prolong_ring_len(&coarse, &fine)];
-            prolong_add(&coarse, &fine, &x_split, &mut ring, &mut px_split);
+            prolong_add(&coarse, &fine, &x_split, &mut ring, &mut px_split, 1.0);
             let mut px = vec![0.0; fine.len()];
             natural_from(&fine, &px_split, &mut px);
             let lhs: f64 = rc.iter().zip(&x).map(|(a, b)| a * b).sum();
@@ -1083,7 +1358,9 @@ mod tests {
 
     #[test]
     fn vcycle_is_symmetric_and_positive() {
-        // Gauss–Seidel, the default over-relaxation and a strong one; under-relaxation.
+        // Gauss–Seidel, the default over-relaxation and a strong one; under-relaxation; a
+        // schedule (relaxation 0 stands for it) with different weights per sweep and level,
+        // scaled corrections and conductance exponents.
         let cases = [
             (
                 Precision::F64,
@@ -1106,16 +1383,27 @@ mod tests {
             (Precision::F64, 1e-10, CoarseOperator::AreaWeighted, 1.0),
             (Precision::F64, 1e-10, CoarseOperator::AreaWeighted, 1.8),
             (Precision::F32, 1e-5, CoarseOperator::Rediscretized, 0.7),
+            (Precision::F64, 1e-10, CoarseOperator::AreaWeighted, 0.0),
+            (Precision::F32, 1e-5, CoarseOperator::AreaWeighted, 0.0),
         ];
+        let mut schedule = Schedule::uniform(1.3);
+        for (l, w) in schedule.levels.iter_mut().enumerate() {
+            w.sweeps[..2].copy_from_slice(&[1.6 - 0.1 * l as f32, 0.9 + 0.2 * l as f32]);
+            w.boundary = 1.7 - 0.2 * l as f32;
+            w.correction = 1.4 - 0.2 * l as f32;
+            w.conductance_exponent = 1.0 + 0.5 * l as f32;
+        }
         for (name, p) in scenes() {
             for (prec, tol, coarse_operator, relaxation) in cases {
+                let scheduled = relaxation == 0.0;
                 let m = GridMultigrid::new(
                     &p,
                     MultigridParams {
                         precision: prec,
                         coarsest_cells: 64,
                         coarse_operator,
-                        relaxation,
+                        relaxation: if scheduled { RELAXATION } else { relaxation },
+                        schedule: scheduled.then_some(schedule),
                         ..Default::default()
                     },
                 )
@@ -1137,6 +1425,46 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Reweighing a hierarchy gives the cycle of one built with the new weights, bit for bit;
+    /// new conductance exponents, or weights out of range, are refused and change nothing.
+    #[test]
+    fn set_schedule_is_building_with_the_schedule() {
+        let p = PoissonProblem::new(crate::Scene::Organic.generate(3, 24, 2).unwrap()).unwrap();
+        let mut schedule = Schedule::uniform(1.1);
+        schedule.levels[0].sweeps[..2].copy_from_slice(&[1.5, 0.8]);
+        schedule.levels[1].correction = 1.3;
+        let built = GridMultigrid::new(
+            &p,
+            MultigridParams {
+                schedule: Some(schedule),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let mut reweighed = GridMultigrid::new(&p, MultigridParams::default()).unwrap();
+        reweighed.set_schedule(Some(schedule)).unwrap();
+        let x = random_fluid(&p, 3);
+        let apply = |m: &GridMultigrid| {
+            let mut z = vec![0.0; x.len()];
+            m.apply(&x, &mut z);
+            z
+        };
+        let want = apply(&built);
+        assert_eq!(want, apply(&reweighed));
+        let mut other = schedule;
+        other.levels[2].conductance_exponent = 1.5;
+        assert!(reweighed.set_schedule(Some(other)).is_err());
+        other = schedule;
+        other.levels[0].boundary = f32::NAN;
+        assert!(reweighed.set_schedule(Some(other)).is_err());
+        assert_eq!(reweighed.params().schedule, Some(schedule));
+        assert_eq!(want, apply(&reweighed));
+        // Back to uniform weights: the default cycle.
+        reweighed.set_schedule(None).unwrap();
+        let default = GridMultigrid::new(&p, MultigridParams::default()).unwrap();
+        assert_eq!(apply(&default), apply(&reweighed));
     }
 
     /// The split-layout kernels of an area-weighted level against its dense matrix assembled
@@ -1202,9 +1530,9 @@ mod tests {
             for c in 0..2 {
                 for sweep in 0..2 {
                     if sweep == 0 {
-                        smooth::half_sweep(&lev, &mut x, &b, c, smooth::Start::Warm);
+                        smooth::half_sweep(&lev, &mut x, &b, c, smooth::Start::Warm, 1.0);
                     } else {
-                        gs_cells(&lev, &mut x, &b, c);
+                        gs_cells(&lev, &mut x, &b, c, 1.0);
                     }
                     let r = residual_of(&x, &b);
                     for (q, &cell) in cells.iter().enumerate() {
@@ -1246,5 +1574,28 @@ mod tests {
                 "{relaxation}"
             );
         }
+        // Every schedule entry outside its range; more sweeps than a schedule weighs.
+        let n = SCHEDULE_LEVELS * SCHEDULE_PER_LEVEL;
+        for i in 0..n {
+            let (lo, hi) = Schedule::range(i);
+            for w in [lo, hi, f32::NAN] {
+                let mut v = Schedule::uniform(1.0).to_vec();
+                v[i] = w;
+                let bad = MultigridParams {
+                    schedule: Schedule::from_slice(&v),
+                    ..Default::default()
+                };
+                assert!(GridMultigrid::new(p, bad).is_err(), "entry {i} = {w}");
+            }
+        }
+        assert!(Schedule::from_slice(&vec![1.0; n - 1]).is_none());
+        let sweeps = SCHEDULE_SWEEPS + 1;
+        let bad = MultigridParams {
+            pre_smooth: sweeps,
+            post_smooth: sweeps,
+            schedule: Some(Schedule::uniform(1.0)),
+            ..Default::default()
+        };
+        assert!(GridMultigrid::new(p, bad).is_err());
     }
 }

@@ -196,10 +196,17 @@ impl SlabMultigrid {
             link,
         )?;
         let (tgrid, tcond) = whole;
-        let first = Level::from_grid(&tgrid, tcond.as_ref()).ok_or_else(|| {
+        // The tail's level 0 is level `split` of the whole cycle.
+        let tail_params = MultigridParams {
+            schedule: params.schedule.map(|s| s.from_level(split)),
+            ..params
+        };
+        let op = super::mapped(&tail_params, 0, tcond.as_ref());
+        let first = Level::from_grid(&tgrid, op.as_deref()).ok_or_else(|| {
             PdeError::Unsupported(format!("level {split} of the grid has no fluid"))
         })?;
-        let tail = GridMultigrid::build(first, tgrid, tcond, params, super::Tail::Solve(None))?;
+        let tail =
+            GridMultigrid::build(first, tgrid, tcond, tail_params, super::Tail::Solve(None))?;
         Ok(Self {
             cycle: Cycle::Split(Box::new(Split {
                 window: win,
@@ -483,6 +490,7 @@ impl GridMultigrid {
             &xc[0],
             &mut s.r[l],
             &mut xf[l],
+            self.levels[l].weights.correction,
         );
         self.smooth(s, l, bs, Kernel::BoundarySmooth, [1, 0], halo);
         self.smooth(s, l, post, Kernel::Smooth, [1, 0], halo);
@@ -614,18 +622,34 @@ mod tests {
 
     #[test]
     fn one_part_splitting_levels_is_the_serial_vcycle() {
-        // No neighbours: the window is the grid, the gathered level the whole level.
-        for dim in [2, 3] {
+        // No neighbours: the window is the grid, the gathered level the whole level; with
+        // the default weights and with a schedule whose every level differs (the tail's
+        // levels take the schedule's entries from the split level on).
+        let mut schedule = crate::Schedule::uniform(1.2);
+        for (l, w) in schedule.levels.iter_mut().enumerate() {
+            w.sweeps[1] = 1.0 + 0.15 * l as f32;
+            w.boundary = 1.5 - 0.1 * l as f32;
+            w.correction = 0.9 + 0.1 * l as f32;
+            w.conductance_exponent = 1.0 + 0.2 * l as f32;
+        }
+        let cases = [
+            MultigridParams::default(),
+            MultigridParams {
+                schedule: Some(schedule),
+                ..Default::default()
+            },
+        ];
+        for (dim, params) in [2, 3].into_iter().flat_map(|d| cases.map(|c| (d, c))) {
             let grid = Scene::Pillars.generate(dim, 32, 1).unwrap();
             let p = PoissonProblem::new(grid.clone()).unwrap();
-            let mg = GridMultigrid::new(&p, MultigridParams::default()).unwrap();
+            let mg = GridMultigrid::new(&p, params).unwrap();
             let r: Vec<f64> = (0..grid.len())
                 .map(|i| ((i * 7 % 13) as f64).cos())
                 .collect();
             let (mut want, mut got) = (vec![0.0; r.len()], vec![0.0; r.len()]);
             mg.apply(&r, &mut want);
             let n = grid.dims()[dim - 1];
-            let part = SlabMultigrid::new(&grid, 0..n, 2, MultigridParams::default(), &Alone);
+            let part = SlabMultigrid::new(&grid, 0..n, 2, params, &Alone);
             let part = part.unwrap();
             assert_eq!(part.split_levels(), 2);
             assert_eq!(part.num_levels(), mg.num_levels());

@@ -153,22 +153,29 @@ macro_rules! store {
     }};
 }
 
-/// `(ω, 1 − ω)` of a level in `T`.
+/// `(ω, 1 − ω)` in `T`.
 #[inline(always)]
-fn weights<T: Real>(lev: &Level) -> (T, T) {
-    (T::from_f32(lev.omega), T::from_f32(1.0 - lev.omega))
+fn weights<T: Real>(omega: f32) -> (T, T) {
+    (T::from_f32(omega), T::from_f32(1.0 - omega))
 }
 
-/// One red (`c = 0`) or black (`1`) half-sweep of red–black SOR (Gauss–Seidel at the level's
-/// `ω = 1`): every cell of colour `c` ← `(1 − ω) x + ω (b + Σ neighbours) / diag` (0 outside
-/// the fluid), from the iterate `start` describes.
-pub(super) fn half_sweep<T: Real>(lev: &Level, x: &mut [T], b: &[T], c: usize, start: Start) {
+/// One red (`c = 0`) or black (`1`) half-sweep of red–black SOR (Gauss–Seidel at `ω = 1`):
+/// every cell of colour `c` ← `(1 − ω) x + ω (b + Σ neighbours) / diag` (0 outside the
+/// fluid), from the iterate `start` describes.
+pub(super) fn half_sweep<T: Real>(
+    lev: &Level,
+    x: &mut [T],
+    b: &[T],
+    c: usize,
+    start: Start,
+    omega: f32,
+) {
     let xs = SharedSlice::new(x);
     par_lines(lev, |lines| {
         for l in lines {
             // SAFETY: each stored line of colour `c` is written by one thread only, and this
             // half-sweep reads nothing of colour `c` but `b` and the line it writes.
-            unsafe { sweep_line(lev, &xs, b, l, c, start) };
+            unsafe { sweep_line(lev, &xs, b, l, c, start, omega) };
         }
     });
 }
@@ -186,6 +193,7 @@ unsafe fn sweep_line<T: Real>(
     l: usize,
     c: usize,
     start: Start,
+    omega: f32,
 ) {
     let lay = lev.lay;
     let (size, h) = (lay.size, lay.h());
@@ -194,7 +202,7 @@ unsafe fn sweep_line<T: Real>(
     // SAFETY: the caller's contract (the range lies inside the colour).
     let out = unsafe { xs.slice_mut(own..own + h) };
     let (bl, cl) = (&b[own..own + h], &lev.code[own..own + h]);
-    let wk = weights::<T>(lev);
+    let wk = weights::<T>(omega);
     if let Some(faces) = lev.faces.as_deref().filter(|f| f.on(c, l)) {
         let f = LineFaces::new(faces, lay, c, o, s);
         if start == Start::Zero {
@@ -236,14 +244,14 @@ unsafe fn sweep_line<T: Real>(
     }
 }
 
-/// Gauss–Seidel updates of the boundary cells of colour `c` (independent of each other) in
-/// the level's active planes.
-pub(super) fn gs_cells<T: Real>(lev: &Level, x: &mut [T], b: &[T], c: usize) {
+/// SOR updates (weight `omega`) of the boundary cells of colour `c` (independent of each
+/// other) in the level's active planes.
+pub(super) fn gs_cells<T: Real>(lev: &Level, x: &mut [T], b: &[T], c: usize, omega: f32) {
     let active = lev.boundary_active[c].clone();
     let xs = SharedSlice::new(x);
     // SAFETY: the cells of one colour are distinct and each updated by one thread; nothing
     // else of colour `c` is accessed, and the other colour is not written.
-    let update = |r: std::ops::Range<usize>| unsafe { gs_range(lev, &xs, b, c, r) };
+    let update = |r: std::ops::Range<usize>| unsafe { gs_range(lev, &xs, b, c, r, omega) };
     if active.len() < 8192 {
         update(active);
     } else {
@@ -269,6 +277,7 @@ unsafe fn boundary_lines<T: Real>(
     c: usize,
     lines: std::ops::Range<usize>,
     range: std::ops::Range<usize>,
+    omega: f32,
 ) {
     let cells = &lev.boundary[c];
     let (mut i, end, h) = (range.start, range.end, lev.lay.h());
@@ -280,15 +289,15 @@ unsafe fn boundary_lines<T: Real>(
         }
         // SAFETY: the caller's contract.
         if 8 * (j - i) >= h && lev.faces.is_none() {
-            unsafe { boundary_line(lev, xs, b, l, c) };
+            unsafe { boundary_line(lev, xs, b, l, c, omega) };
         } else if j > i {
-            unsafe { gs_range(lev, xs, b, c, i..j) };
+            unsafe { gs_range(lev, xs, b, c, i..j, omega) };
         }
         i = j;
     }
 }
 
-/// Gauss–Seidel updates of the boundary cells `range` of the list of colour `c`.
+/// SOR updates (weight `omega`) of the boundary cells `range` of the list of colour `c`.
 ///
 /// # Safety
 /// No other thread may access those cells, nor write their neighbours (other colour),
@@ -299,6 +308,7 @@ unsafe fn gs_range<T: Real>(
     b: &[T],
     c: usize,
     range: std::ops::Range<usize>,
+    omega: f32,
 ) {
     let lay = lev.lay;
     let (size, dy, dz) = (lay.size, lay.w, lay.dz());
@@ -316,7 +326,7 @@ unsafe fn gs_range<T: Real>(
     // SAFETY (all reads and writes below): in bounds by the assertion; exclusivity is the
     // caller's contract.
     let o = |i: usize| unsafe { xs.get(other + i) };
-    let (w, keep) = weights::<T>(lev);
+    let (w, keep) = weights::<T>(omega);
     if let Some(faces) = &lev.faces {
         let records = &faces.boundary[c][range];
         for (&e, r) in cells.iter().zip(records) {
@@ -378,7 +388,14 @@ fn recip<T: Real>(d: u8) -> T {
 /// # Safety
 /// As [`sweep_line`].
 #[inline(always)]
-unsafe fn boundary_line<T: Real>(lev: &Level, xs: &SharedSlice<T>, b: &[T], l: usize, c: usize) {
+unsafe fn boundary_line<T: Real>(
+    lev: &Level,
+    xs: &SharedSlice<T>,
+    b: &[T],
+    l: usize,
+    c: usize,
+    omega: f32,
+) {
     let lay = lev.lay;
     let (size, h) = (lay.size, lay.h());
     let (o, s) = (lay.line(l), lay.shift(l, c));
@@ -387,7 +404,7 @@ unsafe fn boundary_line<T: Real>(lev: &Level, xs: &SharedSlice<T>, b: &[T], l: u
     let out = unsafe { xs.slice_mut(own..own + h) };
     let [xl, xr, yl, yh, zl, zh] = unsafe { neighbour_lines(lay, xs, other, s) };
     let (bl, cl) = (&b[own..own + h], &lev.code[own..own + h]);
-    let (w, keep) = weights::<T>(lev);
+    let (w, keep) = weights::<T>(omega);
     let update = |m: usize, sum: T, old: T| {
         let d = cl[m] & 7;
         let v = if d != 0 {
@@ -410,14 +427,18 @@ unsafe fn boundary_line<T: Real>(lev: &Level, xs: &SharedSlice<T>, b: &[T], l: u
     }
 }
 
-/// One stage of a [`wave`]: a half-sweep of `colour` over the whole level (from the iterate
-/// `start` describes) or over its boundary cells.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One stage of a [`wave`]: an SOR half-sweep (weight `omega`) of `colour` over the whole
+/// level (from the iterate `start` describes) or over its boundary cells.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) enum Stage {
     /// A whole-level half-sweep ([`half_sweep`]).
-    Sweep { colour: usize, start: Start },
+    Sweep {
+        colour: usize,
+        start: Start,
+        omega: f32,
+    },
     /// A half-sweep over the boundary cells ([`gs_cells`]).
-    Boundary { colour: usize },
+    Boundary { colour: usize, omega: f32 },
 }
 
 /// `chunks + 1` plane cuts (first 0, last the plane count) that give each chunk of a [`wave`]
@@ -497,7 +518,8 @@ pub(super) fn wave<T: Real>(lev: &Level, x: &mut [T], b: &[T], stages: &[Stage])
     let plane_len = lev.plane_slots(0).len();
     let start: [Vec<usize>; 2] = [0, 1].map(|c| {
         let cells = &lev.boundary[c];
-        if !stages.contains(&Stage::Boundary { colour: c }) {
+        let boundary = |s: &Stage| matches!(s, Stage::Boundary { colour, .. } if *colour == c);
+        if !stages.iter().any(boundary) {
             return Vec::new();
         }
         (0..=planes)
@@ -515,14 +537,15 @@ pub(super) fn wave<T: Real>(lev: &Level, x: &mut [T], b: &[T], stages: &[Stage])
         Stage::Sweep {
             colour,
             start: from,
+            omega,
         } => {
             for l in k * per..(k + 1) * per {
-                unsafe { sweep_line(lev, &xs, b, l, colour, from) };
+                unsafe { sweep_line(lev, &xs, b, l, colour, from, omega) };
             }
         }
-        Stage::Boundary { colour } => {
-            let s = &start[colour];
-            unsafe { boundary_lines(lev, &xs, b, colour, k * per..(k + 1) * per, s[k]..s[k + 1]) };
+        Stage::Boundary { colour, omega } => {
+            let (s, lines) = (&start[colour], k * per..(k + 1) * per);
+            unsafe { boundary_lines(lev, &xs, b, colour, lines, s[k]..s[k + 1], omega) };
         }
     };
     let chunks = if lev.len() < SERIAL_BELOW {
@@ -681,9 +704,9 @@ mod tests {
             g.paint(CellFlag::Solid, |p| {
                 (p[0] * 0.9).sin() + (p[1] * 1.3).cos() + (p[2] * 0.7).sin() > 1.0
             });
-            let mut lev = Level::from_problem(&PoissonProblem::new(g).unwrap());
+            let lev = Level::from_problem(&PoissonProblem::new(g).unwrap());
             assert!(lev.boundary[0].len() >= 8192);
-            fn check<T: Real + PartialEq + std::fmt::Debug>(lev: &Level) {
+            fn check<T: Real + PartialEq + std::fmt::Debug>(lev: &Level, omega: f32) {
                 let v = |q: usize, s: usize| {
                     T::from_f64(((q * 2654435761 + s) % 1000) as f64 / 500.0 - 1.0)
                 };
@@ -693,18 +716,17 @@ mod tests {
                     let (mut x1, mut x2) = (x.clone(), x.clone());
                     let (lines, all) = (0..lev.lay.lines(), 0..lev.boundary[c].len());
                     let xs = SharedSlice::new(&mut x1);
-                    unsafe { boundary_lines(lev, &xs, &b, c, lines, all.clone()) };
+                    unsafe { boundary_lines(lev, &xs, &b, c, lines, all.clone(), omega) };
                     let xs = SharedSlice::new(&mut x2);
-                    unsafe { gs_range(lev, &xs, &b, c, all) };
+                    unsafe { gs_range(lev, &xs, &b, c, all, omega) };
                     assert!(x1 == x2, "colour {c}");
                     assert!(x1 != x, "colour {c}");
                 }
             }
             // Gauss–Seidel and over-relaxed.
             for omega in [1.0, 1.3] {
-                lev.omega = omega;
-                check::<f32>(&lev);
-                check::<f64>(&lev);
+                check::<f32>(&lev, omega);
+                check::<f64>(&lev, omega);
             }
         }
     }

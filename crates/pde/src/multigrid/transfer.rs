@@ -88,7 +88,7 @@ fn natural_line<T: Real>(lev: &Level, v: &[T], l: usize, row: &mut [T]) {
     );
 }
 
-/// `x_f += P x_c` on fine fluid cells (both in the split layout), fine slabs in order: the
+/// `x_f += α P x_c` on fine fluid cells (both in the split layout), fine slabs in order: the
 /// (up to three) coarse slabs they interpolate from are put in natural order once, into a
 /// ring (`ring`: [`prolong_ring_len`] entries) that stays in cache; per fine line, the
 /// weighted sum of its (up to 4) parent lines from the ring, then the ¾ / ¼ interpolation along
@@ -101,6 +101,7 @@ pub(super) fn prolong_add<T: Real>(
     xc: &[T],
     ring: &mut [T],
     xf: &mut [T],
+    alpha: f32,
 ) {
     let lay = fine.lay;
     let cx = coarse.dims[0];
@@ -110,7 +111,7 @@ pub(super) fn prolong_add<T: Real>(
     let item = fine_slabs_per_item(fine);
     let outer_wall = fine.solid_wall[if fine.dim == 3 { 2 } else { 1 }];
     let [lo_solid, hi_solid] = fine.solid_wall[0];
-    let (near_w, far_w) = (T::from_f64(0.75), T::from_f64(0.25));
+    let (near_w, far_w) = (T::from_f32(0.75 * alpha), T::from_f32(0.25 * alpha));
     let xs = SharedSlice::new(xf);
     let body = |(it, ring): (usize, &mut [T])| {
         let mut held = [usize::MAX; 3];
