@@ -495,9 +495,16 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
                 to_run.clear();
             }
         }
-        for name in &to_run {
-            let mut runs = Vec::new();
-            for rep in 0..args.repeat.max(1) {
+        // Round-robin: repeat r of every solver before repeat r + 1 of any, so that a drift
+        // of the machine's speed over the minutes of a run reaches every solver alike (the
+        // medians then compare solvers, not moments).
+        let mut all_runs: Vec<Vec<SolveRecord>> = vec![Vec::new(); to_run.len()];
+        let mut broken = vec![false; to_run.len()];
+        for rep in 0..args.repeat.max(1) {
+            for (i, name) in to_run.iter().enumerate() {
+                if broken[i] {
+                    continue;
+                }
                 let pb = ProgressBar::new(params.max_iters as u64);
                 pb.set_style(
                     ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos:>5} it  {msg}")
@@ -532,7 +539,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
                 match res {
                     Ok(mut rec) => {
                         rec.triad_bytes_per_s = bw_now;
-                        runs.push(rec)
+                        all_runs[i].push(rec)
                     }
                     Err(e) => {
                         eprintln!("  {e}");
@@ -541,10 +548,12 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
                             error: e.clone(),
                         });
                         errors.push(e);
-                        break;
+                        broken[i] = true;
                     }
                 }
             }
+        }
+        for (name, mut runs) in to_run.iter().zip(all_runs) {
             if runs.is_empty() {
                 continue;
             }

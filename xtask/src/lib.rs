@@ -136,7 +136,7 @@ enum Cmd {
     /// Write a held-out geometry (porous medium, free-surface liquid) as an npy flag grid
     /// for `bench --flags` / `--walls` (it prints the walls to use).
     Grid {
-        /// porous or liquid.
+        /// porous, liquid or maze.
         #[arg(long)]
         kind: String,
         /// 2 or 3.

@@ -14,7 +14,7 @@ pub struct MpiBenchArgs {
     /// Ranks of the distributed run.
     #[arg(long, default_value_t = 2)]
     pub np: usize,
-    /// Scene: plume, spheres, pillars, organic, closed (training kinds) or porous, liquid
+    /// Scene: plume, spheres, pillars, organic, closed (training kinds) or porous, liquid, maze
     /// (held-out kinds).
     #[arg(long, default_value = "porous")]
     pub scene: String,

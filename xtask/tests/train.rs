@@ -323,3 +323,62 @@ fn shipped_weights_precondition_unseen_geometries() {
         last("cg")
     );
 }
+
+/// `train --model learned` writes a schedule that `learned` reads from `--weights`; the shipped
+/// schedule solves an unseen training-kind geometry in no more iterations than MGPCG plus
+/// one; a corrupt schedule file fails the solve with a message naming it.
+#[test]
+fn learned_schedules_train_load_and_solve() {
+    let out = tmpdir("learned");
+    let st = xtask()
+        .args([
+            "train",
+            "--model",
+            "learned",
+            "--dim",
+            "3",
+            "--n",
+            "16",
+            "--evaluations",
+            "30",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let file = json(&out.join("learned-3d.json"));
+    assert_eq!(file["format"], "ritz-schedule/1");
+    assert!(
+        file["learned"]["rate"].as_f64().unwrap()
+            <= file["learned"]["start_rate"].as_f64().unwrap()
+    );
+
+    let solves = bench_solves(&out.join("shipped"), "mgpcg,learned", "100");
+    let its = |s: &[serde_json::Value], name: &str| find(s, name)["iterations"].as_u64().unwrap();
+    assert_eq!(find(&solves, "learned")["stop"], "Converged");
+    assert!(its(&solves, "learned") <= its(&solves, "mgpcg") + 1);
+
+    let bench = |weights: &Path| {
+        xtask()
+            .args(["bench", "--scene", "organic", "--dim", "3", "--n", "16"])
+            .args(["--solvers", "learned", "--weights"])
+            .arg(weights)
+            .arg("--out")
+            .arg(weights.join("bench"))
+            .output()
+            .unwrap()
+    };
+    let o = bench(&out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::write(
+        out.join("learned-3d.json"),
+        "{\"format\": \"ritz-schedule/1\", \"dim\": 3",
+    )
+    .unwrap();
+    let o = bench(&out);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("learned-3d.json"), "{err}");
+}

@@ -6,7 +6,7 @@
 //! ```
 //!
 //! Flags: `--scene NAME` (a built-in scene: plume, spheres, pillars, organic, closed; or a
-//! held-out geometry: porous, liquid), `--dim 2|3`, `--n N`, `--seed S`, `--solvers cg,mgpcg`,
+//! held-out geometry: porous, liquid, maze), `--dim 2|3`, `--n N`, `--seed S`, `--solvers cg,mgpcg`,
 //! `--rtol R` (`mgpcg-fused`: the serial fused MGPCG, ritz's fastest, on one rank only),
 //! `--repeats K` (solves per solver; the median is reported), `--gather-cells C`
 //! (the split V-cycle's threshold), `--out FILE` (rank 0 writes the JSON there).
@@ -83,7 +83,7 @@ fn grid(a: &Args) -> Result<MacGrid, String> {
         (_, Ok(h)) => h.generate(a.dim, a.n, a.seed),
         _ => {
             return Err(format!(
-                "--scene {}: plume, spheres, pillars, organic, closed, porous, liquid",
+                "--scene {}: plume, spheres, pillars, organic, closed, porous, liquid, maze",
                 a.scene
             ));
         }
