@@ -165,9 +165,11 @@ pub struct MultigridParams {
     /// Default: [`RELAXATION`], the best of the weights measured in docs/mgpcg.md.
     pub relaxation: f32,
     /// Per-level weights ([`Schedule`]: one `ω` per sweep, one for the boundary sweeps, a
-    /// scale of the coarse correction) that replace `relaxation` — hand-set, or learned from
-    /// training geometry (`ritz_neural_precond::schedule`). `None` (the default): every sweep
-    /// relaxes with `relaxation` and the coarse correction is added unscaled.
+    /// scale of the coarse correction, an exponent of the area-weighted coarse operator) that
+    /// replace `relaxation` — hand-set, or learned from training geometry
+    /// (`ritz_neural_precond::schedule`, the `learned` solver). `None` (the default): every
+    /// sweep relaxes with `relaxation`, the coarse correction is added unscaled, the coarse
+    /// operators are area-weighted as they are.
     pub schedule: Option<Schedule>,
 }
 

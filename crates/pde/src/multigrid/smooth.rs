@@ -1,7 +1,7 @@
 //! Smoothing and residuals on one level, in the split [`Layout`](super::hierarchy::Layout):
-//! red–black Gauss–Seidel half-sweeps (unit stride: they vectorize and stream only the two
-//! colours' halves they touch), the extra sweeps over the cells next to a non-fluid cell, and
-//! `r = b − A x`.
+//! red–black SOR half-sweeps, each with its weight `ω` (unit stride: they vectorize and stream
+//! only the two colours' halves they touch), the extra sweeps over the cells next to a
+//! non-fluid cell, and `r = b − A x`.
 
 use super::Real;
 use super::conductance::{Faces, SCALE};
