@@ -159,6 +159,11 @@ struct SolverSummary {
     max_iterations: usize,
     median_solve_s: f64,
     total_solve_s: f64,
+    /// Solve seconds per frame with the setup amortized over the frames:
+    /// `(setup_s + total_solve_s) / frames` (the solver is built once per simulation).
+    per_frame_s: f64,
+    /// `per_frame_s` over the first (driving) solver's.
+    per_frame_vs_first: f64,
     /// Iterations on the synthetic right-hand sides of the training data (smooth and buoyancy
     /// kinds) on the same grid, and the ratio of the frames' median to their mean.
     synthetic_iterations: Vec<(String, usize)>,
@@ -337,8 +342,15 @@ pub fn run(args: SimulateArgs) -> Result<(), String> {
     // Summaries, with the synthetic right-hand sides of the training data on the same grid.
     let mut summaries = Vec::new();
     println!(
-        "  {:<12} {:>8} {:>10} {:>9} {:>12} {:>11}  synthetic rhs (its)   frames / synthetic",
-        "solver", "setup s", "median its", "max its", "median s", "total s"
+        "  {:<12} {:>8} {:>10} {:>9} {:>12} {:>11} {:>13} {:>8}  synthetic rhs (its)   frames / synthetic",
+        "solver",
+        "setup s",
+        "median its",
+        "max its",
+        "median s",
+        "total s",
+        "s/frame+setup",
+        "× first"
     );
     for (k, s) in solvers.iter_mut().enumerate() {
         let mut its: Vec<usize> = records.iter().map(|r| r.solves[k].iterations).collect();
@@ -357,24 +369,33 @@ pub fn run(args: SimulateArgs) -> Result<(), String> {
             synthetic.push((kind.name().to_string(), r.info.iterations));
         }
         let syn_mean = synthetic.iter().map(|x| x.1 as f64).sum::<f64>() / synthetic.len() as f64;
+        let total_solve_s: f64 = secs.iter().sum();
+        let per_frame_s = (s.solver.setup_s() + total_solve_s) / records.len().max(1) as f64;
+        let first: f64 = summaries
+            .first()
+            .map_or(per_frame_s, |f: &SolverSummary| f.per_frame_s);
         let summary = SolverSummary {
             solver: s.name.clone(),
             setup_s: s.solver.setup_s(),
             median_iterations: median_its,
             max_iterations: its.last().copied().unwrap_or(0),
             median_solve_s: secs.get(secs.len() / 2).copied().unwrap_or(0.0),
-            total_solve_s: secs.iter().sum(),
+            total_solve_s,
+            per_frame_s,
+            per_frame_vs_first: per_frame_s / first.max(f64::MIN_POSITIVE),
             frames_over_synthetic: median_its / syn_mean.max(1.0),
             synthetic_iterations: synthetic,
         };
         println!(
-            "  {:<12} {:>8.3} {:>10.0} {:>9} {:>12.4} {:>11.2}  {:<20} {:.2}",
+            "  {:<12} {:>8.3} {:>10.0} {:>9} {:>12.4} {:>11.2} {:>13.4} {:>8.2}  {:<20} {:.2}",
             summary.solver,
             summary.setup_s,
             summary.median_iterations,
             summary.max_iterations,
             summary.median_solve_s,
             summary.total_solve_s,
+            summary.per_frame_s,
+            summary.per_frame_vs_first,
             summary
                 .synthetic_iterations
                 .iter()

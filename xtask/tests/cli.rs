@@ -305,6 +305,15 @@ fn simulate_dump_and_bench_frames() {
                 .all(|s| s["relative_residual"].as_f64().unwrap() <= 1e-6)
         );
     }
+    // Per-frame seconds with the setup amortized: (setup + total solve) / frames, and the
+    // ratio to the driving solver's.
+    let summaries = j["solvers"].as_array().unwrap();
+    for s in summaries {
+        let per_frame = s["per_frame_s"].as_f64().unwrap();
+        let want = (s["setup_s"].as_f64().unwrap() + s["total_solve_s"].as_f64().unwrap()) / 100.0;
+        assert!((per_frame - want).abs() <= 1e-12 + 1e-9 * want, "{s}");
+    }
+    assert_eq!(summaries[0]["per_frame_vs_first"].as_f64(), Some(1.0));
     assert!(out.join("frame_0050.png").exists() && out.join("frame_0100.png").exists());
     assert!(out.join("iterations.png").exists() && out.join("solve-seconds.png").exists());
     let frames = out.join("frames");
