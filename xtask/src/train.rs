@@ -143,7 +143,7 @@ fn train_schedule(a: &TrainArgs) -> Result<(), String> {
         sizes: match a.n {
             Some(n) => vec![n / 2, n],
             None if a.dim == 3 => defaults.sizes.clone(),
-            None => vec![128, 256],
+            None => vec![256, 512],
         },
         seeds: a.geometries.map_or(defaults.seeds, |g| g as u64),
         learned_levels: a.levels.unwrap_or(defaults.learned_levels),

@@ -2,7 +2,7 @@
 //! geometry (a porous medium, a free-surface liquid) next to MGPCG's default weights.
 //!
 //! ```text
-//! cargo run --release -p ritz-neural-precond --example learn_schedule [n_train] [n_test] [evaluations] [mean|worst|log] [seeds] [sweeps] [boundary sweeps] [tied|fixed|per-level] [learned levels]
+//! cargo run --release -p ritz-neural-precond --example learn_schedule [n_train] [n_test] [evaluations] [mean|worst|log] [seeds] [sweeps] [boundary sweeps] [tied|fixed|per-level] [learned levels] [time|iterations] [start schedule JSON]
 //! ```
 //!
 //! Defaults: 12³ and 24³ training grids, 48³ held-out grids, 200 evaluations (about a minute);
@@ -37,10 +37,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ => Exponents::Tied,
     };
     let learned_levels = arg(9, 3);
+    // Search the sweep counts too (scoring modelled time) unless told `iterations`.
+    let sweep_counts = std::env::args().nth(10).as_deref() != Some("iterations");
+    // A bare schedule JSON as the search's starting point (else uniform ω).
+    let start = match std::env::args().nth(11) {
+        Some(path) => Some(serde_json::from_str::<Schedule>(&std::fs::read_to_string(
+            path,
+        )?)?),
+        None => None,
+    };
     let base = MultigridParams {
         pre_smooth: sweeps,
         post_smooth: sweeps,
         boundary_sweeps: boundary,
+        schedule: start,
         ..Default::default()
     };
     let train = ScheduleTraining {
@@ -51,6 +61,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         max_evaluations: evals,
         objective,
         seeds,
+        sweep_counts,
         ..Default::default()
     };
     let t0 = std::time::Instant::now();
@@ -112,6 +123,7 @@ fn held_out(
             1e-6,
             200,
         )?;
+        let default_passes = sys[0].multigrid.modelled_passes();
         let [TrainingSystem { problem, b, .. }] = sys;
         let multigrid = GridMultigrid::new(&problem, base)?;
         let mut sys = [TrainingSystem {
@@ -120,10 +132,14 @@ fn held_out(
             b,
         }];
         let ours = rate(&mut sys, schedule, 1e-6, 200)?;
+        let passes = sys[0].multigrid.modelled_passes();
+        // Modelled time to 1e-6: iterations times the modelled passes of one.
+        let (t0, t1) = (-6.0 / default * default_passes, -6.0 / ours * passes);
         println!(
-            "{kind} {n_test}³: default {default:.4} ({:.1} iterations to 1e-6), learned {ours:.4} ({:.1})",
+            "{kind} {n_test}³: default {default:.4} ({:.1} iterations to 1e-6, {default_passes:.1} passes each), learned {ours:.4} ({:.1}, {passes:.1}); modelled time learned / default {:.3}",
             -6.0 / default,
-            -6.0 / ours
+            -6.0 / ours,
+            t1 / t0
         );
     }
     Ok(())

@@ -2,8 +2,12 @@
 //!
 //! MGPCG's V-cycle is the floor a learned preconditioner has to beat, in iterations and in
 //! bytes per iteration (docs/neural.md). This module learns only what the V-cycle leaves to
-//! choice and costs nothing per iteration ([`Schedule`], `SCHEDULE_LEVELS ·
-//! SCHEDULE_PER_LEVEL` scalars):
+//! choice ([`Schedule`], `SCHEDULE_LEVELS · SCHEDULE_PER_LEVEL` scalars and a sweep count per
+//! level):
+//! - per level, how many sweeps each smoothing phase makes: a coarse level's sweep costs an
+//!   eighth of the finer level's, so extra sweeps there are cheap — the one learned choice
+//!   that changes the cost of an iteration, which the search therefore scores by time
+//!   ([`ScheduleTraining::sweep_counts`], [`GridMultigrid::modelled_passes`]);
 //! - per level, the SOR weight `ω` of each sweep (a sequence of weights damps more of the
 //!   spectrum than one) and of the sweeps over the cells next to a wall or the air;
 //! - the scale `α` of each level's coarse-grid correction;
@@ -12,7 +16,7 @@
 //!   how much a partly blocked coarse face conducts — what the coarse grid gets wrong in
 //!   narrow channels and thin walls.
 //!
-//! Kernels, bytes and setup stay MGPCG's; the learned scalars depend on the level only, so
+//! Kernels and setup stay MGPCG's; the learned scalars depend on the level only, so
 //! one schedule learned on the training scenes serves every geometry, right-hand side and
 //! frame with no setup of its own.
 //!
@@ -24,7 +28,9 @@
 //! derivative-free pattern search fits it (as CMA-ES fits the dual-channel multigrid of the
 //! brief): compass search — coordinate steps `±h` on every entry the cycle uses, each
 //! improving step taken at once, `h` halved after a pass without one, every entry kept inside
-//! its range, where the cycle stays symmetric positive definite.
+//! its range, where the cycle stays symmetric positive definite. The sweep counts are
+//! integers, chosen first: one count shared by the coarse levels, the best of
+//! `1..=SCHEDULE_SWEEPS` with the starting weights; the weights are then searched for it.
 //!
 //! Cost of learning: `2 · weights` solves of every training system per round of the search.
 
@@ -46,7 +52,8 @@ pub struct ScheduleTraining {
     pub dim: usize,
     /// Cells per axis of the training grids: every scene at every size. Two sizes a factor 2
     /// apart make each schedule entry serve hierarchies of different depth, as it will on
-    /// larger grids (one size overfits its own level count).
+    /// larger grids (one size overfits its own level count). Default 64³ and 128³: weights
+    /// learned at 32³ and 64³ served 128³–256³ worse (docs/neural.md).
     pub sizes: Vec<usize>,
     /// Geometries per scene (seeds `0..seeds`).
     pub seeds: u64,
@@ -75,6 +82,13 @@ pub struct ScheduleTraining {
     /// a larger grid is several levels further down — weights learned there do not carry
     /// over (docs/neural.md).
     pub learned_levels: usize,
+    /// Whether the search also chooses the sweeps per smoothing phase of the coarse levels
+    /// ([`ritz_pde::LevelWeights::sweep_count`], one count in `1..=SCHEDULE_SWEEPS` shared
+    /// by them) and then scores time instead of iterations: each system's rate is scaled by
+    /// the modelled cost of an iteration of the starting cycle over the trial's
+    /// ([`GridMultigrid::modelled_passes`]) — decades per the starting cycle's iteration
+    /// time, so that a sweep must pay for itself.
+    pub sweep_counts: bool,
 }
 
 /// The conductance exponents ([`ritz_pde::LevelWeights::conductance_exponent`]) a search
@@ -129,7 +143,7 @@ impl Default for ScheduleTraining {
         Self {
             scenes: Scene::ALL.to_vec(),
             dim: 3,
-            sizes: vec![32, 64],
+            sizes: vec![64, 128],
             seeds: 1,
             rhs: RhsKind::WhiteNoise,
             tolerance: 1e-6,
@@ -141,6 +155,7 @@ impl Default for ScheduleTraining {
             objective: Objective::Mean,
             exponents: Exponents::Tied,
             learned_levels: 3,
+            sweep_counts: true,
         }
     }
 }
@@ -267,6 +282,14 @@ pub fn rates(
     Ok(out)
 }
 
+/// Each system's [`GridMultigrid::modelled_passes`] with its current schedule.
+fn modelled_passes(systems: &[TrainingSystem]) -> Vec<f64> {
+    systems
+        .iter()
+        .map(|s| s.multigrid.modelled_passes())
+        .collect()
+}
+
 /// The coordinates of a search: groups of schedule entries (indices into
 /// [`Schedule::to_vec`]) that move together. A V-cycle of `levels` levels with `base`'s
 /// sweeps uses the sweep weights of its `pre_smooth` sweeps, the boundary weight when it runs
@@ -342,7 +365,13 @@ pub fn learn_schedule(
         .map(|s| s.multigrid.num_levels())
         .max()
         .unwrap_or(1);
-    let active = active_weights(&train.base, levels, train.learned_levels, train.exponents);
+    // Every sweep weight is a coordinate; those beyond their level's current sweep count
+    // are skipped.
+    let widest = MultigridParams {
+        pre_smooth: SCHEDULE_SWEEPS,
+        ..train.base
+    };
+    let active = active_weights(&widest, levels, train.learned_levels, train.exponents);
     let start = train
         .base
         .schedule
@@ -350,11 +379,57 @@ pub fn learn_schedule(
     start.validate()?;
     let (tol, cap) = (train.tolerance, train.max_iters);
     let mut best = start.to_vec();
+    let mut counts = start.levels.map(|w| w.sweep_count);
+    let count = |counts: &[Option<u8>; SCHEDULE_LEVELS], l: usize| {
+        counts[l].map_or(train.base.pre_smooth, usize::from)
+    };
+    let assemble = |v: &[f32], counts: &[Option<u8>; SCHEDULE_LEVELS]| {
+        let mut s = Schedule::from_slice(v).expect("a schedule's length");
+        for (w, &c) in s.levels.iter_mut().zip(counts) {
+            w.sweep_count = c;
+        }
+        s
+    };
     let start_rates = rates(&mut systems, &start, tol, cap)?;
+    let start_costs = modelled_passes(&systems);
+    // Per iteration, or per the starting cycle's iteration time.
+    let timed = |r: Vec<f64>, systems: &[TrainingSystem]| -> Vec<f64> {
+        if !train.sweep_counts {
+            return r;
+        }
+        r.iter()
+            .zip(modelled_passes(systems))
+            .zip(&start_costs)
+            .map(|((r, c), c0)| r * c0 / c)
+            .collect()
+    };
     let objective = |r: &[f64]| train.objective.loss(r, &start_rates);
     let start_loss = objective(&start_rates);
     let (mut loss, mut evaluations) = (start_loss, 1);
     let mut history = vec![(evaluations, loss)];
+    // The integer structure first: one sweep count shared by every coarse level, each value
+    // tried with the starting weights; the weights are then searched for that count. (Per
+    // level counts moved by ±1 during the search overfit the shallow training hierarchies:
+    // they lost on held-out grids two to four times larger, docs/neural.md.)
+    if train.sweep_counts && levels > 2 {
+        for c in 1..=SCHEDULE_SWEEPS as u8 {
+            let mut trial_counts = counts;
+            trial_counts[1..].fill(Some(c));
+            if trial_counts == counts || evaluations >= train.max_evaluations {
+                continue;
+            }
+            evaluations += 1;
+            let Ok(r) = rates(&mut systems, &assemble(&best, &trial_counts), tol, cap) else {
+                continue;
+            };
+            let l = objective(&timed(r, &systems));
+            if l < loss {
+                (loss, counts) = (l, trial_counts);
+                history.push((evaluations, loss));
+                progress(evaluations, loss);
+            }
+        }
+    }
     let mut step = train.step;
     // Entries stay inside their ranges with a margin: the cycle's positive definiteness
     // degrades towards the ends.
@@ -365,6 +440,14 @@ pub fn learn_schedule(
     'search: while step >= train.min_step && !active.is_empty() {
         let mut moved = false;
         for group in &active {
+            // A sweep weight beyond its level's sweep count is unused.
+            let unused = |i: usize| {
+                let (l, k) = (i / SCHEDULE_PER_LEVEL, i % SCHEDULE_PER_LEVEL);
+                k < SCHEDULE_SWEEPS && k >= count(&counts, l)
+            };
+            if group.iter().all(|&i| unused(i)) {
+                continue;
+            }
             for sign in [1.0f32, -1.0] {
                 if evaluations >= train.max_evaluations {
                     break 'search;
@@ -377,13 +460,13 @@ pub fn learn_schedule(
                 if group.iter().all(|&i| trial[i] == best[i]) {
                     continue;
                 }
-                let schedule = Schedule::from_slice(&trial).expect("a schedule's length");
+                let schedule = assemble(&trial, &counts);
                 evaluations += 1;
                 // A trial whose solve breaks down is no improvement.
                 let Ok(r) = rates(&mut systems, &schedule, tol, cap) else {
                     continue;
                 };
-                let l = objective(&r);
+                let l = objective(&timed(r, &systems));
                 if l < loss {
                     // Opportunistic: the move is taken at once, the other sign not tried.
                     (loss, best, moved) = (l, trial, true);
@@ -397,7 +480,7 @@ pub fn learn_schedule(
             step /= 2.0;
         }
     }
-    let schedule = Schedule::from_slice(&best).expect("a schedule's length");
+    let schedule = assemble(&best, &counts);
     let mean = |r: &[f64]| r.iter().sum::<f64>() / r.len() as f64;
     Ok(LearnedSchedule {
         schedule,
@@ -596,16 +679,67 @@ mod tests {
             &Schedule::uniform(ritz_pde::RELAXATION),
             1e-6,
             100,
-        );
+        )
+        .unwrap();
+        let start_costs = modelled_passes(&systems);
         let ours = rates(&mut systems, &learned.schedule, 1e-6, 100).unwrap();
+        let costs = modelled_passes(&systems);
         let mean = ours.iter().sum::<f64>() / ours.len() as f64;
         assert!(
             (mean - learned.rate).abs() < 1e-9,
             "{mean} vs {}",
             learned.rate
         );
-        for (r, r0) in ours.iter().zip(start.unwrap()) {
-            assert!(r <= &(r0 + 1e-12), "{r} vs {r0}");
+        // Per the starting cycle's iteration time (the sweep counts are searched).
+        for (((r, r0), c), c0) in ours.iter().zip(&start).zip(&costs).zip(&start_costs) {
+            assert!(r * c0 / c <= r0 + 1e-12, "{r} vs {r0} (passes {c} vs {c0})");
         }
+    }
+
+    /// With sweep counts searched, the loss is the rate per modelled time: recomputed from
+    /// the learned schedule's solves and costs, it is the reported loss; with them fixed, it
+    /// is the rate per iteration and no count is set.
+    #[test]
+    fn sweep_counts_are_scored_by_modelled_time() {
+        let train = ScheduleTraining {
+            scenes: vec![Scene::Pillars],
+            sizes: vec![24, 32],
+            max_evaluations: 10,
+            ..Default::default()
+        };
+        let learned = learn_schedule(&train, &mut |_, _| {}).unwrap();
+        let mut systems = training_systems(&train).unwrap();
+        let start = Schedule::uniform(ritz_pde::RELAXATION);
+        rates(&mut systems, &start, 1e-6, 100).unwrap();
+        let start_costs = modelled_passes(&systems);
+        let ours = rates(&mut systems, &learned.schedule, 1e-6, 100).unwrap();
+        let timed: f64 = ours
+            .iter()
+            .zip(modelled_passes(&systems))
+            .zip(&start_costs)
+            .map(|((r, c), c0)| r * c0 / c)
+            .sum::<f64>()
+            / ours.len() as f64;
+        assert!(
+            (timed - learned.loss).abs() < 1e-9,
+            "{timed} vs {}",
+            learned.loss
+        );
+        let fixed = learn_schedule(
+            &ScheduleTraining {
+                sweep_counts: false,
+                ..train
+            },
+            &mut |_, _| {},
+        )
+        .unwrap();
+        assert!((fixed.loss - fixed.rate).abs() < 1e-12);
+        assert!(
+            fixed
+                .schedule
+                .levels
+                .iter()
+                .all(|w| w.sweep_count.is_none())
+        );
     }
 }

@@ -173,6 +173,20 @@ pub struct MultigridParams {
     pub schedule: Option<Schedule>,
 }
 
+/// [`GridMultigrid::modelled_passes`]: PCG's fused kernels per iteration (operator, residual
+/// update, `rᵀz`, direction update, the rest), 14.0 passes at 128³ in docs/mgpcg.md.
+pub const PCG_PASSES: f64 = 14.0;
+/// [`GridMultigrid::modelled_passes`]: one red or black half-sweep over a whole level, per
+/// cell of the level (9.2 passes for the 8 half-sweeps of V(2,2) on all levels at 128³).
+pub const HALF_SWEEP_PASSES: f64 = 1.0;
+/// [`GridMultigrid::modelled_passes`]: a level's fused residual–restriction and its
+/// prolongation, per cell of the level (5.5 + 4.4 passes on all levels at 128³).
+pub const TRANSFER_PASSES: f64 = 8.7;
+/// [`GridMultigrid::modelled_passes`]: one boundary cell's update in a boundary sweep, in
+/// passes per finest cell — a gather, far dearer per cell than a streamed half-sweep (12–15
+/// on the spheres, porous and liquid grids of docs/mgpcg.md at 128³).
+pub const BOUNDARY_CELL_PASSES: f64 = 13.0;
+
 /// Whole-level sweeps per smoothing phase a [`Schedule`] weighs one by one (more are refused).
 pub const SCHEDULE_SWEEPS: usize = 4;
 
@@ -206,6 +220,12 @@ pub struct LevelWeights {
     /// changes the hierarchy: [`GridMultigrid::set_schedule`] refuses that.
     #[serde(default = "unit_exponent")]
     pub conductance_exponent: f32,
+    /// Whole-level sweeps of each smoothing phase on this level, 1 to [`SCHEDULE_SWEEPS`]
+    /// (`None`: [`MultigridParams::pre_smooth`]). A coarse level's sweep costs an eighth of
+    /// the finer one's (a quarter in 2D), so more sweeps there buy rate cheaply
+    /// ([`GridMultigrid::modelled_passes`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep_count: Option<u8>,
 }
 
 fn unit_exponent() -> f32 {
@@ -221,6 +241,7 @@ impl LevelWeights {
             boundary: omega,
             correction: 1.0,
             conductance_exponent: 1.0,
+            sweep_count: None,
         }
     }
 }
@@ -242,7 +263,9 @@ pub const SCHEDULE_PER_LEVEL: usize = SCHEDULE_SWEEPS + 3;
 ///     boundary: 1.2,
 ///     correction: 1.1,
 ///     conductance_exponent: 1.0,
+///     sweep_count: None,
 /// };
+/// schedule.levels[2].sweep_count = Some(4); // four sweeps per phase on level 2
 /// schedule.levels[1].conductance_exponent = 1.5;
 /// let mg = GridMultigrid::new(&p, MultigridParams { schedule: Some(schedule), ..Default::default() })?;
 /// assert!(mg.num_levels() >= 2);
@@ -288,7 +311,7 @@ impl Schedule {
             })
             .collect()
     }
-    /// The inverse of [`Schedule::to_vec`]; `None` on a length other than
+    /// The inverse of [`Schedule::to_vec`] (sweep counts `None`); `None` on a length other than
     /// `SCHEDULE_LEVELS · SCHEDULE_PER_LEVEL`.
     pub fn from_slice(v: &[f32]) -> Option<Self> {
         let per = SCHEDULE_PER_LEVEL;
@@ -300,6 +323,7 @@ impl Schedule {
                     boundary: w[SCHEDULE_SWEEPS],
                     correction: w[SCHEDULE_SWEEPS + 1],
                     conductance_exponent: w[SCHEDULE_SWEEPS + 2],
+                    sweep_count: None,
                 }
             }),
         })
@@ -313,8 +337,19 @@ impl Schedule {
             (0.0, 2.0)
         }
     }
-    /// `Err` unless every entry lies in its [`Schedule::range`] (NaN included).
+    /// `Err` unless every entry lies in its [`Schedule::range`] (NaN included) and every
+    /// sweep count in `1..=`[`SCHEDULE_SWEEPS`].
     pub fn validate(&self) -> Result<(), PdeError> {
+        for (l, w) in self.levels.iter().enumerate() {
+            if let Some(c) = w.sweep_count {
+                if c == 0 || c as usize > SCHEDULE_SWEEPS {
+                    return Err(PdeError::Unsupported(format!(
+                        "level {l} of a relaxation schedule asks for {c} sweeps per smoothing \
+                         phase; 1 to {SCHEDULE_SWEEPS} are weighed"
+                    )));
+                }
+            }
+        }
         for (i, w) in self.to_vec().into_iter().enumerate() {
             let (lo, hi) = Self::range(i);
             if !(w > lo && w < hi) {
@@ -339,6 +374,13 @@ impl MultigridParams {
             Some(s) => s.level(l),
             None => LevelWeights::uniform(self.relaxation),
         }
+    }
+    /// The whole-level sweeps of each smoothing phase of level `l`: the schedule's count,
+    /// else [`MultigridParams::pre_smooth`] (equal to `post_smooth`: the cycle is symmetric).
+    pub fn sweeps(&self, l: usize) -> usize {
+        self.weights(l)
+            .sweep_count
+            .map_or(self.pre_smooth, usize::from)
     }
 }
 
@@ -830,6 +872,44 @@ impl GridMultigrid {
     pub fn params(&self) -> MultigridParams {
         self.params
     }
+    /// The modelled time of one MGPCG iteration with this hierarchy and cycle, in passes over
+    /// the finest grid (one pass: one f64 vector streamed at the triad bandwidth), from the
+    /// per-kernel times measured at 128³ (docs/mgpcg.md): the fused PCG kernels
+    /// [`PCG_PASSES`]; per smoothed level holding a fraction `f` of the finest level's cells,
+    /// `f · (4ν ·` [`HALF_SWEEP_PASSES`] `+` [`TRANSFER_PASSES`]`)` for its `ν` sweeps each way
+    /// and its residual–restriction and prolongation, and [`BOUNDARY_CELL_PASSES`] per
+    /// boundary cell (over the finest level's cells) and boundary sweep, four of them per
+    /// boundary sweep count (both colours, both phases). A model for comparing cycles — a
+    /// learner's cost, where timing would be noise — not a timing. Cost: O(levels).
+    ///
+    /// ```
+    /// use ritz_pde::{GridMultigrid, MultigridParams, PoissonProblem, Scene, Schedule};
+    /// let p = PoissonProblem::new(Scene::Spheres.generate(3, 32, 0)?)?;
+    /// let mut mg = GridMultigrid::new(&p, MultigridParams::default())?;
+    /// let v22 = mg.modelled_passes();
+    /// let mut s = Schedule::uniform(1.3);
+    /// s.levels[1].sweep_count = Some(4);
+    /// mg.set_schedule(Some(s))?;
+    /// // Two more sweeps each way on an eighth of the cells: one pass more.
+    /// assert!((mg.modelled_passes() - v22 - 1.0).abs() < 0.05);
+    /// # Ok::<(), ritz_pde::PdeError>(())
+    /// ```
+    pub fn modelled_passes(&self) -> f64 {
+        let finest = self.levels[0].len() as f64;
+        let smoothed = self.levels.len() - 1;
+        let bs = self.params.boundary_sweeps as f64;
+        PCG_PASSES
+            + self.levels[..smoothed]
+                .iter()
+                .enumerate()
+                .map(|(l, lev)| {
+                    let f = lev.len() as f64 / finest;
+                    let boundary = (lev.boundary[0].len() + lev.boundary[1].len()) as f64 / finest;
+                    f * (4.0 * self.params.sweeps(l) as f64 * HALF_SWEEP_PASSES + TRANSFER_PASSES)
+                        + 4.0 * bs * BOUNDARY_CELL_PASSES * boundary
+                })
+                .sum::<f64>()
+    }
     /// Gives the V-cycle new relaxation weights ([`MultigridParams::schedule`]; `None`: uniform
     /// [`MultigridParams::relaxation`]) without rebuilding the hierarchy: a learner's step, or
     /// one hierarchy serving several schedules. Cost: a write per level.
@@ -957,11 +1037,8 @@ impl GridMultigrid {
             self.params.boundary_sweeps,
             if pre { [0, 1] } else { [1, 0] },
         );
-        let sweeps = if pre {
-            self.params.pre_smooth
-        } else {
-            self.params.post_smooth
-        };
+        // Pre- and post-smoothing are equal (checked at build): the cycle is symmetric.
+        let sweeps = self.params.sweeps(l);
         let lev = &self.levels[l];
         // A level run in parallel needs two chunks of 2 · stages + 1 planes for a wave; below
         // that the half-sweeps (parallel over lines) are faster than a serial wave.
@@ -1390,10 +1467,12 @@ mod tests {
         ];
         let mut schedule = Schedule::uniform(1.3);
         for (l, w) in schedule.levels.iter_mut().enumerate() {
-            w.sweeps[..2].copy_from_slice(&[1.6 - 0.1 * l as f32, 0.9 + 0.2 * l as f32]);
+            w.sweeps = [1.6, 0.9, 1.2, 1.8].map(|v| v - 0.1 * l as f32);
             w.boundary = 1.7 - 0.2 * l as f32;
             w.correction = 1.4 - 0.2 * l as f32;
             w.conductance_exponent = 1.0 + 0.5 * l as f32;
+            // Sweep counts of their own on some levels: 2, 4, 1, 3.
+            w.sweep_count = [None, Some(4), Some(1), Some(3)][l];
         }
         for (name, p) in scenes() {
             for (prec, tol, coarse_operator, relaxation) in cases {
@@ -1437,6 +1516,7 @@ mod tests {
         let mut schedule = Schedule::uniform(1.1);
         schedule.levels[0].sweeps[..2].copy_from_slice(&[1.5, 0.8]);
         schedule.levels[1].correction = 1.3;
+        schedule.levels[1].sweep_count = Some(3);
         let built = GridMultigrid::new(
             &p,
             MultigridParams {
@@ -1460,6 +1540,9 @@ mod tests {
         assert!(reweighed.set_schedule(Some(other)).is_err());
         other = schedule;
         other.levels[0].boundary = f32::NAN;
+        assert!(reweighed.set_schedule(Some(other)).is_err());
+        other = schedule;
+        other.levels[1].sweep_count = Some(0);
         assert!(reweighed.set_schedule(Some(other)).is_err());
         assert_eq!(reweighed.params().schedule, Some(schedule));
         assert_eq!(want, apply(&reweighed));
@@ -1599,5 +1682,55 @@ mod tests {
             ..Default::default()
         };
         assert!(GridMultigrid::new(p, bad).is_err());
+        // A level's sweep count outside 1..=SCHEDULE_SWEEPS.
+        for count in [0, SCHEDULE_SWEEPS as u8 + 1] {
+            let mut schedule = Schedule::uniform(1.0);
+            schedule.levels[2].sweep_count = Some(count);
+            let bad = MultigridParams {
+                schedule: Some(schedule),
+                ..Default::default()
+            };
+            assert!(GridMultigrid::new(p, bad).is_err(), "{count} sweeps");
+        }
+    }
+
+    /// A level's sweep count changes that level's cycle only, and the modelled cost by the
+    /// sweeps' share; the default cycle models PCG's passes plus every level's work.
+    #[test]
+    fn sweep_counts_change_the_cycle_and_its_modelled_cost() {
+        let p = PoissonProblem::new(crate::Scene::Spheres.generate(3, 32, 1).unwrap()).unwrap();
+        let default = GridMultigrid::new(&p, MultigridParams::default()).unwrap();
+        let mut counted = Schedule::uniform(RELAXATION);
+        counted.levels[1].sweep_count = Some(2);
+        let same = GridMultigrid::new(
+            &p,
+            MultigridParams {
+                schedule: Some(counted),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        counted.levels[1].sweep_count = Some(4);
+        let more = GridMultigrid::new(
+            &p,
+            MultigridParams {
+                schedule: Some(counted),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let x = random_fluid(&p, 5);
+        let apply = |m: &GridMultigrid| {
+            let mut z = vec![0.0; x.len()];
+            m.apply(&x, &mut z);
+            z
+        };
+        assert_eq!(apply(&default), apply(&same));
+        assert_ne!(apply(&default), apply(&more));
+        assert_eq!(default.modelled_passes(), same.modelled_passes());
+        // Two sweeps more each way, two half-sweeps each, on the 16³ level of a 32³ grid.
+        let extra = 2.0 * 2.0 * 2.0 * HALF_SWEEP_PASSES / 8.0;
+        assert!((more.modelled_passes() - default.modelled_passes() - extra).abs() < 1e-9);
+        assert!(default.modelled_passes() > PCG_PASSES + 4.0 * 2.0 * HALF_SWEEP_PASSES);
     }
 }

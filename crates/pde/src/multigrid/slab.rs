@@ -456,8 +456,8 @@ impl GridMultigrid {
         link: &dyn SlabExchange,
     ) {
         let (pre, post, bs) = (
-            self.params.pre_smooth,
-            self.params.post_smooth,
+            self.params.sweeps(l),
+            self.params.sweeps(l),
             self.params.boundary_sweeps,
         );
         let halo = Some((part, link));
@@ -631,6 +631,7 @@ mod tests {
             w.boundary = 1.5 - 0.1 * l as f32;
             w.correction = 0.9 + 0.1 * l as f32;
             w.conductance_exponent = 1.0 + 0.2 * l as f32;
+            w.sweep_count = [Some(1), Some(3), None, Some(4)][l];
         }
         let cases = [
             MultigridParams::default(),
