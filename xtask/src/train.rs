@@ -131,10 +131,7 @@ fn train_schedule(a: &TrainArgs) -> Result<(), String> {
     use ritz::neural::schedule::{ScheduleFile, ScheduleTraining, learn_schedule};
     let defaults = ScheduleTraining::default();
     let scenes = match &a.scenes {
-        Some(list) => list
-            .iter()
-            .map(|s| s.parse::<Scene>().map_err(|e| e.to_string()))
-            .collect::<Result<Vec<_>, _>>()?,
+        Some(list) => parse_scenes(list)?,
         None => defaults.scenes.clone(),
     };
     let train = ScheduleTraining {
@@ -189,6 +186,14 @@ fn train_schedule(a: &TrainArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// The scenes named by `--scenes`.
+fn parse_scenes(names: &[String]) -> Result<Vec<Scene>, String> {
+    names
+        .iter()
+        .map(|s| s.parse::<Scene>().map_err(|e| e.to_string()))
+        .collect()
+}
+
 /// `--schedule` values.
 #[derive(clap::ValueEnum, Debug, Clone, Copy)]
 pub enum ScheduleArg {
@@ -235,10 +240,7 @@ fn config_from_args(a: &TrainArgs) -> Result<TrainConfig, String> {
         c.data.geometries = v;
     }
     if let Some(v) = &a.scenes {
-        c.data.scenes = v
-            .iter()
-            .map(|s| s.parse::<Scene>().map_err(|e| e.to_string()))
-            .collect::<Result<_, _>>()?;
+        c.data.scenes = parse_scenes(v)?;
     }
     if let Some(v) = a.lanczos_steps {
         c.data.lanczos_steps = v;

@@ -350,9 +350,10 @@ fn learned_schedules_train_load_and_solve() {
     assert!(st.success());
     let file = json(&out.join("learned-3d.json"));
     assert_eq!(file["format"], "ritz-schedule/1");
+    // The search never ends worse than it started (per modelled time: the loss).
     assert!(
-        file["learned"]["rate"].as_f64().unwrap()
-            <= file["learned"]["start_rate"].as_f64().unwrap()
+        file["learned"]["loss"].as_f64().unwrap()
+            <= file["learned"]["start_loss"].as_f64().unwrap()
     );
 
     let solves = bench_solves(&out.join("shipped"), "mgpcg,learned", "100");
