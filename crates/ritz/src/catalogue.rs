@@ -13,7 +13,10 @@
 //!   the DCDM paper's deflated-PCG baseline).
 //! - `coarse` — the coarse-level operator of `mgpcg` and `mgpcg-f64`: `area` (area-weighted,
 //!   the default) or `unit` (rediscretized); `sweeps` — their smoothing sweeps before and
-//!   after the coarse correction (default 2: V(2,2)); `boundary` — their boundary sweeps
+//!   after the coarse correction (default 2: V(2,2)); `coarse-sweeps` — those of every level
+//!   below the finest, 1 to `ritz_pde::SCHEDULE_SWEEPS` (default: `sweeps`; a coarse sweep
+//!   costs an eighth of a finest one, and 3 cut the held-out maze's iterations by a fifth,
+//!   docs/neural.md); `boundary` — their boundary sweeps
 //!   (default 2; `0` turns them off; also of `learned`); `blocking` — temporal blocking of the smoothing: `auto`
 //!   (the default: a wavefront on levels larger than the last-level cache), `wave` (on every
 //!   level) or `off` (the half-sweeps one by one); the same result each way; `omega` — the
@@ -119,7 +122,14 @@ pub const CATALOGUE: &[Entry] = &[
         grid: true,
         matrix: false,
         learned: false,
-        options: &["coarse", "sweeps", "boundary", "blocking", "omega"],
+        options: &[
+            "coarse",
+            "sweeps",
+            "coarse-sweeps",
+            "boundary",
+            "blocking",
+            "omega",
+        ],
     },
     Entry {
         name: "mgpcg-f64",
@@ -128,7 +138,14 @@ pub const CATALOGUE: &[Entry] = &[
         grid: true,
         matrix: false,
         learned: false,
-        options: &["coarse", "sweeps", "boundary", "blocking", "omega"],
+        options: &[
+            "coarse",
+            "sweeps",
+            "coarse-sweeps",
+            "boundary",
+            "blocking",
+            "omega",
+        ],
     },
     Entry {
         name: "fcd-ic0",
@@ -246,6 +263,9 @@ pub struct SolverSpec {
     /// Smoothing sweeps of MGPCG before and after the coarse correction (`None`: the default
     /// of `ritz_pde::MultigridParams`).
     pub sweeps: Option<usize>,
+    /// Smoothing sweeps of MGPCG's coarse levels (`None`: `sweeps`), at most
+    /// `ritz_pde::SCHEDULE_SWEEPS`.
+    pub coarse_sweeps: Option<usize>,
     /// Boundary sweeps of MGPCG (`None`: the default of `ritz_pde::MultigridParams`).
     pub boundary_sweeps: Option<usize>,
     /// Temporal blocking of MGPCG's smoothing (`None`: on, the default of
@@ -291,6 +311,7 @@ impl SolverSpec {
             lanczos_steps: None,
             coarse: None,
             sweeps: None,
+            coarse_sweeps: None,
             boundary_sweeps: None,
             temporal_blocking: None,
             relaxation: None,
@@ -467,6 +488,13 @@ impl FromStr for SolverSpec {
                 "vectors" => &mut spec.vectors,
                 "boundary" => &mut spec.boundary_sweeps,
                 "sweeps" => &mut spec.sweeps,
+                "coarse-sweeps" if v > ritz_pde::SCHEDULE_SWEEPS => {
+                    return Err(bad(format!(
+                        "coarse-sweeps = {v}: at most {} are weighed",
+                        ritz_pde::SCHEDULE_SWEEPS
+                    )));
+                }
+                "coarse-sweeps" => &mut spec.coarse_sweeps,
                 _ => &mut spec.lanczos_steps,
             };
             if slot.replace(v).is_some() {
@@ -508,6 +536,9 @@ impl fmt::Display for SolverSpec {
         if let Some(v) = self.sweeps {
             write!(f, ":sweeps={v}")?;
         }
+        if let Some(v) = self.coarse_sweeps {
+            write!(f, ":coarse-sweeps={v}")?;
+        }
         if let Some(v) = self.boundary_sweeps {
             write!(f, ":boundary={v}")?;
         }
@@ -544,6 +575,14 @@ mod tests {
             (Some(3), "mgpcg:sweeps=3:boundary=1".into())
         );
         assert!("mgpcg:sweeps=0".parse::<SolverSpec>().is_err());
+        let s: SolverSpec = "mgpcg:coarse-sweeps=3:sweeps=1".parse().unwrap();
+        assert_eq!(s.coarse_sweeps, Some(3));
+        assert_eq!(s.to_string(), "mgpcg:sweeps=1:coarse-sweeps=3");
+        for bad in ["0", "5", "x"] {
+            let spec = format!("mgpcg:coarse-sweeps={bad}");
+            assert!(spec.parse::<SolverSpec>().is_err(), "{spec}");
+        }
+        assert!("learned:coarse-sweeps=3".parse::<SolverSpec>().is_err());
         assert!("learned:omega=1.2".parse::<SolverSpec>().is_err());
         use ritz_pde::Blocking;
         for (text, b) in [

@@ -531,11 +531,20 @@ fn build_engine(
             } else {
                 Precision::F32
             };
-            let schedule = match spec.method {
-                Method::Learned => Some(learned_schedule(spec, p, options)?),
-                _ => None,
-            };
             let defaults = MultigridParams::default();
+            let relaxation = spec.relaxation.map_or(defaults.relaxation, |w| w.get());
+            let schedule = match (spec.method, spec.coarse_sweeps) {
+                (Method::Learned, _) => Some(learned_schedule(spec, p, options)?),
+                // Uniform weights (the cycle without a schedule) with the coarse levels' count.
+                (_, Some(c)) => {
+                    let mut s = ritz_pde::Schedule::uniform(relaxation);
+                    for w in &mut s.levels[1..] {
+                        w.sweep_count = Some(c as u8);
+                    }
+                    Some(s)
+                }
+                (_, None) => None,
+            };
             let mp = MultigridParams {
                 precision,
                 coarse_operator: spec.coarse.unwrap_or(defaults.coarse_operator),
@@ -543,7 +552,7 @@ fn build_engine(
                 post_smooth: spec.sweeps.unwrap_or(defaults.post_smooth),
                 boundary_sweeps: spec.boundary_sweeps.unwrap_or(defaults.boundary_sweeps),
                 temporal_blocking: spec.temporal_blocking.unwrap_or(defaults.temporal_blocking),
-                relaxation: spec.relaxation.map_or(defaults.relaxation, |w| w.get()),
+                relaxation,
                 schedule,
                 ..defaults
             };

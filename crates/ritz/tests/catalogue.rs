@@ -56,7 +56,15 @@ fn every_solver_matches_a_dense_solve_on_an_unseen_maze() {
         },
         ..Default::default()
     };
-    for name in SolverSpec::grid_names() {
+    // Every solver, and MGPCG with sweep counts of its coarse levels.
+    let counted = [
+        "mgpcg:coarse-sweeps=3",
+        "mgpcg-f64:coarse-sweeps=1:sweeps=3",
+    ];
+    for name in SolverSpec::grid_names()
+        .into_iter()
+        .chain(counted.map(String::from))
+    {
         let spec: SolverSpec = name.parse().unwrap();
         if spec.method.is_learned() && !cfg!(feature = "learned") {
             let e = Solver::build_with(&spec, &p, &options).unwrap_err();

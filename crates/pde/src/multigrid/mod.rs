@@ -341,13 +341,13 @@ impl Schedule {
     /// sweep count in `1..=`[`SCHEDULE_SWEEPS`].
     pub fn validate(&self) -> Result<(), PdeError> {
         for (l, w) in self.levels.iter().enumerate() {
-            if let Some(c) = w.sweep_count {
-                if c == 0 || c as usize > SCHEDULE_SWEEPS {
-                    return Err(PdeError::Unsupported(format!(
-                        "level {l} of a relaxation schedule asks for {c} sweeps per smoothing \
-                         phase; 1 to {SCHEDULE_SWEEPS} are weighed"
-                    )));
-                }
+            if let Some(c) = w.sweep_count
+                && (c == 0 || c as usize > SCHEDULE_SWEEPS)
+            {
+                return Err(PdeError::Unsupported(format!(
+                    "level {l} of a relaxation schedule asks for {c} sweeps per smoothing \
+                     phase; 1 to {SCHEDULE_SWEEPS} are weighed"
+                )));
             }
         }
         for (i, w) in self.to_vec().into_iter().enumerate() {
