@@ -32,7 +32,8 @@
 //! integers, chosen first: one count shared by the coarse levels, the best of
 //! `1..=SCHEDULE_SWEEPS` with the starting weights; the weights are then searched for it.
 //!
-//! Cost of learning: `2 · weights` solves of every training system per round of the search.
+//! Cost of learning: `SCHEDULE_SWEEPS − 1` solves of every training system for the count,
+//! then `2 · weights` per round of the search.
 
 use crate::error::NeuralError;
 use ritz_krylov::{SolveParams, pcg_fused};
@@ -177,7 +178,8 @@ pub struct TrainingSystem {
 pub struct LearnedSchedule {
     /// The learned weights.
     pub schedule: Schedule,
-    /// Its loss ([`ScheduleTraining::objective`]) on the training systems.
+    /// Its loss ([`ScheduleTraining::objective`]) on the training systems: of the rates per
+    /// the starting cycle's modelled iteration time when [`ScheduleTraining::sweep_counts`].
     pub loss: f64,
     /// The loss of the starting point.
     pub start_loss: f64,
@@ -518,7 +520,7 @@ impl ScheduleFile {
             format: SCHEDULE_FORMAT.into(),
             dim: train.dim,
             trained_on: format!(
-                "{} at {:?} cells per axis in {}D, {} seed(s), {} right-hand sides, {:?} objective, tol {:e}, {} \
+                "{} at {:?} cells per axis in {}D, {} seed(s), {} right-hand sides, {:?} objective{}, tol {:e}, {} \
                  evaluations",
                 scenes.join(", "),
                 train.sizes,
@@ -526,6 +528,11 @@ impl ScheduleFile {
                 train.seeds,
                 train.rhs.name(),
                 train.objective,
+                if train.sweep_counts {
+                    " per modelled time, coarse sweep count searched"
+                } else {
+                    " per iteration"
+                },
                 train.tolerance,
                 learned.evaluations
             ),

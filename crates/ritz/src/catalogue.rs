@@ -27,6 +27,16 @@ use crate::error::RitzError;
 use std::fmt;
 use std::str::FromStr;
 
+/// The options of `mgpcg` and `mgpcg-f64`.
+const MGPCG_OPTIONS: &[&str] = &[
+    "coarse",
+    "sweeps",
+    "coarse-sweeps",
+    "boundary",
+    "blocking",
+    "omega",
+];
+
 /// A solver family of the catalogue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Method {
@@ -122,14 +132,7 @@ pub const CATALOGUE: &[Entry] = &[
         grid: true,
         matrix: false,
         learned: false,
-        options: &[
-            "coarse",
-            "sweeps",
-            "coarse-sweeps",
-            "boundary",
-            "blocking",
-            "omega",
-        ],
+        options: MGPCG_OPTIONS,
     },
     Entry {
         name: "mgpcg-f64",
@@ -138,14 +141,7 @@ pub const CATALOGUE: &[Entry] = &[
         grid: true,
         matrix: false,
         learned: false,
-        options: &[
-            "coarse",
-            "sweeps",
-            "coarse-sweeps",
-            "boundary",
-            "blocking",
-            "omega",
-        ],
+        options: MGPCG_OPTIONS,
     },
     Entry {
         name: "fcd-ic0",
