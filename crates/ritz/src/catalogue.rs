@@ -201,7 +201,8 @@ pub const CATALOGUE: &[Entry] = &[
         name: "learned",
         method: Method::Learned,
         description: "MGPCG with a learned relaxation schedule (per-level SOR weights, boundary \
-                      weights, coarse-correction scales; shipped, or learned-<dim>d.json)",
+                      weights, coarse-correction scales, coarse sweep count, coarse-operator \
+                      exponent; shipped, or learned-<dim>d.json)",
         grid: true,
         matrix: false,
         learned: true,
