@@ -1517,14 +1517,7 @@ mod tests {
         schedule.levels[0].sweeps[..2].copy_from_slice(&[1.5, 0.8]);
         schedule.levels[1].correction = 1.3;
         schedule.levels[1].sweep_count = Some(3);
-        let built = GridMultigrid::new(
-            &p,
-            MultigridParams {
-                schedule: Some(schedule),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let built = scheduled(&p, schedule);
         let mut reweighed = GridMultigrid::new(&p, MultigridParams::default()).unwrap();
         reweighed.set_schedule(Some(schedule)).unwrap();
         let x = random_fluid(&p, 3);
@@ -1694,6 +1687,15 @@ mod tests {
         }
     }
 
+    /// The default cycle with `schedule`.
+    fn scheduled(p: &PoissonProblem, schedule: Schedule) -> GridMultigrid {
+        let params = MultigridParams {
+            schedule: Some(schedule),
+            ..Default::default()
+        };
+        GridMultigrid::new(p, params).unwrap()
+    }
+
     /// A level's sweep count changes that level's cycle only, and the modelled cost by the
     /// sweeps' share; the default cycle models PCG's passes plus every level's work.
     #[test]
@@ -1702,23 +1704,9 @@ mod tests {
         let default = GridMultigrid::new(&p, MultigridParams::default()).unwrap();
         let mut counted = Schedule::uniform(RELAXATION);
         counted.levels[1].sweep_count = Some(2);
-        let same = GridMultigrid::new(
-            &p,
-            MultigridParams {
-                schedule: Some(counted),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let same = scheduled(&p, counted);
         counted.levels[1].sweep_count = Some(4);
-        let more = GridMultigrid::new(
-            &p,
-            MultigridParams {
-                schedule: Some(counted),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let more = scheduled(&p, counted);
         let x = random_fluid(&p, 5);
         let apply = |m: &GridMultigrid| {
             let mut z = vec![0.0; x.len()];

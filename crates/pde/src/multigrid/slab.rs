@@ -455,15 +455,12 @@ impl GridMultigrid {
         part: &SlabPart,
         link: &dyn SlabExchange,
     ) {
-        let (pre, post, bs) = (
-            self.params.sweeps(l),
-            self.params.sweeps(l),
-            self.params.boundary_sweeps,
-        );
+        // Pre- and post-smoothing make the same number of sweeps: the cycle is symmetric.
+        let (sweeps, bs) = (self.params.sweeps(l), self.params.boundary_sweeps);
         let halo = Some((part, link));
         at_level(&mut s.prof, l);
         self.exchange(part, link, l, &mut s.b[l], &[0, 1], 1);
-        self.smooth(s, l, pre, Kernel::Smooth, [0, 1], halo);
+        self.smooth(s, l, sweeps, Kernel::Smooth, [0, 1], halo);
         self.smooth(s, l, bs, Kernel::BoundarySmooth, [0, 1], halo);
         self.exchange(part, link, l, &mut s.x[l], &[0, 1], 2);
         let (fine_b, coarse_b) = s.b.split_at_mut(l + 1);
@@ -493,7 +490,7 @@ impl GridMultigrid {
             self.levels[l].weights.correction,
         );
         self.smooth(s, l, bs, Kernel::BoundarySmooth, [1, 0], halo);
-        self.smooth(s, l, post, Kernel::Smooth, [1, 0], halo);
+        self.smooth(s, l, sweeps, Kernel::Smooth, [1, 0], halo);
     }
 
     /// The gathered levels: this part's planes of the window's last right-hand side into the
