@@ -9,6 +9,8 @@
 //!   [`recipe`]: the training configurations of the shipped networks.
 //! - [`precond`]: adapters to ritz-linalg's preconditioner traits (f64 residual → f32 network
 //!   → f64 direction), for ritz-krylov's iterations.
+//! - [`device`]: PCG and flexible conjugate directions resident on one burn device (a GPU):
+//!   only scalars cross to the host per iteration; `f64` iterative refinement on the host.
 //! - [`model`]: the model zoo behind one interface, weight files and their checks;
 //!   [`shipped`]: the trained weights embedded in the library.
 //! - [`curvature`]: the bridge from burn to ritz-second-order — flat-parameter views of burn
@@ -39,6 +41,7 @@
 pub mod curvature;
 pub mod data;
 pub mod dcdm;
+pub mod device;
 pub mod error;
 pub mod fast;
 pub mod geometry;

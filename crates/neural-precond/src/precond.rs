@@ -18,7 +18,7 @@ use crate::fast::FastStencil;
 use crate::geometry::Geometry;
 use crate::model::{AnyModel, LearnedModel};
 use crate::stencil::{GeometryBatch, StencilNet, StencilWeights, grid_tensor};
-use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, backend::Backend};
 use ritz_linalg::{Preconditioner, SpdPreconditioner};
 use std::sync::Mutex;
 
@@ -190,16 +190,9 @@ impl<B: Backend> BurnPreconditioner<B> {
             return Ok(());
         }
         let rf: Vec<f32> = r.iter().map(|&v| (v / norm) as f32).collect();
-        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let x = grid_tensor::<B>(&[&rf], self.geometry.shape.dhw, &self.device);
-        let y = match (&inner.model, &inner.weights) {
-            (AnyModel::Stencil(m), Some(w)) => m.apply(w, &inner.geo, x),
-            (m, _) => match m {
-                AnyModel::Dcdm(d) => d.predict(&inner.geo, x),
-                AnyModel::Stencil(s) => s.predict(&inner.geo, x),
-            },
-        };
-        let out = y
+        let out = self
+            .forward(x)
             .into_data()
             .to_vec::<f32>()
             .map_err(|_| NeuralError::Config("network output is not f32".into()))?;
@@ -207,6 +200,38 @@ impl<B: Backend> BurnPreconditioner<B> {
             *zi = o as f64 * norm;
         }
         Ok(())
+    }
+}
+
+impl<B: Backend> BurnPreconditioner<B> {
+    /// The network on a unit-norm input `x` (`[1, 1, D, H, W]`, on the device).
+    fn forward(&self, x: Tensor<B, 5>) -> Tensor<B, 5> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        match (&inner.model, &inner.weights) {
+            (AnyModel::Stencil(m), Some(w)) => m.apply(w, &inner.geo, x),
+            (AnyModel::Dcdm(d), _) => d.predict(&inner.geo, x),
+            (AnyModel::Stencil(s), None) => s.predict(&inner.geo, x),
+        }
+    }
+
+    /// `z = ‖r‖ f(r / ‖r‖)` with `r` and `z` on the device (`[1, 1, D, H, W]`): the norm is a
+    /// one-element tensor, so nothing is read back (no synchronization). Used by the
+    /// device-resident iterations ([`crate::device`]).
+    pub fn forward_device(&self, r: Tensor<B, 5>) -> Tensor<B, 5> {
+        let norm = r
+            .clone()
+            .powf_scalar(2.0)
+            .sum()
+            .sqrt()
+            .clamp_min(f32::MIN_POSITIVE)
+            .reshape([1, 1, 1, 1, 1]);
+        self.forward(r / norm.clone()) * norm
+    }
+
+    /// True for the SPD stencil net (a symmetric positive definite linear map).
+    pub fn is_spd(&self) -> bool {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        matches!(&inner.model, AnyModel::Stencil(m) if m.is_symmetric())
     }
 }
 

@@ -1,0 +1,252 @@
+//! Device-resident iterations (on burn-flex, the CI backend) against the host `f64` solvers of
+//! ritz-krylov with the same preconditioner: iteration counts within ±1 at tol 1e-6, the true
+//! residual meets the tolerance, and bad input gets a typed error.
+
+use burn::backend::Flex;
+use ritz_krylov::{FcdParams, SolveParams, StopReason, fcd, pcg, precond::Jacobi};
+use ritz_linalg::LinearOperator;
+use ritz_neural_precond::device::{
+    DeviceJacobi, DeviceMethod, DeviceParams, DeviceSystem, device_solve,
+};
+use ritz_neural_precond::shipped::load_shipped;
+use ritz_neural_precond::{BurnPreconditioner, Geometry, NeuralError, SpdStencilPreconditioner};
+use ritz_pde::rhs::RhsKind;
+use ritz_pde::{PoissonProblem, Scene};
+
+type B = Flex;
+
+fn problem(scene: Scene, dim: usize, n: usize) -> (PoissonProblem, Vec<f64>) {
+    let p = PoissonProblem::new(scene.generate(dim, n, 3).unwrap()).unwrap();
+    let b = RhsKind::WhiteNoise.generate(&p, 7);
+    (p, b)
+}
+
+/// `‖b − A x‖ / ‖b‖` in f64 with `b` projected onto the range.
+fn true_relative(p: &PoissonProblem, b: &[f64], x: &[f64]) -> f64 {
+    let mut b = b.to_vec();
+    if let Some(ns) = p.null_space() {
+        ns.project(&mut b);
+    }
+    let mut ax = vec![0.0; b.len()];
+    p.apply(x, &mut ax);
+    let r: f64 = b.iter().zip(&ax).map(|(u, v)| (u - v).powi(2)).sum();
+    r.sqrt() / b.iter().map(|v| v * v).sum::<f64>().sqrt()
+}
+
+fn every(check_every: usize, method: DeviceMethod) -> DeviceParams {
+    DeviceParams {
+        method,
+        check_every,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn jacobi_pcg_on_the_device_matches_the_host() {
+    for (scene, dim, n) in [(Scene::Pillars, 2, 32), (Scene::Spheres, 3, 16)] {
+        let (p, b) = problem(scene, dim, n);
+        let mut xh = vec![0.0; b.len()];
+        let host = pcg(
+            &p,
+            &Jacobi::new(&p).unwrap(),
+            &b,
+            &mut xh,
+            &SolveParams::default(),
+            &mut (),
+        )
+        .unwrap();
+        let sys = DeviceSystem::<B>::new(&p, &Default::default());
+        let m = DeviceJacobi::new(&sys);
+        let mut xd = vec![0.0; b.len()];
+        let dev =
+            device_solve(&sys, &m, &b, &mut xd, &every(1, DeviceMethod::Pcg), &mut ()).unwrap();
+        assert_eq!(dev.stop, StopReason::Converged, "{scene:?}");
+        assert!(
+            dev.iterations.abs_diff(host.iterations) <= 1,
+            "{scene:?}: device {} vs host {} iterations",
+            dev.iterations,
+            host.iterations
+        );
+        assert!(true_relative(&p, &b, &xd) <= 1e-6);
+        assert_eq!(dev.residual_history.len(), dev.iterations + 1);
+        assert!(*dev.residual_history.last().unwrap() <= 1e-6);
+    }
+}
+
+#[test]
+fn dcdm_flexible_iteration_on_the_device_matches_the_host() {
+    let (p, b) = problem(Scene::Organic, 2, 32);
+    let (_, model) = load_shipped::<B>("dcdm", 2, &Default::default()).unwrap();
+    let m = BurnPreconditioner::new(model, &Geometry::of(&p), &Default::default()).unwrap();
+    assert!(!m.is_spd());
+    let mut xh = vec![0.0; b.len()];
+    let host = fcd(&p, &m, &b, &mut xh, &FcdParams::default(), &mut ()).unwrap();
+    let sys = DeviceSystem::<B>::new(&p, &Default::default());
+    let mut xd = vec![0.0; b.len()];
+    let dev = device_solve(
+        &sys,
+        &m,
+        &b,
+        &mut xd,
+        &every(1, DeviceMethod::Fcd { k: 2 }),
+        &mut (),
+    )
+    .unwrap();
+    assert_eq!(dev.stop, StopReason::Converged);
+    assert!(
+        dev.iterations.abs_diff(host.iterations) <= 1,
+        "device {} vs host {} iterations",
+        dev.iterations,
+        host.iterations
+    );
+    assert!(true_relative(&p, &b, &xd) <= 1e-6);
+    // PCG refuses the nonlinear network.
+    let mut x = vec![0.0; b.len()];
+    let err = device_solve(&sys, &m, &b, &mut x, &every(1, DeviceMethod::Pcg), &mut ());
+    assert!(matches!(err, Err(NeuralError::Config(_))), "{err:?}");
+}
+
+#[test]
+fn spd_stencil_net_pcg_on_the_device_matches_the_host() {
+    let (p, b) = problem(Scene::Spheres, 3, 16);
+    let (_, model) = load_shipped::<B>("stencil-spd", 3, &Default::default()).unwrap();
+    let ritz_neural_precond::AnyModel::Stencil(net) = &model else {
+        panic!("stencil-spd is a stencil net")
+    };
+    let host_m = SpdStencilPreconditioner::new(net, &Geometry::of(&p)).unwrap();
+    let mut xh = vec![0.0; b.len()];
+    let host = pcg(&p, &host_m, &b, &mut xh, &SolveParams::default(), &mut ()).unwrap();
+    let m = BurnPreconditioner::new(model, &Geometry::of(&p), &Default::default()).unwrap();
+    assert!(m.is_spd());
+    let sys = DeviceSystem::<B>::new(&p, &Default::default());
+    let mut xd = vec![0.0; b.len()];
+    let dev = device_solve(&sys, &m, &b, &mut xd, &every(1, DeviceMethod::Pcg), &mut ()).unwrap();
+    assert_eq!(dev.stop, StopReason::Converged);
+    assert!(
+        dev.iterations.abs_diff(host.iterations) <= 1,
+        "device {} vs host {} iterations",
+        dev.iterations,
+        host.iterations
+    );
+    assert!(true_relative(&p, &b, &xd) <= 1e-6);
+}
+
+#[test]
+fn a_closed_domain_and_sparse_checks_converge() {
+    // All walls solid: a singular operator (constants per region); the right-hand side is
+    // projected on the host, x comes back projected.
+    let (p, b) = problem(Scene::Closed, 3, 16);
+    assert!(p.null_space().is_some());
+    let sys = DeviceSystem::<B>::new(&p, &Default::default());
+    let m = DeviceJacobi::new(&sys);
+    let mut x1 = vec![0.0; b.len()];
+    let one = device_solve(
+        &sys,
+        &m,
+        &b,
+        &mut x1,
+        &every(1, DeviceMethod::Fcd { k: 1 }),
+        &mut (),
+    )
+    .unwrap();
+    let mut x4 = vec![0.0; b.len()];
+    let four = device_solve(
+        &sys,
+        &m,
+        &b,
+        &mut x4,
+        &every(4, DeviceMethod::Fcd { k: 1 }),
+        &mut (),
+    )
+    .unwrap();
+    for (info, x) in [(&one, &x1), (&four, &x4)] {
+        assert_eq!(info.stop, StopReason::Converged);
+        assert!(true_relative(&p, &b, x) <= 1e-6);
+    }
+    // Reading every fourth norm overshoots by at most three iterations.
+    assert!(four.iterations >= one.iterations && four.iterations <= one.iterations + 3);
+}
+
+#[test]
+fn limits_and_bad_input_are_reported() {
+    let (p, b) = problem(Scene::Pillars, 2, 32);
+    let sys = DeviceSystem::<B>::new(&p, &Default::default());
+    let m = DeviceJacobi::new(&sys);
+    let mut x = vec![0.0; b.len()];
+    let capped = DeviceParams {
+        solve: SolveParams {
+            max_iters: 3,
+            ..Default::default()
+        },
+        check_every: 2,
+        ..Default::default()
+    };
+    let info = device_solve(&sys, &m, &b, &mut x, &capped, &mut ()).unwrap();
+    assert_eq!((info.stop, info.iterations), (StopReason::MaxIterations, 3));
+    assert_eq!(info.residual_history.len(), 4);
+    // A zero right-hand side is solved by x = 0.
+    let mut x = vec![1.0; b.len()];
+    let zero = device_solve(
+        &sys,
+        &m,
+        &vec![0.0; b.len()],
+        &mut x,
+        &Default::default(),
+        &mut (),
+    );
+    assert_eq!(zero.unwrap().stop, StopReason::ZeroRhs);
+    assert!(x.iter().all(|&v| v == 0.0));
+    // Shapes, NaN, parameters.
+    let mut short = vec![0.0; b.len() - 1];
+    let e = device_solve(&sys, &m, &b, &mut short, &Default::default(), &mut ());
+    assert!(matches!(e, Err(NeuralError::Shape { .. })), "{e:?}");
+    let mut bad = b.clone();
+    bad[5] = f64::NAN;
+    let e = device_solve(
+        &sys,
+        &m,
+        &bad,
+        &mut vec![0.0; b.len()],
+        &Default::default(),
+        &mut (),
+    );
+    assert!(matches!(e, Err(NeuralError::NonFinite(_))), "{e:?}");
+    for params in [
+        every(0, DeviceMethod::Pcg),
+        every(1, DeviceMethod::Fcd { k: 0 }),
+        DeviceParams {
+            replacement_drop: 0.0,
+            ..Default::default()
+        },
+    ] {
+        let e = device_solve(&sys, &m, &b, &mut vec![0.0; b.len()], &params, &mut ());
+        assert!(matches!(e, Err(NeuralError::Config(_))), "{e:?}");
+    }
+}
+
+#[test]
+fn a_preconditioner_returning_nan_is_a_typed_error() {
+    struct Broken;
+    impl ritz_neural_precond::device::DevicePreconditioner<B> for Broken {
+        fn apply_device(&self, r: burn::tensor::Tensor<B, 5>) -> burn::tensor::Tensor<B, 5> {
+            r * f32::NAN
+        }
+        fn is_spd(&self) -> bool {
+            false
+        }
+        fn name(&self) -> String {
+            "broken".into()
+        }
+    }
+    let (p, b) = problem(Scene::Pillars, 2, 32);
+    let sys = DeviceSystem::<B>::new(&p, &Default::default());
+    let e = device_solve(
+        &sys,
+        &Broken,
+        &b,
+        &mut vec![0.0; b.len()],
+        &Default::default(),
+        &mut (),
+    );
+    assert!(matches!(e, Err(NeuralError::NonFinite(_))), "{e:?}");
+}
