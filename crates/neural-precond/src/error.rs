@@ -60,6 +60,10 @@ pub enum NeuralError {
     /// NaN or infinity in an input, a weight or a loss value.
     #[error("non-finite value in {0}")]
     NonFinite(String),
+    /// No usable GPU: the driver library, a device or NVRTC is missing (see
+    /// `cuda::probe`, feature `cuda`).
+    #[error("no usable CUDA device: {0}")]
+    Device(String),
     /// An error from the grid/PDE layer.
     #[error(transparent)]
     Pde(#[from] ritz_pde::PdeError),

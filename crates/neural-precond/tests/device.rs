@@ -6,12 +6,14 @@ use burn::backend::Flex;
 use ritz_krylov::{FcdParams, SolveParams, StopReason, fcd, pcg, precond::Jacobi};
 use ritz_linalg::LinearOperator;
 use ritz_neural_precond::device::{
-    DeviceJacobi, DeviceMethod, DeviceParams, DeviceSystem, device_solve,
+    DeviceJacobi, DeviceMethod, DeviceMultigrid, DeviceParams, DevicePreconditioner, DeviceSystem,
+    device_solve,
 };
 use ritz_neural_precond::shipped::load_shipped;
 use ritz_neural_precond::{BurnPreconditioner, Geometry, NeuralError, SpdStencilPreconditioner};
+use ritz_pde::heldout::HeldOut;
 use ritz_pde::rhs::RhsKind;
-use ritz_pde::{PoissonProblem, Scene};
+use ritz_pde::{GridMultigrid, MultigridParams, PoissonProblem, Scene};
 
 type B = Flex;
 
@@ -249,4 +251,98 @@ fn a_preconditioner_returning_nan_is_a_typed_error() {
         &mut (),
     );
     assert!(matches!(e, Err(NeuralError::NonFinite(_))), "{e:?}");
+}
+
+/// MGPCG's parameters, and the learned solver's (the shipped schedule).
+fn cycles(dim: usize) -> Vec<(&'static str, MultigridParams)> {
+    let schedule = ritz_neural_precond::shipped::load_shipped_schedule(dim).unwrap();
+    vec![
+        ("mgpcg", MultigridParams::default()),
+        (
+            "learned",
+            MultigridParams {
+                schedule: Some(schedule.learned.schedule),
+                ..Default::default()
+            },
+        ),
+    ]
+}
+
+fn grids() -> Vec<PoissonProblem> {
+    let maze = HeldOut::Maze.generate(3, 32, 1).unwrap();
+    vec![
+        PoissonProblem::new(Scene::Spheres.generate(3, 16, 2).unwrap()).unwrap(),
+        PoissonProblem::new(Scene::Closed.generate(3, 16, 2).unwrap()).unwrap(),
+        PoissonProblem::new(maze).unwrap(),
+        PoissonProblem::new(Scene::Organic.generate(2, 64, 2).unwrap()).unwrap(),
+        // Odd sides: coarsening by ceil, the transfers' short last cell.
+        PoissonProblem::new(Scene::Pillars.generate(2, 36, 2).unwrap()).unwrap(),
+    ]
+}
+
+#[test]
+fn the_device_v_cycle_is_the_host_v_cycle() {
+    for p in grids() {
+        let dim = p.grid().dim();
+        for (name, params) in cycles(dim) {
+            let mg = GridMultigrid::new(&p, params).unwrap();
+            let dm = DeviceMultigrid::<B>::new(&mg, &Default::default()).unwrap();
+            assert_eq!(dm.num_levels(), mg.num_levels());
+            assert!(dm.is_spd());
+            let r = RhsKind::WhiteNoise.generate(&p, 3);
+            let mut host = vec![0.0; r.len()];
+            ritz_linalg::Preconditioner::apply(&mg, &r, &mut host);
+            let rf: Vec<f32> = r.iter().map(|&v| v as f32).collect();
+            let [nx, ny, nz] = p.grid().dims();
+            let rt = burn::tensor::Tensor::<B, 5>::from_data(
+                burn::tensor::TensorData::new(rf, [1, 1, nz, ny, nx]),
+                &Default::default(),
+            );
+            let dev: Vec<f32> = dm.apply_device(rt).into_data().to_vec().unwrap();
+            let scale = host.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+            let err = host
+                .iter()
+                .zip(&dev)
+                .fold(0.0f64, |a, (h, d)| a.max((h - *d as f64).abs()));
+            assert!(
+                err <= 1e-4 * scale,
+                "{name} {dim}D {:?}: max |host − device| = {err:e} of {scale:e}",
+                p.grid().dims()
+            );
+        }
+    }
+}
+
+#[test]
+fn mgpcg_and_learned_on_the_device_take_the_host_iterations() {
+    for p in grids() {
+        let dim = p.grid().dim();
+        let b = RhsKind::WhiteNoise.generate(&p, 5);
+        let sys = DeviceSystem::<B>::new(&p, &Default::default());
+        for (name, params) in cycles(dim) {
+            let mg = GridMultigrid::new(&p, params).unwrap();
+            let mut xh = vec![0.0; b.len()];
+            let host = pcg(&p, &mg, &b, &mut xh, &SolveParams::default(), &mut ()).unwrap();
+            let dm = DeviceMultigrid::<B>::new(&mg, &Default::default()).unwrap();
+            let mut xd = vec![0.0; b.len()];
+            let dev = device_solve(
+                &sys,
+                &dm,
+                &b,
+                &mut xd,
+                &every(1, DeviceMethod::Pcg),
+                &mut (),
+            )
+            .unwrap();
+            assert_eq!(dev.stop, StopReason::Converged, "{name}");
+            assert!(
+                dev.iterations.abs_diff(host.iterations) <= 1,
+                "{name} {dim}D {:?}: device {} vs host {} iterations",
+                p.grid().dims(),
+                dev.iterations,
+                host.iterations
+            );
+            assert!(true_relative(&p, &b, &xd) <= 1e-6);
+        }
+    }
 }

@@ -50,8 +50,9 @@ pub use error::PdeError;
 pub use grid::{CellFlag, MacGrid, WallKind, WallPreset, Walls, check_cell_memory};
 pub use ic::{GridIc0, IcVariant};
 pub use multigrid::{
-    Blocking, CoarseOperator, GridMultigrid, LevelWeights, MultigridParams, Precision, RELAXATION,
-    SCHEDULE_LEVELS, SCHEDULE_PER_LEVEL, SCHEDULE_SWEEPS, Schedule, SlabExchange, SlabMultigrid,
+    Blocking, CoarseOperator, CycleData, GridMultigrid, LevelData, LevelWeights, MultigridParams,
+    Precision, RELAXATION, SCHEDULE_LEVELS, SCHEDULE_PER_LEVEL, SCHEDULE_SWEEPS, Schedule,
+    SlabExchange, SlabMultigrid,
 };
 pub use poisson::{ExportedPaths, PoissonProblem};
 pub use scenes::Scene;

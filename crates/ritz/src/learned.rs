@@ -143,9 +143,13 @@ pub(crate) fn prepare(
             burn_preconditioner::<Flex>(name, problem, options, &geo).map_err(neural())?,
         )),
         #[cfg(feature = "cuda")]
-        (_, Backend::Cuda) => Ok(Learned::Flexible(
-            burn_preconditioner::<Gpu>(name, problem, options, &geo).map_err(neural())?,
-        )),
+        (_, Backend::Cuda) => {
+            // A typed error naming what is missing, where burn-cuda would panic.
+            ritz_neural_precond::cuda::probe().map_err(neural())?;
+            Ok(Learned::Flexible(
+                burn_preconditioner::<Gpu>(name, problem, options, &geo).map_err(neural())?,
+            ))
+        }
         #[cfg(not(feature = "cuda"))]
         (_, Backend::Cuda) => Err(RitzError::FeatureDisabled {
             solver: spec.to_string(),

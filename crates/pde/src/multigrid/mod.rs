@@ -36,7 +36,8 @@
 //! Internal vectors are zero at non-fluid cells and padding slots at all times, so the kernels
 //! need no flag test for neighbours: a non-fluid neighbour contributes its zero.
 //!
-//! Files: [`hierarchy`](self) the split layout, levels and coarsening; `conductance` the
+//! Files: [`hierarchy`](self) the split layout, levels and coarsening; `export` the cycle in
+//! natural order ([`CycleData`]); `conductance` the
 //! area-weighted coarse operators; `smooth` Gauss–Seidel and residuals; `transfer` prolongation and the fused residual–restriction; `pcg` the fused
 //! PCG kernels; [`profile`] per-kernel timing; this file holds the parameters and the cycle.
 //!
@@ -47,6 +48,7 @@
 //! scratch (about 4 `f32` and, for fused MGPCG, 2 `f64` vectors of the grid's size).
 
 mod conductance;
+mod export;
 mod hierarchy;
 mod pcg;
 pub mod profile;
@@ -54,6 +56,7 @@ mod slab;
 mod smooth;
 mod transfer;
 
+pub use export::{CycleData, LevelData, MAX_DENSE_COARSEST};
 pub use hierarchy::coarsen;
 pub use pcg::MgpcgKernels;
 pub use profile::{Kernel, KernelStats, MgpcgProfile};
