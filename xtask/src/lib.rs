@@ -25,6 +25,7 @@ mod backend;
 pub mod bench;
 mod constrained_bench;
 mod fuzz;
+mod gpu_check;
 mod mpi_bench;
 mod ot_bench;
 mod peers;
@@ -175,6 +176,10 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Everything a GPU machine should measure, in one run of the built binary: device and
+    /// libraries, network parity against the CPU, forward/backward times, host vs device
+    /// solves, training epochs (`gpu-check.json`; `--backend cpu` is a dry run on burn-flex).
+    GpuCheck(gpu_check::GpuCheckArgs),
     /// Write a problem's matrix (MatrixMarket), right-hand side and flags (npy).
     Export {
         #[command(flatten)]
@@ -209,6 +214,7 @@ pub fn main_cli() {
             out,
         } => problems::write_heldout(&kind, dim, n, seed, &out),
         Cmd::Fuzz(args) => fuzz::run(&args),
+        Cmd::GpuCheck(args) => gpu_check::run(&args),
         Cmd::MpiBench(args) => mpi_bench::run(&args),
         Cmd::OtClouds {
             kind,

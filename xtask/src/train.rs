@@ -372,7 +372,10 @@ pub fn run_train(a: TrainArgs) -> Result<(), String> {
     match a.backend {
         BackendKind::Cpu => train_on::<Autodiff<Flex>>(&cfg, &data, &out, &a)?,
         #[cfg(feature = "cuda")]
-        BackendKind::Cuda => train_on::<Autodiff<Gpu>>(&cfg, &data, &out, &a)?,
+        BackendKind::Cuda => {
+            ritz::neural::cuda::probe().map_err(|e| e.to_string())?;
+            train_on::<Autodiff<Gpu>>(&cfg, &data, &out, &a)?
+        }
         #[cfg(not(feature = "cuda"))]
         BackendKind::Cuda => return Err(no_cuda()),
     }

@@ -3,7 +3,8 @@
 //! burn-cuda on a machine without a GPU panics inside cubecl's device channel; [`probe`]
 //! instead checks, in order, that the driver's `libcuda` loads, that `cuInit` succeeds and
 //! finds a device, and that NVRTC (which compiles burn's kernels at run time) loads — and says
-//! which of them is missing in a typed error. On success it reports what was found: the device,
+//! which of them is missing in a typed error. NVRTC that is not on the loader path is looked
+//! for where the CUDA toolkit and pip's CUDA wheels put it, and loaded from there. On success it reports what was found: the device,
 //! its memory, the driver and NVRTC versions and the files they were loaded from (burn exposes
 //! none of these).
 
@@ -51,6 +52,82 @@ fn loaded_from(needle: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Folders where NVRTC lives when it is not on the loader path: `$CUDA_HOME`/`$CUDA_PATH`,
+/// the toolkit's `/usr/local/cuda*/lib64`, and pip's `nvidia/cu<major>/lib` and
+/// `nvidia/cuda_nvrtc/lib` under the Python site-packages folders.
+fn nvrtc_folders(major: i32) -> Vec<std::path::PathBuf> {
+    use std::path::PathBuf;
+    let mut dirs: Vec<PathBuf> = ["CUDA_HOME", "CUDA_PATH", "CUDA_ROOT"]
+        .iter()
+        .filter_map(std::env::var_os)
+        .map(|d| PathBuf::from(d).join("lib64"))
+        .collect();
+    let listed = |root: &str, prefix: &str| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(root)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| {
+                        p.file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| n.starts_with(prefix))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v.reverse(); // newest version first
+        v
+    };
+    dirs.extend(
+        listed("/usr/local", "cuda")
+            .into_iter()
+            .map(|d| d.join("lib64")),
+    );
+    // Python site-packages: the standard prefixes, then what python3 itself reports.
+    let mut sites: Vec<PathBuf> = Vec::new();
+    for root in ["/usr/lib", "/usr/local/lib", "/opt/conda/lib"] {
+        for py in listed(root, "python3") {
+            sites.push(py.join("site-packages"));
+            sites.push(py.join("dist-packages"));
+        }
+    }
+    if let Ok(out) = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import site; print('\\n'.join(site.getsitepackages() + [site.getusersitepackages()]))",
+        ])
+        .output()
+    {
+        sites.extend(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(PathBuf::from),
+        );
+    }
+    for s in sites {
+        dirs.push(s.join(format!("nvidia/cu{major}/lib")));
+        dirs.push(s.join("nvidia/cuda_nvrtc/lib"));
+    }
+    dirs
+}
+
+/// Loads `libnvrtc.so.<major>` by full path from [`nvrtc_folders`] and keeps it loaded, so
+/// that cudarc's load by bare name finds it (the dynamic loader matches the soname of a loaded
+/// library).
+fn preload_nvrtc(major: i32) {
+    for dir in nvrtc_folders(major) {
+        let file = dir.join(format!("libnvrtc.so.{major}"));
+        if !file.exists() {
+            continue;
+        }
+        // SAFETY: loading NVRTC runs its initializers, as cudarc's own loading would.
+        if let Ok(lib) = unsafe { libloading::Library::new(&file) } {
+            std::mem::forget(lib); // stays loaded for the process
+            return;
+        }
+    }
+}
+
 /// Checks for a usable CUDA device and NVRTC (see the module docs). Cost: loads the two
 /// libraries and initializes the driver (tens of milliseconds on a GPU machine).
 ///
@@ -91,6 +168,10 @@ pub fn probe() -> Result<CudaInfo, NeuralError> {
         .map_err(|e| device_err(format!("cuDriverGetVersion: {e:?}")))?;
     let driver_cuda = [v / 1000, (v % 1000) / 10];
     // SAFETY: as for libcuda above.
+    if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
+        preload_nvrtc(driver_cuda[0]);
+    }
+    // SAFETY: as above.
     if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
         return Err(device_err(format!(
             "NVRTC, which compiles the GPU kernels at run time, was not found on the loader path \

@@ -175,6 +175,19 @@ impl<B: Backend> DcdmNet<B> {
         self.rms_input
     }
 
+    /// Multiply-adds of one forward per grid cell: the convolutions' `k·c_in·c_out` per
+    /// output cell (`k` = 27 in 3D, 9 in 2D), the half-resolution pairs at `2^-d` of the cells
+    /// (3D Small: 60,928). Pooling, upsampling and activations are not counted.
+    pub fn macs_per_cell(&self) -> f64 {
+        let [c_out, c_in, kd, kh, kw] = self.input.weight.dims();
+        let k = (kd * kh * kw) as f64;
+        let c = c_out as f64;
+        let pair = 2.0 * k * c * c;
+        let full = (self.pre.len() + self.post.len()) as f64 * pair;
+        let half = self.mid.len() as f64 * pair / f64::from(1u32 << self.dim);
+        k * c_in as f64 * c + full + half + c
+    }
+
     /// Checks that a grid fits the network: the right dimension and even pooled sides.
     pub fn check_shape(&self, s: GridShape) -> Result<(), NeuralError> {
         if s.dim != self.dim {

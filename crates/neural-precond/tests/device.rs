@@ -186,6 +186,15 @@ fn limits_and_bad_input_are_reported() {
     let info = device_solve(&sys, &m, &b, &mut x, &capped, &mut ()).unwrap();
     assert_eq!((info.stop, info.iterations), (StopReason::MaxIterations, 3));
     assert_eq!(info.residual_history.len(), 4);
+    let none = DeviceParams {
+        solve: SolveParams {
+            max_iters: 0,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let info = device_solve(&sys, &m, &b, &mut vec![0.0; b.len()], &none, &mut ()).unwrap();
+    assert_eq!((info.stop, info.iterations), (StopReason::MaxIterations, 0));
     // A zero right-hand side is solved by x = 0.
     let mut x = vec![1.0; b.len()];
     let zero = device_solve(

@@ -52,6 +52,23 @@ fn dcdm_parameter_counts() {
     // 2D: 3×3 kernels: 160 + 14 · 2320 + 17.
     let small2 = DcdmNetConfig::new(2).init::<B>(&dev()).unwrap();
     assert_eq!(small2.num_params(), 160 + 14 * 2320 + 17);
+    // Multiply-adds per cell: 27·16 in, 4 full- and 3 half-resolution pairs of 2·27·16², 16
+    // out (the module docs' ≈ 61k); Large 6 and 5 pairs (≈ 92k); 2D with 9-tap kernels.
+    let pair = 2.0 * 27.0 * 256.0;
+    assert_eq!(
+        small.macs_per_cell(),
+        432.0 + 4.0 * pair + 3.0 * pair / 8.0 + 16.0
+    );
+    assert_eq!(small.macs_per_cell(), 60_928.0);
+    assert_eq!(
+        large.macs_per_cell(),
+        432.0 + 6.0 * pair + 5.0 * pair / 8.0 + 16.0
+    );
+    let pair2 = 2.0 * 9.0 * 256.0;
+    assert_eq!(
+        small2.macs_per_cell(),
+        144.0 + 4.0 * pair2 + 3.0 * pair2 / 4.0 + 16.0
+    );
 }
 
 #[test]

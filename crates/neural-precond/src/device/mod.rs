@@ -194,6 +194,21 @@ fn download<B: Backend, const D: usize>(t: Tensor<B, D>) -> Result<Vec<f32>, Neu
         .map_err(|e| NeuralError::Config(format!("device tensor is not f32: {e:?}")))
 }
 
+/// No preconditioner (`z = r`): PCG with it is plain CG. SPD.
+pub struct DeviceIdentity;
+
+impl<B: Backend> DevicePreconditioner<B> for DeviceIdentity {
+    fn apply_device(&self, r: Tensor<B, 5>) -> Tensor<B, 5> {
+        r
+    }
+    fn is_spd(&self) -> bool {
+        true
+    }
+    fn name(&self) -> String {
+        "cg (device)".into()
+    }
+}
+
 /// Jacobi on the device: `z = r / diag` on fluid cells. SPD.
 pub struct DeviceJacobi<B: Backend> {
     inv_diag: Tensor<B, 5>,
@@ -374,6 +389,9 @@ pub fn device_solve<B: Backend>(
     };
     if r0 <= threshold {
         return finish(x, 0, StopReason::Converged, history, elapsed);
+    }
+    if params.solve.max_iters == 0 {
+        return finish(x, 0, StopReason::MaxIterations, history, elapsed);
     }
     // Device units: residuals scaled by s = 1 / r0.
     let s = 1.0 / r0;
