@@ -25,7 +25,9 @@ fn dry_run_on_the_cpu_writes_every_section() {
     }
     let forward = j["forward"].as_array().unwrap();
     assert_eq!(forward.len(), 2);
-    assert!(forward[0]["gmac"].as_f64().unwrap() > 0.0);
+    for f in forward {
+        assert!(f["gmac"].as_f64().unwrap() > 0.0, "{f}");
+    }
     let solves = j["solves"].as_array().unwrap();
     let find = |solver: &str, place: &str| {
         solves

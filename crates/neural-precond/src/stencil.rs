@@ -315,6 +315,31 @@ impl<B: Backend> StencilNet<B> {
         plan_levels(s, self.levels.len(), self.coarsest)
     }
 
+    /// Multiply-adds of one application ([`StencilNet::apply`]) on the level plan `plan`:
+    /// per level above the coarsest, the V-net's two stencil blocks (`taps` each) and two
+    /// Poisson residuals (`2d + 1`) per cell, or the SPD variant's block and its transpose; the
+    /// dense coarsest solve (`m²` for `m` coarsest cells). The per-geometry stencils
+    /// ([`StencilNet::weights`]) and the grid transfers are not counted.
+    pub fn macs(&self, plan: &[GridShape]) -> f64 {
+        let Some((coarsest, levels)) = plan.split_last() else {
+            return 0.0;
+        };
+        let per_cell = |s: &GridShape| {
+            let taps = s.taps() as f64;
+            if self.symmetric {
+                2.0 * taps
+            } else {
+                2.0 * taps + 2.0 * (2 * s.dim + 1) as f64
+            }
+        };
+        let m = coarsest.cells() as f64;
+        levels
+            .iter()
+            .map(|s| per_cell(s) * s.cells() as f64)
+            .sum::<f64>()
+            + m * m
+    }
+
     /// Parameters used at level `l` (the last parameter level serves every deeper level).
     pub fn level_params(&self, l: usize) -> &StencilLevel<B> {
         &self.levels[l.min(self.levels.len() - 1)]

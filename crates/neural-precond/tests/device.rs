@@ -58,10 +58,18 @@ fn jacobi_pcg_on_the_device_matches_the_host() {
         )
         .unwrap();
         let sys = DeviceSystem::<B>::new(&p, &Default::default());
-        let m = DeviceJacobi::new(&sys);
+        let m = DeviceJacobi::new(&p, &Default::default());
         let mut xd = vec![0.0; b.len()];
-        let dev =
-            device_solve(&sys, &m, &b, &mut xd, &every(1, DeviceMethod::Pcg), &mut ()).unwrap();
+        let dev = device_solve(
+            &p,
+            &sys,
+            &m,
+            &b,
+            &mut xd,
+            &every(1, DeviceMethod::Pcg),
+            &mut (),
+        )
+        .unwrap();
         assert_eq!(dev.stop, StopReason::Converged, "{scene:?}");
         assert!(
             dev.iterations.abs_diff(host.iterations) <= 1,
@@ -76,6 +84,33 @@ fn jacobi_pcg_on_the_device_matches_the_host() {
 }
 
 #[test]
+fn dcdm_keeping_16_directions_matches_the_host_across_replacements() {
+    // The catalogue's k for dcdm: the replaced residual is projected against the kept
+    // directions (without it: 22 iterations against 15).
+    let p = PoissonProblem::new(Scene::Spheres.generate(2, 32, 5).unwrap()).unwrap();
+    let b = RhsKind::WhiteNoise.generate(&p, 1);
+    let (_, model) = load_shipped::<B>("dcdm", 2, &Default::default()).unwrap();
+    let m = BurnPreconditioner::new(model, &Geometry::of(&p), &Default::default()).unwrap();
+    let fp = FcdParams {
+        k: 16,
+        ..Default::default()
+    };
+    let host = fcd(&p, &m, &b, &mut vec![0.0; b.len()], &fp, &mut ()).unwrap();
+    let sys = DeviceSystem::<B>::new(&p, &Default::default());
+    let mut xd = vec![0.0; b.len()];
+    let params = every(1, DeviceMethod::Fcd { k: 16 });
+    let dev = device_solve(&p, &sys, &m, &b, &mut xd, &params, &mut ()).unwrap();
+    assert_eq!(dev.stop, StopReason::Converged);
+    assert!(
+        dev.iterations.abs_diff(host.iterations) <= 1,
+        "device {} vs host {} iterations",
+        dev.iterations,
+        host.iterations
+    );
+    assert!(true_relative(&p, &b, &xd) <= 1e-6);
+}
+
+#[test]
 fn dcdm_flexible_iteration_on_the_device_matches_the_host() {
     let (p, b) = problem(Scene::Organic, 2, 32);
     let (_, model) = load_shipped::<B>("dcdm", 2, &Default::default()).unwrap();
@@ -86,6 +121,7 @@ fn dcdm_flexible_iteration_on_the_device_matches_the_host() {
     let sys = DeviceSystem::<B>::new(&p, &Default::default());
     let mut xd = vec![0.0; b.len()];
     let dev = device_solve(
+        &p,
         &sys,
         &m,
         &b,
@@ -104,7 +140,15 @@ fn dcdm_flexible_iteration_on_the_device_matches_the_host() {
     assert!(true_relative(&p, &b, &xd) <= 1e-6);
     // PCG refuses the nonlinear network.
     let mut x = vec![0.0; b.len()];
-    let err = device_solve(&sys, &m, &b, &mut x, &every(1, DeviceMethod::Pcg), &mut ());
+    let err = device_solve(
+        &p,
+        &sys,
+        &m,
+        &b,
+        &mut x,
+        &every(1, DeviceMethod::Pcg),
+        &mut (),
+    );
     assert!(matches!(err, Err(NeuralError::Config(_))), "{err:?}");
 }
 
@@ -122,7 +166,16 @@ fn spd_stencil_net_pcg_on_the_device_matches_the_host() {
     assert!(m.is_spd());
     let sys = DeviceSystem::<B>::new(&p, &Default::default());
     let mut xd = vec![0.0; b.len()];
-    let dev = device_solve(&sys, &m, &b, &mut xd, &every(1, DeviceMethod::Pcg), &mut ()).unwrap();
+    let dev = device_solve(
+        &p,
+        &sys,
+        &m,
+        &b,
+        &mut xd,
+        &every(1, DeviceMethod::Pcg),
+        &mut (),
+    )
+    .unwrap();
     assert_eq!(dev.stop, StopReason::Converged);
     assert!(
         dev.iterations.abs_diff(host.iterations) <= 1,
@@ -140,9 +193,10 @@ fn a_closed_domain_and_sparse_checks_converge() {
     let (p, b) = problem(Scene::Closed, 3, 16);
     assert!(p.null_space().is_some());
     let sys = DeviceSystem::<B>::new(&p, &Default::default());
-    let m = DeviceJacobi::new(&sys);
+    let m = DeviceJacobi::new(&p, &Default::default());
     let mut x1 = vec![0.0; b.len()];
     let one = device_solve(
+        &p,
         &sys,
         &m,
         &b,
@@ -153,6 +207,7 @@ fn a_closed_domain_and_sparse_checks_converge() {
     .unwrap();
     let mut x4 = vec![0.0; b.len()];
     let four = device_solve(
+        &p,
         &sys,
         &m,
         &b,
@@ -173,7 +228,7 @@ fn a_closed_domain_and_sparse_checks_converge() {
 fn limits_and_bad_input_are_reported() {
     let (p, b) = problem(Scene::Pillars, 2, 32);
     let sys = DeviceSystem::<B>::new(&p, &Default::default());
-    let m = DeviceJacobi::new(&sys);
+    let m = DeviceJacobi::new(&p, &Default::default());
     let mut x = vec![0.0; b.len()];
     let capped = DeviceParams {
         solve: SolveParams {
@@ -183,7 +238,7 @@ fn limits_and_bad_input_are_reported() {
         check_every: 2,
         ..Default::default()
     };
-    let info = device_solve(&sys, &m, &b, &mut x, &capped, &mut ()).unwrap();
+    let info = device_solve(&p, &sys, &m, &b, &mut x, &capped, &mut ()).unwrap();
     assert_eq!((info.stop, info.iterations), (StopReason::MaxIterations, 3));
     assert_eq!(info.residual_history.len(), 4);
     let none = DeviceParams {
@@ -193,11 +248,12 @@ fn limits_and_bad_input_are_reported() {
         },
         ..Default::default()
     };
-    let info = device_solve(&sys, &m, &b, &mut vec![0.0; b.len()], &none, &mut ()).unwrap();
+    let info = device_solve(&p, &sys, &m, &b, &mut vec![0.0; b.len()], &none, &mut ()).unwrap();
     assert_eq!((info.stop, info.iterations), (StopReason::MaxIterations, 0));
     // A zero right-hand side is solved by x = 0.
     let mut x = vec![1.0; b.len()];
     let zero = device_solve(
+        &p,
         &sys,
         &m,
         &vec![0.0; b.len()],
@@ -207,13 +263,26 @@ fn limits_and_bad_input_are_reported() {
     );
     assert_eq!(zero.unwrap().stop, StopReason::ZeroRhs);
     assert!(x.iter().all(|&v| v == 0.0));
+    // A system uploaded from another problem (same cells, another identity) is refused.
+    let (p2, _) = problem(Scene::Pillars, 2, 32);
+    let e = device_solve(
+        &p2,
+        &sys,
+        &m,
+        &b,
+        &mut vec![0.0; b.len()],
+        &Default::default(),
+        &mut (),
+    );
+    assert!(matches!(e, Err(NeuralError::Config(_))), "{e:?}");
     // Shapes, NaN, parameters.
     let mut short = vec![0.0; b.len() - 1];
-    let e = device_solve(&sys, &m, &b, &mut short, &Default::default(), &mut ());
+    let e = device_solve(&p, &sys, &m, &b, &mut short, &Default::default(), &mut ());
     assert!(matches!(e, Err(NeuralError::Shape { .. })), "{e:?}");
     let mut bad = b.clone();
     bad[5] = f64::NAN;
     let e = device_solve(
+        &p,
         &sys,
         &m,
         &bad,
@@ -230,7 +299,7 @@ fn limits_and_bad_input_are_reported() {
             ..Default::default()
         },
     ] {
-        let e = device_solve(&sys, &m, &b, &mut vec![0.0; b.len()], &params, &mut ());
+        let e = device_solve(&p, &sys, &m, &b, &mut vec![0.0; b.len()], &params, &mut ());
         assert!(matches!(e, Err(NeuralError::Config(_))), "{e:?}");
     }
 }
@@ -252,6 +321,7 @@ fn a_preconditioner_returning_nan_is_a_typed_error() {
     let (p, b) = problem(Scene::Pillars, 2, 32);
     let sys = DeviceSystem::<B>::new(&p, &Default::default());
     let e = device_solve(
+        &p,
         &sys,
         &Broken,
         &b,
@@ -335,6 +405,7 @@ fn mgpcg_and_learned_on_the_device_take_the_host_iterations() {
             let dm = DeviceMultigrid::<B>::new(&mg, &Default::default()).unwrap();
             let mut xd = vec![0.0; b.len()];
             let dev = device_solve(
+                &p,
                 &sys,
                 &dm,
                 &b,

@@ -634,3 +634,28 @@ fn training_without_validation_logs_a_null_validation_loss() {
     );
     std::fs::remove_dir_all(&out).ok();
 }
+
+#[test]
+fn stencil_net_multiply_adds() {
+    use ritz_neural_precond::GridShape;
+    let g = |dim, n| GridShape {
+        dim,
+        dhw: [if dim == 3 { n } else { 1 }, n, n],
+    };
+    let v = StencilNetConfig::new(3).init::<B>(&dev()).unwrap();
+    let spd = StencilNetConfig::new(3)
+        .with_symmetric(true)
+        .init::<B>(&dev())
+        .unwrap();
+    let plan = [g(3, 16), g(3, 8)];
+    // V-net: two 27-tap blocks and two 7-point residuals per fine cell, then 512² coarse.
+    assert_eq!(v.macs(&plan), (2.0 * 27.0 + 14.0) * 4096.0 + 512.0 * 512.0);
+    // SPD: a block and its transpose.
+    assert_eq!(spd.macs(&plan), 54.0 * 4096.0 + 512.0 * 512.0);
+    let v2 = StencilNetConfig::new(2).init::<B>(&dev()).unwrap();
+    assert_eq!(
+        v2.macs(&[g(2, 32), g(2, 16)]),
+        28.0 * 1024.0 + 256.0 * 256.0
+    );
+    assert_eq!(v2.macs(&[]), 0.0);
+}

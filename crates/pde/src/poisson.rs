@@ -152,8 +152,10 @@ impl PoissonProblem {
         })
     }
 
-    /// This problem's identity (see the field): equal ids mean equal cells.
-    pub(crate) fn id(&self) -> u64 {
+    /// This problem's identity: a number no other problem built in this process has (clones
+    /// share it, as they share the cells), so equal ids mean equal cells. Lets a solver built
+    /// on a problem recognize it without comparing cells.
+    pub fn id(&self) -> u64 {
         self.id
     }
 

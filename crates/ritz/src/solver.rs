@@ -86,7 +86,10 @@ pub enum Backend {
     /// burn-flex on the CPU (the stencil nets run in the plain-Rust f32 engine).
     #[default]
     Cpu,
-    /// burn-cuda on an NVIDIA GPU (needs the `cuda` feature).
+    /// burn-cuda on an NVIDIA GPU (needs the `cuda` feature): the learned networks' whole
+    /// solve runs on the GPU (`ritz_neural_precond::device`): operator, iteration and
+    /// network, with only scalars and a few `f64` residual replacements crossing to the
+    /// host. Without a usable GPU the build fails with a typed error naming what is missing.
     Cuda,
 }
 
@@ -113,6 +116,9 @@ pub(crate) enum Engine {
     Fcd(Box<dyn Preconditioner + Send>, usize),
     Deflated(Jacobi, Deflation),
     Cholesky(SparseCholesky),
+    /// A learned network's whole solve on a GPU.
+    #[cfg(feature = "learned")]
+    Device(Box<dyn crate::learned::DeviceEngine>),
 }
 
 /// One solve's result: the iteration's record and its wall time.
@@ -367,6 +373,8 @@ impl Solver {
             Engine::Mgpcg(m) => Some((m.as_ref() as &dyn Preconditioner, true)),
             Engine::Fcd(m, _) => Some((m.as_ref() as &dyn Preconditioner, false)),
             Engine::Cg | Engine::Deflated(..) | Engine::Cholesky(_) => None,
+            #[cfg(feature = "learned")]
+            Engine::Device(_) => None,
         }
     }
 
@@ -591,6 +599,7 @@ fn learned_engine(
     Ok(match prepare(spec, problem, options)? {
         Learned::Flexible(m) => Engine::Fcd(m, spec.k()),
         Learned::Spd(m) => Engine::Pcg(m),
+        Learned::Device(d) => Engine::Device(d),
     })
 }
 
@@ -758,6 +767,13 @@ fn run(
                 timer: pc,
             };
             deflated_pcg(op, &m, d, b, x, params, monitor)?
+        }
+        #[cfg(feature = "learned")]
+        Engine::Device(d) => {
+            let p = grid.ok_or_else(|| {
+                ritz_pde::PdeError::Unsupported("a device solve needs the grid problem".into())
+            })?;
+            d.solve(p, b, x, params, monitor)?
         }
         Engine::Cholesky(f) => {
             let t = Instant::now();

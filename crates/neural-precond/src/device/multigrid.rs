@@ -291,7 +291,7 @@ impl<B: Backend> DeviceMultigrid<B> {
     /// let b = RhsKind::WhiteNoise.generate(&p, 0);
     /// let mut x = vec![0.0; b.len()];
     /// let params = DeviceParams { method: DeviceMethod::Pcg, ..Default::default() };
-    /// assert!(device_solve(&sys, &m, &b, &mut x, &params, &mut ())?.converged());
+    /// assert!(device_solve(&p, &sys, &m, &b, &mut x, &params, &mut ())?.converged());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn new(mg: &GridMultigrid, device: &B::Device) -> Result<Self, NeuralError> {
