@@ -73,7 +73,9 @@ impl Report {
             "backend".into(),
             json!(format!("{:?}", args.backend).to_lowercase()),
         );
-        for k in ["parity", "forward", "solves", "training", "skipped"] {
+        for k in [
+            "parity", "forward", "solves", "training", "skipped", "errors",
+        ] {
             json.insert(k.into(), json!([]));
         }
         Ok(Self {
@@ -105,6 +107,19 @@ impl Report {
             serde_json::to_string_pretty(&self.json).unwrap_or_default(),
         )
         .map_err(|e| format!("{}: {e}", path.display()))
+    }
+    /// Runs `step`; a failure is logged and recorded under `errors`, and the run goes on (a
+    /// GPU run is one shot: the other steps' figures still count).
+    fn attempt(
+        &mut self,
+        step: &str,
+        f: impl FnOnce(&mut Report) -> Result<(), String>,
+    ) -> Result<(), String> {
+        if let Err(e) = f(self) {
+            self.line(format!("FAILED {step}: {e}"));
+            self.push("errors", json!({"step": step, "error": e}))?;
+        }
+        Ok(())
     }
     /// False (and the step listed as skipped) once the budget is spent.
     fn may_start(&mut self, step: &str) -> Result<bool, String> {
@@ -177,25 +192,37 @@ fn steps<B: Backend>(
     device: &B::Device,
 ) -> Result<(), String> {
     if report.may_start("parity")? {
-        parity::<B>(report, device)?;
+        report.attempt("parity", |r| parity::<B>(r, device))?;
     }
     for &n in &args.forward_sizes {
-        if report.may_start(&format!("forward {n}"))? {
-            forward::<B>(report, device, n)?;
+        let step = format!("forward {n}");
+        if report.may_start(&step)? {
+            report.attempt(&step, |r| forward::<B>(r, device, n))?;
         }
     }
     for &n in &args.sizes {
-        solves::<B>(args, report, device, n)?;
+        report.attempt(&format!("solves {n}"), |r| solves::<B>(args, r, device, n))?;
     }
     if report.may_start("training")? {
-        training::<B>(report, device, args.train_n)?;
+        report.attempt("training", |r| training::<B>(r, device, args.train_n))?;
     }
     report.line(format!(
         "done in {:.1} s; wrote {}",
         report.start.elapsed().as_secs_f64(),
         report.out.join("gpu-check.json").display()
     ));
-    report.save()
+    report.save()?;
+    match report
+        .json
+        .get("errors")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len)
+    {
+        0 => Ok(()),
+        k => Err(format!(
+            "{k} step(s) failed (listed under errors in gpu-check.json)"
+        )),
+    }
 }
 
 fn err(e: impl std::fmt::Display) -> String {
@@ -337,8 +364,50 @@ struct SolveRow {
     cells_per_s: f64,
 }
 
+impl SolveRow {
+    /// Logs the row and adds it to the report.
+    fn report(self, report: &mut Report) -> Result<(), String> {
+        report.line(format!(
+            "solve {}^3 {:>8} on the {:<6}: {:>5} iterations, setup {:.3} s, solve {:.3} s, {:.1} M cells/s{}",
+            self.n,
+            self.solver,
+            self.place,
+            self.iterations,
+            self.setup_s,
+            self.solve_s,
+            self.cells_per_s / 1e6,
+            if self.converged { "" } else { " (NOT converged)" }
+        ));
+        report.push("solves", serde_json::to_value(&self).unwrap_or_default())
+    }
+}
+
+/// A row from a solve's record and times.
+fn solve_row(
+    p: &PoissonProblem,
+    solver: &str,
+    place: &'static str,
+    info: &ritz::krylov::SolveInfo,
+    setup_s: f64,
+    solve_s: f64,
+) -> SolveRow {
+    let [n, ..] = p.grid().dims();
+    SolveRow {
+        n,
+        solver: solver.into(),
+        place,
+        iterations: info.iterations,
+        converged: info.converged(),
+        relative_residual: info.final_relative_residual(),
+        setup_s,
+        solve_s,
+        total_s: setup_s + solve_s,
+        cells_per_s: p.num_cells() as f64 / (setup_s + solve_s),
+    }
+}
+
 /// The solves at `n³`: cg, mgpcg, learned and stencil on the host (catalogue) and on the
-/// device, and dcdm on the device.
+/// device, and dcdm on the device; each solver a step of its own.
 fn solves<B: Backend>(
     args: &GpuCheckArgs,
     report: &mut Report,
@@ -347,129 +416,94 @@ fn solves<B: Backend>(
 ) -> Result<(), String> {
     let p = PoissonProblem::new(HeldOut::Porous.generate(3, n, 0).map_err(err)?).map_err(err)?;
     let b = RhsKind::WhiteNoise.generate(&p, 0);
-    let cells = p.num_cells() as f64;
-    let row = |report: &mut Report,
-               solver: &str,
-               place,
-               it,
-               ok,
-               res,
-               setup_s: f64,
-               solve_s: f64| {
-        let r = SolveRow {
-            n,
-            solver: solver.into(),
-            place,
-            iterations: it,
-            converged: ok,
-            relative_residual: res,
-            setup_s,
-            solve_s,
-            total_s: setup_s + solve_s,
-            cells_per_s: cells / (setup_s + solve_s),
-        };
-        report.line(format!(
-            "solve {n}^3 {solver:>8} on the {place:<6}: {it:>5} iterations, setup {setup_s:.3} s, solve {solve_s:.3} s, {:.1} M cells/s{}",
-            r.cells_per_s / 1e6,
-            if ok { "" } else { " (NOT converged)" }
-        ));
-        report.push("solves", serde_json::to_value(&r).unwrap_or_default())
-    };
     for spec in ["cg", "mgpcg", "learned", "stencil"] {
-        if spec == "cg" && n > args.host_cg_max {
+        let step = format!("host {spec} {n}");
+        if (spec == "cg" && n > args.host_cg_max) || !report.may_start(&step)? {
             continue;
         }
-        if !report.may_start(&format!("host {spec} {n}"))? {
-            continue;
-        }
-        let t = Instant::now();
-        let mut s = ritz::Solver::build(&spec.parse().map_err(err)?, &p).map_err(err)?;
-        let setup_s = t.elapsed().as_secs_f64();
-        let mut x = vec![0.0; b.len()];
-        let rep = s.solve(&p, &b, &mut x).map_err(err)?;
-        row(
-            report,
-            spec,
-            "host",
-            rep.info.iterations,
-            rep.info.converged(),
-            rep.info.final_relative_residual(),
-            setup_s,
-            rep.solve_s,
-        )?;
+        report.attempt(&step, |report| {
+            let t = Instant::now();
+            let mut s = ritz::Solver::build(&spec.parse().map_err(err)?, &p).map_err(err)?;
+            let setup_s = t.elapsed().as_secs_f64();
+            let mut x = vec![0.0; b.len()];
+            let rep = s.solve(&p, &b, &mut x).map_err(err)?;
+            solve_row(&p, spec, "host", &rep.info, setup_s, rep.solve_s).report(report)
+        })?;
     }
-    let dim = 3;
     for spec in ["cg", "mgpcg", "learned", "stencil", "dcdm"] {
-        if !report.may_start(&format!("device {spec} {n}"))? {
-            continue;
+        let step = format!("device {spec} {n}");
+        if report.may_start(&step)? {
+            report.attempt(&step, |report| {
+                device_solve_row::<B>(&p, &b, spec, device)?.report(report)
+            })?;
         }
-        let t = Instant::now();
-        let sys = DeviceSystem::<B>::new(&p, device);
-        let (m, method): (Box<dyn DevicePreconditioner<B>>, DeviceMethod) = match spec {
-            "cg" => (Box::new(DeviceIdentity), DeviceMethod::Pcg),
-            "mgpcg" | "learned" => {
-                let schedule = if spec == "learned" {
-                    Some(
-                        shipped::load_shipped_schedule(dim)
-                            .map_err(err)?
-                            .learned
-                            .schedule,
-                    )
-                } else {
-                    None
-                };
-                let params = MultigridParams {
-                    schedule,
-                    ..Default::default()
-                };
-                let mg = GridMultigrid::new(&p, params).map_err(err)?;
-                (
-                    Box::new(DeviceMultigrid::<B>::new(&mg, device).map_err(err)?),
-                    DeviceMethod::Pcg,
-                )
-            }
-            _ => {
-                let (_, model) = shipped::load_shipped::<B>(spec, dim, device).map_err(err)?;
-                let k = ritz::SolverSpec::default_k(
-                    spec.parse::<ritz::SolverSpec>().map_err(err)?.method,
-                );
-                (
-                    Box::new(
-                        BurnPreconditioner::new(model, &Geometry::of(&p), device).map_err(err)?,
-                    ),
-                    DeviceMethod::Fcd { k },
-                )
-            }
-        };
-        sync::<B>(device);
-        let setup_s = t.elapsed().as_secs_f64();
-        // A read of the residual norms costs a synchronization: every iteration for the
-        // preconditioned solvers (few, long iterations), every 8th for plain CG.
-        let params = DeviceParams {
-            method,
-            check_every: if spec == "cg" { 8 } else { 1 },
-            solve: ritz::krylov::SolveParams {
-                max_iters: if spec == "cg" { 20_000 } else { 2000 },
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        let mut x = vec![0.0; b.len()];
-        let t = Instant::now();
-        let info = device_solve(&p, &sys, m.as_ref(), &b, &mut x, &params, &mut ()).map_err(err)?;
-        let solve_s = t.elapsed().as_secs_f64();
-        row(
-            report,
-            spec,
-            "device",
-            info.iterations,
-            info.converged(),
-            info.final_relative_residual(),
-            setup_s,
-            solve_s,
-        )?;
     }
     Ok(())
+}
+
+/// `spec` solved on the device: setup (upload, and the host hierarchy for the V-cycles) and
+/// solve timed apart.
+fn device_solve_row<B: Backend>(
+    p: &PoissonProblem,
+    b: &[f64],
+    spec: &str,
+    device: &B::Device,
+) -> Result<SolveRow, String> {
+    let dim = p.grid().dim();
+    let t = Instant::now();
+    let sys = DeviceSystem::<B>::new(p, device);
+    let (m, method): (Box<dyn DevicePreconditioner<B>>, DeviceMethod) = match spec {
+        "cg" => (Box::new(DeviceIdentity), DeviceMethod::Pcg),
+        "mgpcg" | "learned" => {
+            let schedule = match spec {
+                "learned" => Some(
+                    shipped::load_shipped_schedule(dim)
+                        .map_err(err)?
+                        .learned
+                        .schedule,
+                ),
+                _ => None,
+            };
+            let params = MultigridParams {
+                schedule,
+                ..Default::default()
+            };
+            let mg = GridMultigrid::new(p, params).map_err(err)?;
+            let dm = DeviceMultigrid::<B>::new(&mg, device).map_err(err)?;
+            (Box::new(dm), DeviceMethod::Pcg)
+        }
+        _ => {
+            let (_, model) = shipped::load_shipped::<B>(spec, dim, device).map_err(err)?;
+            let method = spec.parse::<ritz::SolverSpec>().map_err(err)?.method;
+            let k = ritz::SolverSpec::default_k(method);
+            let net = BurnPreconditioner::new(model, &Geometry::of(p), device).map_err(err)?;
+            (Box::new(net), DeviceMethod::Fcd { k })
+        }
+    };
+    sync::<B>(device);
+    let setup_s = t.elapsed().as_secs_f64();
+    // A read of the residual norms costs a synchronization: every iteration for the
+    // preconditioned solvers (few, long iterations), every 8th for plain CG.
+    let params = DeviceParams {
+        method,
+        check_every: if spec == "cg" { 8 } else { 1 },
+        solve: ritz::krylov::SolveParams {
+            max_iters: if spec == "cg" { 20_000 } else { 2000 },
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut x = vec![0.0; b.len()];
+    let t = Instant::now();
+    let info = device_solve(p, &sys, m.as_ref(), b, &mut x, &params, &mut ()).map_err(err)?;
+    Ok(solve_row(
+        p,
+        spec,
+        "device",
+        &info,
+        setup_s,
+        t.elapsed().as_secs_f64(),
+    ))
 }
 
 /// One training epoch of the 3D stencil net and DCDM at `n³` on the device and on the CPU.

@@ -50,6 +50,27 @@ fn dry_run_on_the_cpu_writes_every_section() {
     assert_eq!(find("dcdm", "device")["converged"], true);
     assert_eq!(j["training"].as_array().unwrap().len(), 4);
     assert!(j["skipped"].as_array().unwrap().is_empty());
+    assert!(j["errors"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_failing_step_is_recorded_and_the_rest_still_runs() {
+    // 7³ is below the held-out generator's smallest grid: the solves at 7 fail, the training
+    // after them still runs, and the command exits non-zero.
+    let out = tmpdir("gpu-check-fail");
+    let o = xtask()
+        .args(["gpu-check", "--backend", "cpu", "--sizes", "7"])
+        .args(["--forward-sizes", "16", "--train-n", "16", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "{}", text(&o));
+    let j = json(&out.join("gpu-check.json"));
+    let errors = j["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["step"], "solves 7");
+    assert_eq!(j["training"].as_array().unwrap().len(), 4);
+    assert!(text(&o).contains("1 step(s) failed"));
 }
 
 #[test]
