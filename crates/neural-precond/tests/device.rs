@@ -43,6 +43,31 @@ fn every(check_every: usize, method: DeviceMethod) -> DeviceParams {
     }
 }
 
+/// Solves on the device with `m` and `method` (the stop test read every iteration) and
+/// checks it against the host's record: converged, the host's iterations ±1, and the true
+/// residual below the tolerance. Returns the device's record.
+fn device_matches_host(
+    what: &str,
+    p: &PoissonProblem,
+    b: &[f64],
+    m: &dyn DevicePreconditioner<B>,
+    method: DeviceMethod,
+    host: &ritz_krylov::SolveInfo,
+) -> ritz_krylov::SolveInfo {
+    let sys = DeviceSystem::<B>::new(p, &Default::default());
+    let mut x = vec![0.0; b.len()];
+    let dev = device_solve(p, &sys, m, b, &mut x, &every(1, method), &mut ()).unwrap();
+    assert_eq!(dev.stop, StopReason::Converged, "{what}");
+    assert!(
+        dev.iterations.abs_diff(host.iterations) <= 1,
+        "{what}: device {} vs host {} iterations",
+        dev.iterations,
+        host.iterations
+    );
+    assert!(true_relative(p, b, &x) <= 1e-6, "{what}");
+    dev
+}
+
 #[test]
 fn jacobi_pcg_on_the_device_matches_the_host() {
     for (scene, dim, n) in [(Scene::Pillars, 2, 32), (Scene::Spheres, 3, 16)] {
@@ -57,27 +82,8 @@ fn jacobi_pcg_on_the_device_matches_the_host() {
             &mut (),
         )
         .unwrap();
-        let sys = DeviceSystem::<B>::new(&p, &Default::default());
         let m = DeviceJacobi::new(&p, &Default::default());
-        let mut xd = vec![0.0; b.len()];
-        let dev = device_solve(
-            &p,
-            &sys,
-            &m,
-            &b,
-            &mut xd,
-            &every(1, DeviceMethod::Pcg),
-            &mut (),
-        )
-        .unwrap();
-        assert_eq!(dev.stop, StopReason::Converged, "{scene:?}");
-        assert!(
-            dev.iterations.abs_diff(host.iterations) <= 1,
-            "{scene:?}: device {} vs host {} iterations",
-            dev.iterations,
-            host.iterations
-        );
-        assert!(true_relative(&p, &b, &xd) <= 1e-6);
+        let dev = device_matches_host(&format!("{scene:?}"), &p, &b, &m, DeviceMethod::Pcg, &host);
         assert_eq!(dev.residual_history.len(), dev.iterations + 1);
         assert!(*dev.residual_history.last().unwrap() <= 1e-6);
     }
@@ -96,18 +102,14 @@ fn dcdm_keeping_16_directions_matches_the_host_across_replacements() {
         ..Default::default()
     };
     let host = fcd(&p, &m, &b, &mut vec![0.0; b.len()], &fp, &mut ()).unwrap();
-    let sys = DeviceSystem::<B>::new(&p, &Default::default());
-    let mut xd = vec![0.0; b.len()];
-    let params = every(1, DeviceMethod::Fcd { k: 16 });
-    let dev = device_solve(&p, &sys, &m, &b, &mut xd, &params, &mut ()).unwrap();
-    assert_eq!(dev.stop, StopReason::Converged);
-    assert!(
-        dev.iterations.abs_diff(host.iterations) <= 1,
-        "device {} vs host {} iterations",
-        dev.iterations,
-        host.iterations
+    device_matches_host(
+        "dcdm k = 16",
+        &p,
+        &b,
+        &m,
+        DeviceMethod::Fcd { k: 16 },
+        &host,
     );
-    assert!(true_relative(&p, &b, &xd) <= 1e-6);
 }
 
 #[test]
@@ -118,27 +120,9 @@ fn dcdm_flexible_iteration_on_the_device_matches_the_host() {
     assert!(!m.is_spd());
     let mut xh = vec![0.0; b.len()];
     let host = fcd(&p, &m, &b, &mut xh, &FcdParams::default(), &mut ()).unwrap();
-    let sys = DeviceSystem::<B>::new(&p, &Default::default());
-    let mut xd = vec![0.0; b.len()];
-    let dev = device_solve(
-        &p,
-        &sys,
-        &m,
-        &b,
-        &mut xd,
-        &every(1, DeviceMethod::Fcd { k: 2 }),
-        &mut (),
-    )
-    .unwrap();
-    assert_eq!(dev.stop, StopReason::Converged);
-    assert!(
-        dev.iterations.abs_diff(host.iterations) <= 1,
-        "device {} vs host {} iterations",
-        dev.iterations,
-        host.iterations
-    );
-    assert!(true_relative(&p, &b, &xd) <= 1e-6);
+    device_matches_host("dcdm k = 2", &p, &b, &m, DeviceMethod::Fcd { k: 2 }, &host);
     // PCG refuses the nonlinear network.
+    let sys = DeviceSystem::<B>::new(&p, &Default::default());
     let mut x = vec![0.0; b.len()];
     let err = device_solve(
         &p,
@@ -164,26 +148,7 @@ fn spd_stencil_net_pcg_on_the_device_matches_the_host() {
     let host = pcg(&p, &host_m, &b, &mut xh, &SolveParams::default(), &mut ()).unwrap();
     let m = BurnPreconditioner::new(model, &Geometry::of(&p), &Default::default()).unwrap();
     assert!(m.is_spd());
-    let sys = DeviceSystem::<B>::new(&p, &Default::default());
-    let mut xd = vec![0.0; b.len()];
-    let dev = device_solve(
-        &p,
-        &sys,
-        &m,
-        &b,
-        &mut xd,
-        &every(1, DeviceMethod::Pcg),
-        &mut (),
-    )
-    .unwrap();
-    assert_eq!(dev.stop, StopReason::Converged);
-    assert!(
-        dev.iterations.abs_diff(host.iterations) <= 1,
-        "device {} vs host {} iterations",
-        dev.iterations,
-        host.iterations
-    );
-    assert!(true_relative(&p, &b, &xd) <= 1e-6);
+    device_matches_host("stencil-spd", &p, &b, &m, DeviceMethod::Pcg, &host);
 }
 
 #[test]
@@ -397,32 +362,13 @@ fn mgpcg_and_learned_on_the_device_take_the_host_iterations() {
     for p in grids() {
         let dim = p.grid().dim();
         let b = RhsKind::WhiteNoise.generate(&p, 5);
-        let sys = DeviceSystem::<B>::new(&p, &Default::default());
         for (name, params) in cycles(dim) {
             let mg = GridMultigrid::new(&p, params).unwrap();
             let mut xh = vec![0.0; b.len()];
             let host = pcg(&p, &mg, &b, &mut xh, &SolveParams::default(), &mut ()).unwrap();
             let dm = DeviceMultigrid::<B>::new(&mg, &Default::default()).unwrap();
-            let mut xd = vec![0.0; b.len()];
-            let dev = device_solve(
-                &p,
-                &sys,
-                &dm,
-                &b,
-                &mut xd,
-                &every(1, DeviceMethod::Pcg),
-                &mut (),
-            )
-            .unwrap();
-            assert_eq!(dev.stop, StopReason::Converged, "{name}");
-            assert!(
-                dev.iterations.abs_diff(host.iterations) <= 1,
-                "{name} {dim}D {:?}: device {} vs host {} iterations",
-                p.grid().dims(),
-                dev.iterations,
-                host.iterations
-            );
-            assert!(true_relative(&p, &b, &xd) <= 1e-6);
+            let what = format!("{name} {dim}D {:?}", p.grid().dims());
+            device_matches_host(&what, &p, &b, &dm, DeviceMethod::Pcg, &host);
         }
     }
 }
