@@ -16,6 +16,7 @@ use ritz::neural::model::WeightsManifest;
 use ritz::neural::train::{LossKind, LrSchedule};
 use ritz::neural::{AnyModel, LearnedModel, ModelConfig, TrainConfig, TrainEvent, load_weights};
 use ritz::pde::Scene;
+use ritz::pde::rhs::RhsKind;
 use std::path::{Path, PathBuf};
 
 /// The weights committed in the repo (where `--install` writes).
@@ -122,6 +123,11 @@ pub struct TrainArgs {
     /// --model learned: evaluations of the loss (each a solve of every training system).
     #[arg(long, default_value_t = 800)]
     pub evaluations: usize,
+    /// --model learned: the right-hand side of every training system — `noise` (white
+    /// noise, the default), `smooth` (the divergence of a smooth random velocity, like a
+    /// simulator's) or `buoyancy` (a rising smoke blob's).
+    #[arg(long)]
+    pub rhs: Option<RhsKind>,
 }
 
 /// `--model learned`: MGPCG's relaxation schedule learned on the training scenes by pattern
@@ -145,6 +151,7 @@ fn train_schedule(a: &TrainArgs) -> Result<(), String> {
         seeds: a.geometries.map_or(defaults.seeds, |g| g as u64),
         learned_levels: a.levels.unwrap_or(defaults.learned_levels),
         max_evaluations: a.evaluations,
+        rhs: a.rhs.unwrap_or(defaults.rhs),
         ..defaults
     };
     let out = a

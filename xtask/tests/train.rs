@@ -324,7 +324,8 @@ fn shipped_weights_precondition_unseen_geometries() {
     );
 }
 
-/// `train --model learned` writes a schedule that `learned` reads from `--weights`; the shipped
+/// `train --model learned` writes a schedule (here on smooth right-hand sides, recorded in
+/// the file) that `learned` reads from `--weights`; an unknown `--rhs` is refused; the shipped
 /// schedule solves an unseen training-kind geometry in no more iterations than MGPCG plus
 /// one; a corrupt schedule file fails the solve with a message naming it.
 #[test]
@@ -341,6 +342,8 @@ fn learned_schedules_train_load_and_solve() {
             "16",
             "--evaluations",
             "30",
+            "--rhs",
+            "smooth",
             "--quiet",
             "--out",
         ])
@@ -350,6 +353,18 @@ fn learned_schedules_train_load_and_solve() {
     assert!(st.success());
     let file = json(&out.join("learned-3d.json"));
     assert_eq!(file["format"], "ritz-schedule/1");
+    let trained_on = file["trained_on"].as_str().unwrap();
+    assert!(
+        trained_on.contains("smooth right-hand sides"),
+        "{trained_on}"
+    );
+    let o = xtask()
+        .args(["train", "--model", "learned", "--rhs", "wind", "--out"])
+        .arg(out.join("refused"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("known: smooth, buoyancy, noise"));
     // The search never ends worse than it started (per modelled time: the loss).
     assert!(
         file["learned"]["loss"].as_f64().unwrap()
