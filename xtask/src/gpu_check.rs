@@ -573,25 +573,5 @@ fn epoch<A: AutodiffBackend>(
     device: &A::Device,
 ) -> Result<(), String> {
     let model = AnyModel::<A>::init(&cfg.model, device).map_err(err)?;
-    let run = |res: Result<_, ritz::neural::NeuralError>| res.map(drop).map_err(err);
-    match model {
-        AnyModel::Dcdm(net) => run(ritz::neural::train(
-            net,
-            cfg,
-            data,
-            out,
-            false,
-            device,
-            &mut |_| {},
-        )),
-        AnyModel::Stencil(net) => run(ritz::neural::train(
-            net,
-            cfg,
-            data,
-            out,
-            false,
-            device,
-            &mut |_| {},
-        )),
-    }
+    crate::train::train_model(model, cfg, data, out, false, device, &mut |_| {})
 }

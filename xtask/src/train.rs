@@ -527,16 +527,14 @@ where
             }
         }
     };
-    let res = match model {
-        AnyModel::Dcdm(m) => run_model(m, cfg, data, out, a.resume, &device, &mut observer),
-        AnyModel::Stencil(m) => run_model(m, cfg, data, out, a.resume, &device, &mut observer),
-    };
+    let res = train_model(model, cfg, data, out, a.resume, &device, &mut observer);
     pb.finish_and_clear();
     res
 }
 
-fn run_model<B: AutodiffBackend, M: LearnedModel<B> + AutodiffModule<B>>(
-    m: M,
+/// [`ritz::neural::train`] on whichever network `model` holds (also `gpu-check`'s epochs).
+pub(crate) fn train_model<B: AutodiffBackend>(
+    model: AnyModel<B>,
     cfg: &TrainConfig,
     data: &ritz::neural::Dataset,
     out: &Path,
@@ -544,9 +542,23 @@ fn run_model<B: AutodiffBackend, M: LearnedModel<B> + AutodiffModule<B>>(
     device: &B::Device,
     observer: &mut dyn FnMut(TrainEvent),
 ) -> Result<(), String> {
-    ritz::neural::train(m, cfg, data, out, resume, device, observer)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    fn run<B: AutodiffBackend, M: LearnedModel<B> + AutodiffModule<B>>(
+        m: M,
+        cfg: &TrainConfig,
+        data: &ritz::neural::Dataset,
+        out: &Path,
+        resume: bool,
+        device: &B::Device,
+        observer: &mut dyn FnMut(TrainEvent),
+    ) -> Result<(), String> {
+        ritz::neural::train(m, cfg, data, out, resume, device, observer)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+    match model {
+        AnyModel::Dcdm(m) => run(m, cfg, data, out, resume, device, observer),
+        AnyModel::Stencil(m) => run(m, cfg, data, out, resume, device, observer),
+    }
 }
 
 /// The right-hand sides of a `simulate --dump` folder as one training geometry (unit norm,
